@@ -1,0 +1,313 @@
+//! Arc sizing policy: pure functions of load, time and reservations.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::Error;
+
+/// How arcs are sized. `Copy + Default`; [`ArcAssigner::new`] checks the one value whose
+/// range the type does not enforce.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AssignConfig {
+    /// Reserved environments each manager of a reserved arc holds (default 16): a reservation
+    /// of `n` gets `ceil(n / reserved_per_manager)` managers.
+    pub reserved_per_manager: NonZeroU32,
+    /// Fewest managers in a non-empty reserved arc (default 2), so that one manager's loss
+    /// never takes a whole reservation away.
+    pub min_reserved_arc: NonZeroU32,
+    /// In-flight calls per manager that an unreserved arc is sized for (default 8): a group with
+    /// `load` calls in flight wants `ceil(load / target_per_manager)` managers.
+    pub target_per_manager: NonZeroU32,
+    /// Fewest managers in an unreserved arc (default 1).
+    pub min_unreserved_arc: NonZeroU32,
+    /// The lower threshold, in percent of the capacity of one manager fewer (default 50): an
+    /// arc of `len` shrinks only while `load < target × (len − 1) × shrink_below_percent / 100`.
+    /// At most 100.
+    pub shrink_below_percent: u32,
+    /// How long load must stay under the lower threshold before an arc loses one manager, and
+    /// again before each further step (default 60 s).
+    pub shrink_delay: Duration,
+}
+
+impl Default for AssignConfig {
+    fn default() -> Self {
+        Self {
+            reserved_per_manager: nz(16),
+            min_reserved_arc: nz(2),
+            target_per_manager: nz(8),
+            min_unreserved_arc: NonZeroU32::MIN,
+            shrink_below_percent: 50,
+            shrink_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+const fn nz(n: u32) -> NonZeroU32 {
+    match NonZeroU32::new(n) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    }
+}
+
+/// The live size of one unreserved arc: its length, and since when its load has been under
+/// the lower threshold (if it is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ArcState {
+    /// Managers in the arc.
+    pub len: u32,
+    /// When load last went under the lower threshold (or when the last shrink step happened),
+    /// on the caller's clock; `None` while load is at or above it.
+    pub below_since: Option<Duration>,
+}
+
+/// Pure arc sizing policy: no clock, no shared state, the same answer for the same inputs.
+///
+/// The [`Router`](crate::Router) calls it on every route with the group's in-flight load; it
+/// is public so that hosts and simulators can reason about sizes without a router.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArcAssigner {
+    config: AssignConfig,
+}
+
+impl ArcAssigner {
+    /// An assigner with `config`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `shrink_below_percent` exceeds 100.
+    pub fn new(config: AssignConfig) -> Result<Self, Error> {
+        if config.shrink_below_percent > 100 {
+            return Err(Error::InvalidConfig {
+                what: "shrink_below_percent must be at most 100",
+            });
+        }
+        Ok(Self { config })
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> AssignConfig {
+        self.config
+    }
+
+    /// Managers in a reserved arc: `ceil(max(limit, ready) / reserved_per_manager)`, at least
+    /// `min_reserved_arc`, at most `healthy`; 0 when both `limit` and `ready` are 0.
+    ///
+    /// `max(limit, ready)` keeps the managers of a reservation that was just cut addressable
+    /// while its environments drain.
+    pub fn reserved_len(&self, limit: u32, ready: u32, healthy: u32) -> u32 {
+        let want = limit.max(ready);
+        if want == 0 {
+            return 0;
+        }
+        want.div_ceil(self.config.reserved_per_manager.get())
+            .max(self.config.min_reserved_arc.get())
+            .min(healthy)
+    }
+
+    /// Reserved environments the `slot`-th manager (from 0) of a reserved arc of `len`
+    /// managers should hold for a reservation of `limit`: an even split, the first
+    /// `limit % len` slots holding one more. 0 for a slot outside the arc.
+    pub fn environments_at(&self, limit: u32, len: u32, slot: u32) -> u32 {
+        if slot >= len {
+            return 0;
+        }
+        limit / len + u32::from(slot < limit % len)
+    }
+
+    /// The next state of an unreserved arc with `load` calls in flight at time `now`, among
+    /// `healthy` managers.
+    ///
+    /// Grows at once to `ceil(load / target_per_manager)`; shrinks by one manager only after
+    /// load stayed under the lower threshold for `shrink_delay`, then waits that long again
+    /// before the next step. The result is clamped to `min_unreserved_arc..=healthy` (0 when no
+    /// manager is healthy). A clock that steps backwards only delays shrinking.
+    pub fn unreserved(
+        &self,
+        current: ArcState,
+        load: u32,
+        now: Duration,
+        healthy: u32,
+    ) -> ArcState {
+        let c = &self.config;
+        let wanted = load
+            .div_ceil(c.target_per_manager.get())
+            .max(c.min_unreserved_arc.get());
+        let mut next = current;
+        if wanted > current.len {
+            next = ArcState {
+                len: wanted,
+                below_since: None,
+            };
+        } else if current.len > c.min_unreserved_arc.get()
+            && self.below_threshold(load, current.len)
+        {
+            match current.below_since {
+                None => next.below_since = Some(now),
+                Some(since) if now.checked_sub(since).is_some_and(|d| d >= c.shrink_delay) => {
+                    next = ArcState {
+                        len: current.len - 1,
+                        below_since: Some(now),
+                    };
+                }
+                Some(_) => {}
+            }
+        } else {
+            next.below_since = None;
+        }
+        next.len = next.len.min(healthy);
+        next
+    }
+
+    /// The next state after a call on the arc was throttled: one manager more (the earlier
+    /// patents of this family grow the arc on exactly this signal), clamped to `healthy`.
+    pub fn throttled(&self, current: ArcState, healthy: u32) -> ArcState {
+        ArcState {
+            len: current.len.saturating_add(1).min(healthy),
+            below_since: None,
+        }
+    }
+
+    fn below_threshold(&self, load: u32, len: u32) -> bool {
+        let c = &self.config;
+        let capacity = u64::from(c.target_per_manager.get()) * u64::from(len - 1);
+        u64::from(load) * 100 < capacity * u64::from(c.shrink_below_percent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn reserved_len_rounds_up_and_clamps() {
+        let a = ArcAssigner::default();
+        assert_eq!(a.reserved_len(0, 0, 10), 0);
+        assert_eq!(a.reserved_len(1, 0, 10), 2, "minimum");
+        assert_eq!(a.reserved_len(100, 0, 10), 7);
+        assert_eq!(
+            a.reserved_len(10, 100, 10),
+            7,
+            "ready keeps draining managers"
+        );
+        assert_eq!(a.reserved_len(1000, 0, 10), 10, "healthy ring size");
+        assert_eq!(
+            a.reserved_len(u32::MAX, u32::MAX, u32::MAX),
+            u32::MAX.div_ceil(16)
+        );
+    }
+
+    #[test]
+    fn environments_split_evenly() {
+        let a = ArcAssigner::default();
+        let split: Vec<u32> = (0..4).map(|s| a.environments_at(10, 4, s)).collect();
+        assert_eq!(split, [3, 3, 2, 2]);
+        assert_eq!(a.environments_at(10, 4, 4), 0);
+        assert_eq!(a.environments_at(10, 0, 0), 0);
+    }
+
+    #[test]
+    fn grows_at_once_and_shrinks_slowly() {
+        let a = ArcAssigner::default();
+        let s = a.unreserved(
+            ArcState {
+                len: 1,
+                below_since: None,
+            },
+            40,
+            S,
+            100,
+        );
+        assert_eq!(
+            s,
+            ArcState {
+                len: 5,
+                below_since: None
+            }
+        );
+        // Load drops to 1: under the threshold from t=2s, one step only after 60 s.
+        let s = a.unreserved(s, 1, 2 * S, 100);
+        assert_eq!(
+            s,
+            ArcState {
+                len: 5,
+                below_since: Some(2 * S)
+            }
+        );
+        let s = a.unreserved(s, 1, 61 * S, 100);
+        assert_eq!(s.len, 5);
+        let s = a.unreserved(s, 1, 62 * S, 100);
+        assert_eq!(
+            s,
+            ArcState {
+                len: 4,
+                below_since: Some(62 * S)
+            }
+        );
+        let s = a.unreserved(s, 1, 63 * S, 100);
+        assert_eq!(s.len, 4, "one step per delay");
+        // Load back at the threshold resets the timer.
+        let s = a.unreserved(s, 12, 64 * S, 100);
+        assert_eq!(
+            s,
+            ArcState {
+                len: 4,
+                below_since: None
+            }
+        );
+    }
+
+    #[test]
+    fn never_shrinks_below_minimum_nor_grows_past_healthy() {
+        let a = ArcAssigner::default();
+        let one = ArcState {
+            len: 1,
+            below_since: None,
+        };
+        assert_eq!(a.unreserved(one, 0, 1000 * S, 10), one);
+        assert_eq!(a.unreserved(one, u32::MAX, S, 10).len, 10);
+        assert_eq!(a.unreserved(one, 5, S, 0).len, 0);
+        assert_eq!(
+            a.throttled(
+                ArcState {
+                    len: 10,
+                    below_since: None
+                },
+                10
+            )
+            .len,
+            10
+        );
+        assert_eq!(
+            a.throttled(
+                ArcState {
+                    len: u32::MAX,
+                    below_since: None
+                },
+                u32::MAX
+            )
+            .len,
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn backwards_clock_only_delays() {
+        let a = ArcAssigner::default();
+        let s = ArcState {
+            len: 3,
+            below_since: Some(100 * S),
+        };
+        assert_eq!(a.unreserved(s, 0, 10 * S, 100), s);
+    }
+
+    #[test]
+    fn rejects_percent_over_100() {
+        let c = AssignConfig { shrink_below_percent: 101, ..AssignConfig::default() };
+        assert!(matches!(
+            ArcAssigner::new(c),
+            Err(Error::InvalidConfig { .. })
+        ));
+    }
+}

@@ -1,0 +1,270 @@
+//! The stable placement hash: ids, virtual-node points and arc starts.
+//!
+//! Everything here is part of the placement spec (see the crate docs, "Placement spec"):
+//! XXH3 over explicitly encoded bytes, with a fixed ASCII domain prefix per use, so that
+//! any frontend in any language computes the same values from the same inputs.
+
+use std::fmt;
+
+use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed};
+
+/// Domain prefix of [`ManagerId::from_name`].
+const MANAGER_DOMAIN: &[u8] = b"arcroute:manager:";
+/// Domain prefix of [`TaskId::from_name`].
+const TASK_DOMAIN: &[u8] = b"arcroute:task:";
+/// Domain prefix of [`GroupId::from_name`].
+const GROUP_DOMAIN: &[u8] = b"arcroute:group:";
+/// Domain prefix of virtual-node points, ring version 1.
+const POINT_DOMAIN_V1: &[u8] = b"arcroute:v1:point:";
+/// Domain prefix of reserved-arc starts, ring version 1.
+const RESERVED_DOMAIN_V1: &[u8] = b"arcroute:v1:reserved:";
+/// Domain prefix of unreserved-arc starts, ring version 1.
+const UNRESERVED_DOMAIN_V1: &[u8] = b"arcroute:v1:unreserved:";
+
+/// The version of the placement function: how points and arc starts are computed.
+///
+/// Any change that would move keys is a new version. The default is [`RingVersion::V1`] and
+/// will not change within a major version of this crate.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RingVersion {
+    /// XXH3-64 points and arc starts, as written in the crate's "Placement spec".
+    #[default]
+    V1,
+}
+
+/// Identifies a worker manager: a small `Copy` id chosen by the host.
+///
+/// Use [`ManagerId::new`] when the host already has stable numeric ids, or
+/// [`ManagerId::from_name`] to derive one from a host name. Two managers of one fleet must
+/// not share an id: ring construction rejects duplicates.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ManagerId(u64);
+
+impl ManagerId {
+    /// Wraps a host-chosen numeric id.
+    pub const fn new(id: u64) -> Self {
+        Self(id)
+    }
+
+    /// Derives an id from a name: `XXH3-64(seed 0, "arcroute:manager:" ++ name)`.
+    ///
+    /// Stable across processes, machines, versions and languages. With 64 bits, two names of a
+    /// fleet of 10 000 managers collide with probability about 3·10⁻¹²; a collision is reported
+    /// as [`Error::DuplicateManager`](crate::Error::DuplicateManager), never merged silently.
+    pub fn from_name(name: &str) -> Self {
+        Self(prefixed_64(MANAGER_DOMAIN, name.as_bytes(), 0))
+    }
+
+    /// The numeric value, as encoded in the placement spec.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for ManagerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ManagerId({:#018x})", self.0)
+    }
+}
+
+/// Identifies a task: a function (version or alias) the host asks to run.
+///
+/// 128 bits wide so that two distinct tasks practically never share an id, and therefore never
+/// share a reservation or live state: among a billion task names the chance of any collision
+/// is about 1.5·10⁻²¹. That bound holds for names that are not chosen to collide; XXH3 is not a
+/// cryptographic hash, so where tenants name their own functions, derive the id from the
+/// platform's own unique function key (or use [`TaskId::new`] with a database id).
+///
+/// Derive it once per task (for example when the function is deployed) and keep it: routing by
+/// a precomputed id hashes nothing on the warm path.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u128);
+
+impl TaskId {
+    /// Wraps a host-chosen numeric id.
+    pub const fn new(id: u128) -> Self {
+        Self(id)
+    }
+
+    /// Derives an id from a name: `XXH3-128(seed 0, "arcroute:task:" ++ name)`.
+    ///
+    /// Stable across processes, machines, versions and languages.
+    pub fn from_name(name: &str) -> Self {
+        Self(prefixed_128(TASK_DOMAIN, name.as_bytes()))
+    }
+
+    /// The numeric value, as encoded in the placement spec.
+    pub const fn get(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({:#034x})", self.0)
+    }
+}
+
+/// Identifies a group: what owns an unreserved arc.
+///
+/// By default every task is its own group (`GroupId::from(task)`); a host may instead group
+/// the tasks of one account so that they share environments' managers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(u128);
+
+impl GroupId {
+    /// Wraps a host-chosen numeric id.
+    pub const fn new(id: u128) -> Self {
+        Self(id)
+    }
+
+    /// Derives an id from a name: `XXH3-128(seed 0, "arcroute:group:" ++ name)`.
+    ///
+    /// The domain differs from [`TaskId::from_name`], so a group named like a task is a
+    /// different group.
+    pub fn from_name(name: &str) -> Self {
+        Self(prefixed_128(GROUP_DOMAIN, name.as_bytes()))
+    }
+
+    /// The numeric value, as encoded in the placement spec.
+    pub const fn get(self) -> u128 {
+        self.0
+    }
+}
+
+impl From<TaskId> for GroupId {
+    /// The default group of a task: the task itself.
+    fn from(task: TaskId) -> Self {
+        Self(task.0)
+    }
+}
+
+impl fmt::Debug for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GroupId({:#034x})", self.0)
+    }
+}
+
+/// Position of virtual node `index` of `manager` on the ring.
+///
+/// `XXH3-64(seed, "arcroute:v1:point:" ++ u64le(manager) ++ u32le(index))`.
+pub(crate) fn point(seed: u64, manager: ManagerId, index: u32) -> u64 {
+    let mut buf = [0u8; POINT_DOMAIN_V1.len() + 12];
+    let (domain, rest) = buf.split_at_mut(POINT_DOMAIN_V1.len());
+    domain.copy_from_slice(POINT_DOMAIN_V1);
+    rest[..8].copy_from_slice(&manager.0.to_le_bytes());
+    rest[8..].copy_from_slice(&index.to_le_bytes());
+    xxh3_64_with_seed(&buf, seed)
+}
+
+/// Start of a task's reserved arc: `XXH3-64(seed, "arcroute:v1:reserved:" ++ u128le(task))`.
+pub(crate) fn reserved_start(seed: u64, task: TaskId) -> u64 {
+    start::<{ RESERVED_DOMAIN_V1.len() + 16 }>(RESERVED_DOMAIN_V1, task.0, seed)
+}
+
+/// Start of a group's unreserved arc:
+/// `XXH3-64(seed, "arcroute:v1:unreserved:" ++ u128le(group))`.
+pub(crate) fn unreserved_start(seed: u64, group: GroupId) -> u64 {
+    start::<{ UNRESERVED_DOMAIN_V1.len() + 16 }>(UNRESERVED_DOMAIN_V1, group.0, seed)
+}
+
+fn start<const N: usize>(domain: &[u8], id: u128, seed: u64) -> u64 {
+    let mut buf = [0u8; N];
+    let (head, rest) = buf.split_at_mut(domain.len());
+    head.copy_from_slice(domain);
+    rest.copy_from_slice(&id.to_le_bytes());
+    xxh3_64_with_seed(&buf, seed)
+}
+
+fn prefixed_64(domain: &[u8], name: &[u8], seed: u64) -> u64 {
+    with_prefixed(domain, name, |bytes| xxh3_64_with_seed(bytes, seed))
+}
+
+fn prefixed_128(domain: &[u8], name: &[u8]) -> u128 {
+    with_prefixed(domain, name, |bytes| xxh3_128_with_seed(bytes, 0))
+}
+
+/// Hashes `domain ++ name`; names that fit the stack buffer with their prefix take no
+/// allocation, longer ones take one.
+fn with_prefixed<T>(domain: &[u8], name: &[u8], hash: impl Fn(&[u8]) -> T) -> T {
+    let mut stack = [0u8; 256];
+    let total = domain.len() + name.len();
+    if total <= stack.len() {
+        stack[..domain.len()].copy_from_slice(domain);
+        stack[domain.len()..total].copy_from_slice(name);
+        hash(&stack[..total])
+    } else {
+        let mut heap = Vec::with_capacity(total);
+        heap.extend_from_slice(domain);
+        heap.extend_from_slice(name);
+        hash(&heap)
+    }
+}
+
+/// Stripe of an in-process map for a 128-bit key, in `0..1 << bits` (`bits` in 1..=63).
+///
+/// Host-chosen ids may be sequential: fold and mix before taking the top bits. Not part of
+/// the placement spec; it only spreads keys over locks.
+pub(crate) fn stripe(key: u128, bits: u32) -> usize {
+    let folded = (key as u64) ^ ((key >> 64) as u64);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_independent() {
+        let task = TaskId::from_name("f");
+        assert_ne!(reserved_start(0, task), unreserved_start(0, task.into()));
+        assert_ne!(TaskId::from_name("f").get(), GroupId::from_name("f").get());
+    }
+
+    #[test]
+    fn seed_moves_everything() {
+        let task = TaskId::from_name("f");
+        let m = ManagerId::new(7);
+        assert_ne!(point(0, m, 0), point(1, m, 0));
+        assert_ne!(reserved_start(0, task), reserved_start(1, task));
+        assert_ne!(
+            unreserved_start(0, task.into()),
+            unreserved_start(1, task.into())
+        );
+    }
+
+    #[test]
+    fn encodings_match_the_spec() {
+        let m = ManagerId::new(0x0102_0304_0506_0708);
+        let mut bytes = b"arcroute:v1:point:".to_vec();
+        bytes.extend_from_slice(&m.get().to_le_bytes());
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        assert_eq!(point(9, m, 3), xxh3_64_with_seed(&bytes, 9));
+
+        let t = TaskId::new(0xdead_beef);
+        let mut bytes = b"arcroute:v1:reserved:".to_vec();
+        bytes.extend_from_slice(&t.get().to_le_bytes());
+        assert_eq!(reserved_start(5, t), xxh3_64_with_seed(&bytes, 5));
+
+        assert_eq!(
+            TaskId::from_name("hello").get(),
+            xxh3_128_with_seed(b"arcroute:task:hello", 0)
+        );
+        assert_eq!(
+            ManagerId::from_name("m-1").get(),
+            xxh3_64_with_seed(b"arcroute:manager:m-1", 0)
+        );
+    }
+
+    #[test]
+    fn long_names_hash_like_short_ones_would() {
+        let long = "x".repeat(1000);
+        let mut bytes = b"arcroute:task:".to_vec();
+        bytes.extend_from_slice(long.as_bytes());
+        assert_eq!(
+            TaskId::from_name(&long).get(),
+            xxh3_128_with_seed(&bytes, 0)
+        );
+    }
+}

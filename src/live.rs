@@ -1,0 +1,306 @@
+//! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
+//! eviction and striped counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::assign::ArcState;
+
+pub(crate) const SHARDS: usize = 64;
+
+/// Sweep a shard on insert once it holds this many entries (then at twice its live size).
+const FIRST_SWEEP: usize = 1024;
+
+/// Marks "no value" in the time fields, which store nanoseconds + 1.
+const NONE: u64 = 0;
+
+/// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
+#[derive(Debug)]
+pub(crate) struct Live {
+    /// Arc starts under the router's seed, computed once when the state is made.
+    pub(crate) reserved_start: u64,
+    pub(crate) unreserved_start: u64,
+    /// Calls in flight on this task's reserved arc.
+    pub(crate) reserved: AtomicU32,
+    /// Calls in flight on this group's unreserved arc (unreserved and spillover).
+    pub(crate) unreserved: AtomicU32,
+    pub(crate) cursor: AtomicU32,
+    pub(crate) arc_len: AtomicU32,
+    below_since: AtomicU64,
+    last_used: AtomicU64,
+    /// Host-reported reserved busy fraction in permille, and when it was reported.
+    busy_permille: AtomicU32,
+    busy_at: AtomicU64,
+}
+
+impl Live {
+    fn new(reserved_start: u64, unreserved_start: u64, arc_len: u32, now: Duration) -> Self {
+        Self {
+            reserved_start,
+            unreserved_start,
+            reserved: AtomicU32::new(0),
+            unreserved: AtomicU32::new(0),
+            cursor: AtomicU32::new(0),
+            arc_len: AtomicU32::new(arc_len),
+            below_since: AtomicU64::new(NONE),
+            last_used: AtomicU64::new(stamp(now)),
+            busy_permille: AtomicU32::new(0),
+            busy_at: AtomicU64::new(NONE),
+        }
+    }
+
+    pub(crate) fn arc_state(&self) -> ArcState {
+        ArcState {
+            len: self.arc_len.load(Relaxed),
+            below_since: unstamp(self.below_since.load(Relaxed)),
+        }
+    }
+
+    /// Publishes `next` if the length is still `expected`; returns whether this caller moved it.
+    ///
+    /// Only the winner of a length change counts it, so grow and shrink counters are exact;
+    /// `below_since` is advisory and stored without a race check.
+    pub(crate) fn store_arc_state(&self, expected: u32, next: ArcState) -> bool {
+        let moved = next.len != expected
+            && self
+                .arc_len
+                .compare_exchange(expected, next.len, Relaxed, Relaxed)
+                .is_ok();
+        self.below_since
+            .store(next.below_since.map_or(NONE, stamp), Relaxed);
+        moved
+    }
+
+    pub(crate) fn touch(&self, now: Duration) {
+        let now = stamp(now);
+        // Skip the store while the value is already current to keep the line shared.
+        if self.last_used.load(Relaxed) != now {
+            self.last_used.store(now, Relaxed);
+        }
+    }
+
+    pub(crate) fn report_busy(&self, permille: u32, now: Duration) {
+        self.busy_permille.store(permille, Relaxed);
+        self.busy_at.store(stamp(now), Relaxed);
+    }
+
+    /// The busy fraction in permille, if one was reported within `ttl` of `now`.
+    pub(crate) fn busy(&self, now: Duration, ttl: Duration) -> Option<u32> {
+        let at = unstamp(self.busy_at.load(Relaxed))?;
+        let fresh = now.checked_sub(at).is_none_or(|age| age <= ttl);
+        fresh.then(|| self.busy_permille.load(Relaxed))
+    }
+
+    fn idle(&self, now: Duration, ttl: Duration) -> bool {
+        unstamp(self.last_used.load(Relaxed))
+            .is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
+    }
+}
+
+fn stamp(t: Duration) -> u64 {
+    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+}
+
+fn unstamp(v: u64) -> Option<Duration> {
+    (v != NONE).then(|| Duration::from_nanos(v - 1))
+}
+
+/// Monotonic counters of one shard; summed into [`Stats`](crate::Stats).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) reserved: AtomicU64,
+    pub(crate) unreserved: AtomicU64,
+    pub(crate) spillover: AtomicU64,
+    pub(crate) spilled_on_throttle: AtomicU64,
+    pub(crate) throttles: AtomicU64,
+    pub(crate) throttles_exhausted: AtomicU64,
+    pub(crate) grows: AtomicU64,
+    pub(crate) shrinks: AtomicU64,
+    pub(crate) evictions: AtomicU64,
+    pub(crate) no_manager: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+#[derive(Debug, Default)]
+struct ShardMap {
+    map: HashMap<u128, Arc<Live>, ahash::RandomState>,
+    sweep_at: usize,
+}
+
+/// One stripe: its map and counters on their own cache lines, away from other stripes.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Shard {
+    map: RwLock<ShardMap>,
+    pub(crate) counters: Counters,
+}
+
+/// Totals over all shards of what lives in them.
+#[derive(Debug, Default)]
+pub(crate) struct LiveTotals {
+    pub(crate) entries: usize,
+    pub(crate) reserved: u64,
+    pub(crate) unreserved: u64,
+}
+
+/// The sharded live map.
+#[derive(Debug)]
+pub(crate) struct LiveMap {
+    shards: Box<[Shard]>,
+}
+
+impl Default for LiveMap {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+}
+
+impl LiveMap {
+    pub(crate) fn shard(&self, key: u128) -> &Shard {
+        &self.shards[shard_index(key)]
+    }
+
+    /// The live state of `key`, made with `starts()` if absent; marks it used at `now`.
+    ///
+    /// A read lock on one shard on the warm path; a write lock (and, now and then, an
+    /// amortized sweep of that shard's idle entries) when the key is new.
+    pub(crate) fn get_or_insert(
+        &self,
+        key: u128,
+        now: Duration,
+        ttl: Duration,
+        make: impl FnOnce() -> (u64, u64, u32),
+    ) -> Arc<Live> {
+        let shard = self.shard(key);
+        let found = shard.map.read().map.get(&key).cloned();
+        if let Some(live) = found {
+            live.touch(now);
+            return live;
+        }
+        let mut guard = shard.map.write();
+        if let Some(live) = guard.map.get(&key) {
+            live.touch(now);
+            return Arc::clone(live);
+        }
+        if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
+            let evicted = sweep(&mut guard.map, now, ttl);
+            shard.counters.evictions.fetch_add(evicted as u64, Relaxed);
+            guard.sweep_at = guard.map.len().saturating_mul(2);
+        }
+        let (reserved_start, unreserved_start, arc_len) = make();
+        let live = Arc::new(Live::new(reserved_start, unreserved_start, arc_len, now));
+        guard.map.insert(key, Arc::clone(&live));
+        live
+    }
+
+    /// Live state of `key` if present, without touching it.
+    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
+        self.shard(key).map.read().map.get(&key).cloned()
+    }
+
+    /// Removes every entry with no permit out that was not used within `ttl` of `now`.
+    pub(crate) fn evict_idle(&self, now: Duration, ttl: Duration) -> usize {
+        let mut total = 0;
+        for shard in self.shards.iter() {
+            let evicted = sweep(&mut shard.map.write().map, now, ttl);
+            shard.counters.evictions.fetch_add(evicted as u64, Relaxed);
+            total += evicted;
+        }
+        total
+    }
+
+    pub(crate) fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    pub(crate) fn totals(&self) -> LiveTotals {
+        let mut totals = LiveTotals::default();
+        for shard in self.shards.iter() {
+            let guard = shard.map.read();
+            totals.entries += guard.map.len();
+            for live in guard.map.values() {
+                totals.reserved += u64::from(live.reserved.load(Relaxed));
+                totals.unreserved += u64::from(live.unreserved.load(Relaxed));
+            }
+        }
+        totals
+    }
+}
+
+/// Evicts idle entries. An entry whose `Arc` is held only by the map has no permit out and no
+/// route in progress: clones are taken only under the shard's read lock, which the caller's
+/// write lock excludes, so nothing can revive it after the check.
+fn sweep(
+    map: &mut HashMap<u128, Arc<Live>, ahash::RandomState>,
+    now: Duration,
+    ttl: Duration,
+) -> usize {
+    let before = map.len();
+    map.retain(|_, live| Arc::strong_count(live) > 1 || !live.idle(now, ttl));
+    before - map.len()
+}
+
+fn shard_index(key: u128) -> usize {
+    crate::hash::stripe(key, SHARDS.trailing_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn evicts_only_idle_entries_without_holders() {
+        let map = LiveMap::default();
+        let held = map.get_or_insert(1, S, S, || (0, 0, 1));
+        drop(map.get_or_insert(2, S, S, || (0, 0, 1)));
+        drop(map.get_or_insert(3, 10 * S, S, || (0, 0, 1)));
+        assert_eq!(
+            map.evict_idle(10 * S, S),
+            1,
+            "only key 2: 1 is held, 3 is recent"
+        );
+        assert!(map.get(1).is_some() && map.get(2).is_none() && map.get(3).is_some());
+        drop(held);
+        assert_eq!(map.evict_idle(20 * S, S), 2);
+        assert_eq!(map.totals().entries, 0);
+    }
+
+    #[test]
+    fn inserts_sweep_a_full_shard() {
+        let map = LiveMap::default();
+        let key_in_shard = |n: usize| -> Vec<u128> {
+            (0u128..).filter(|&k| shard_index(k) == 0).take(n).collect()
+        };
+        let keys = key_in_shard(FIRST_SWEEP + 1);
+        for &k in &keys[..FIRST_SWEEP] {
+            drop(map.get_or_insert(k, S, S, || (0, 0, 1)));
+        }
+        // Everything is idle at t=10s: the next insert into that shard sweeps it.
+        drop(map.get_or_insert(keys[FIRST_SWEEP], 10 * S, S, || (0, 0, 1)));
+        assert_eq!(map.totals().entries, 1);
+        assert_eq!(
+            map.shards[0].counters.evictions.load(Relaxed),
+            FIRST_SWEEP as u64
+        );
+    }
+
+    #[test]
+    fn busy_reports_go_stale() {
+        let live = Live::new(0, 0, 1, S);
+        assert_eq!(live.busy(S, S), None);
+        live.report_busy(250, S);
+        assert_eq!(live.busy(2 * S, S), Some(250));
+        assert_eq!(live.busy(3 * S, S), None);
+    }
+}

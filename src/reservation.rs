@@ -1,0 +1,134 @@
+//! Reservations and the table that holds them inside a snapshot.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::TaskId;
+
+/// Reserved capacity of one task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Reservation {
+    /// Target number of reserved environments (provisioned concurrency).
+    pub limit: u32,
+    /// Reserved environments provisioned and warm now, as the host reports them.
+    pub ready: u32,
+}
+
+impl Reservation {
+    /// A reservation of `limit` environments, `ready` of them warm now.
+    pub const fn new(limit: u32, ready: u32) -> Self {
+        Self { limit, ready }
+    }
+
+    /// Calls of this task one frontend sends to the reserved arc before spilling over:
+    /// `min(limit, ready)`, the reserved environments that exist and are wanted.
+    pub const fn share(self) -> u32 {
+        if self.limit < self.ready {
+            self.limit
+        } else {
+            self.ready
+        }
+    }
+}
+
+const SHARDS: usize = 64;
+
+type Map = HashMap<TaskId, Reservation, ahash::RandomState>;
+
+/// Copy-on-write table sharded 64 ways, so that changing one reservation copies one shard
+/// (about n/64 entries), not the whole table.
+#[derive(Clone)]
+pub(crate) struct ReservationTable {
+    shards: Arc<[Arc<Map>]>,
+    len: usize,
+}
+
+impl fmt::Debug for ReservationTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReservationTable")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Default for ReservationTable {
+    fn default() -> Self {
+        let empty = Arc::new(Map::default());
+        Self {
+            shards: (0..SHARDS).map(|_| Arc::clone(&empty)).collect(),
+            len: 0,
+        }
+    }
+}
+
+impl ReservationTable {
+    pub(crate) fn get(&self, task: TaskId) -> Option<Reservation> {
+        self.shards[shard_of(task)].get(&task).copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The table with `task` set to `value` (`None` removes it), or `None` if that changes
+    /// nothing.
+    pub(crate) fn with(&self, task: TaskId, value: Option<Reservation>) -> Option<Self> {
+        if self.get(task) == value {
+            return None;
+        }
+        let index = shard_of(task);
+        let mut shard = Map::clone(&self.shards[index]);
+        let len = match value {
+            Some(r) => self.len + usize::from(shard.insert(task, r).is_none()),
+            None => self.len - usize::from(shard.remove(&task).is_some()),
+        };
+        let mut shards: Vec<Arc<Map>> = self.shards.to_vec();
+        shards[index] = Arc::new(shard);
+        Some(Self {
+            shards: shards.into(),
+            len,
+        })
+    }
+}
+
+fn shard_of(task: TaskId) -> usize {
+    crate::hash::stripe(task.get(), SHARDS.trailing_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_on_write_keeps_the_old_table() {
+        let t = ReservationTable::default();
+        let a = TaskId::new(1);
+        let t1 = t.with(a, Some(Reservation::new(5, 0))).unwrap();
+        assert_eq!(t.get(a), None);
+        assert_eq!(t1.get(a), Some(Reservation::new(5, 0)));
+        assert_eq!(t1.len(), 1);
+        assert!(
+            t1.with(a, Some(Reservation::new(5, 0))).is_none(),
+            "unchanged"
+        );
+        let t2 = t1.with(a, None).unwrap();
+        assert_eq!((t2.get(a), t2.len()), (None, 0));
+        assert!(t2.with(a, None).is_none());
+    }
+
+    #[test]
+    fn sequential_ids_spread_over_shards() {
+        let mut used = [false; SHARDS];
+        for i in 0..1000u128 {
+            used[shard_of(TaskId::new(i))] = true;
+        }
+        assert!(used.iter().all(|&u| u));
+    }
+
+    #[test]
+    fn share_is_what_exists_and_is_wanted() {
+        assert_eq!(Reservation::new(10, 3).share(), 3);
+        assert_eq!(Reservation::new(3, 10).share(), 3);
+    }
+}

@@ -1,0 +1,549 @@
+//! The consistent hash ring: immutable weighted virtual nodes and distinct-manager arcs.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+use crate::hash::{self, GroupId, ManagerId, RingVersion, TaskId};
+use crate::Error;
+
+/// Virtual nodes per unit of weight when [`RingConfig`] is left at its default.
+///
+/// 160, as ketama (and so nginx and pingora-ketama) uses: with 100 equal managers the busiest
+/// one owns about 1.2× the mean share of arc starts.
+pub const DEFAULT_VNODES_PER_WEIGHT: u32 = 160;
+
+/// The most managers one ring holds (2²⁴); more is rejected with
+/// [`Error::TooManyManagers`].
+pub const MAX_MANAGERS: usize = 1 << 24;
+
+/// The most virtual nodes one ring holds (2²⁸, 4 GiB of points); weights that ask for more
+/// are rejected with [`Error::TooManyPoints`].
+pub const MAX_POINTS: usize = 1 << 28;
+
+/// How a [`Ring`] places its managers. `Copy + Default`; every field is valid by type.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RingConfig {
+    /// Fleet-wide placement seed (default 0). Every frontend of a fleet must use the same one.
+    /// A secret seed stops tenants from choosing names whose arcs pile onto one manager.
+    pub seed: u64,
+    /// Virtual nodes per unit of weight (default [`DEFAULT_VNODES_PER_WEIGHT`]).
+    pub vnodes_per_weight: NonZeroU32,
+    /// Placement function version (default [`RingVersion::V1`]).
+    pub version: RingVersion,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            vnodes_per_weight: NonZeroU32::new(DEFAULT_VNODES_PER_WEIGHT)
+                .unwrap_or(NonZeroU32::MIN),
+            version: RingVersion::V1,
+        }
+    }
+}
+
+impl RingConfig {
+    /// This config with another seed.
+    pub const fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// This config with another number of virtual nodes per unit of weight.
+    pub const fn with_vnodes_per_weight(mut self, vnodes: NonZeroU32) -> Self {
+        self.vnodes_per_weight = vnodes;
+        self
+    }
+}
+
+/// An immutable consistent hash ring of weighted managers.
+///
+/// Each manager of weight `w` gets `w × vnodes_per_weight` points. An **arc** `(start, len)` is
+/// the first `len` distinct managers met walking clockwise from the first point at or after
+/// `start` (wrapping), skipping managers a [`HealthMask`] marks down.
+///
+/// Memory: 16 bytes per point (hash, owner, and the distance back to the owner's previous
+/// point, which lets a walk test "first time this manager is met" in O(1) without a set).
+#[derive(Clone)]
+pub struct Ring {
+    config: RingConfig,
+    /// Sorted by id; a manager's index is its position here.
+    managers: Box<[ManagerId]>,
+    weights: Box<[NonZeroU32]>,
+    /// Point positions, sorted ascending.
+    hashes: Box<[u64]>,
+    /// Owner index of each point.
+    owners: Box<[u32]>,
+    /// Clockwise distance, in points, from the owner's previous point to this one (the whole
+    /// ring size when the owner has a single point).
+    gaps: Box<[u32]>,
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("config", &self.config)
+            .field("managers", &self.managers.len())
+            .field("points", &self.hashes.len())
+            .finish()
+    }
+}
+
+impl Ring {
+    /// Builds a ring from `(manager, weight)` pairs; the order of the input does not matter.
+    ///
+    /// O(P log P) for P points.
+    ///
+    /// # Errors
+    /// [`Error::NoManagers`] for empty input, [`Error::DuplicateManager`],
+    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] and [`Error::TooManyPoints`].
+    pub fn new<I>(config: RingConfig, managers: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (ManagerId, u32)>,
+    {
+        let mut list: Vec<(ManagerId, u32)> = managers.into_iter().collect();
+        list.sort_unstable_by_key(|&(id, _)| id);
+        Self::from_sorted(config, &list)
+    }
+
+    /// Builds from a list sorted by id (duplicates not yet checked).
+    pub(crate) fn from_sorted(
+        config: RingConfig,
+        list: &[(ManagerId, u32)],
+    ) -> Result<Self, Error> {
+        if list.is_empty() {
+            return Err(Error::NoManagers);
+        }
+        if list.len() > MAX_MANAGERS {
+            return Err(Error::TooManyManagers {
+                count: list.len(),
+                max: MAX_MANAGERS,
+            });
+        }
+        let mut total: usize = 0;
+        let mut weights = Vec::with_capacity(list.len());
+        for (i, &(id, weight)) in list.iter().enumerate() {
+            if i > 0 && list[i - 1].0 == id {
+                return Err(Error::DuplicateManager { id });
+            }
+            let weight = NonZeroU32::new(weight).ok_or(Error::ZeroWeight { id })?;
+            let points =
+                (weight.get() as usize).checked_mul(config.vnodes_per_weight.get() as usize);
+            total = points
+                .and_then(|p| total.checked_add(p))
+                .filter(|&t| t <= MAX_POINTS)
+                .ok_or(Error::TooManyPoints { max: MAX_POINTS })?;
+            weights.push(weight);
+        }
+
+        let mut points: Vec<(u64, u32)> = Vec::with_capacity(total);
+        for (owner, (&(id, _), weight)) in (0u32..).zip(list.iter().zip(&weights)) {
+            let count = weight.get() * config.vnodes_per_weight.get();
+            points.extend((0..count).map(|v| (hash::point(config.seed, id, v), owner)));
+        }
+        // Ties (equal hashes) are ordered by owner, that is by manager id: part of the spec.
+        points.sort_unstable();
+
+        let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
+        let gaps = gaps(&owners, list.len());
+        Ok(Self {
+            config,
+            managers: list.iter().map(|&(id, _)| id).collect(),
+            weights: weights.into_boxed_slice(),
+            hashes: hashes.into_boxed_slice(),
+            owners: owners.into_boxed_slice(),
+            gaps,
+        })
+    }
+
+    /// The config this ring was built with.
+    pub fn config(&self) -> RingConfig {
+        self.config
+    }
+
+    /// Number of managers.
+    pub fn len(&self) -> usize {
+        self.managers.len()
+    }
+
+    /// Always `false`: a ring has at least one manager.
+    pub fn is_empty(&self) -> bool {
+        self.managers.is_empty()
+    }
+
+    /// Number of points (virtual nodes).
+    pub fn point_count(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Managers, sorted by id, with their weights.
+    pub fn managers(&self) -> impl ExactSizeIterator<Item = (ManagerId, u32)> + '_ {
+        self.managers
+            .iter()
+            .zip(self.weights.iter())
+            .map(|(&id, w)| (id, w.get()))
+    }
+
+    /// Whether `id` is on this ring. O(log N).
+    pub fn contains(&self, id: ManagerId) -> bool {
+        self.index_of(id).is_some()
+    }
+
+    /// Points in ring order: `(position, owner)`.
+    pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, ManagerId)> + '_ {
+        self.hashes
+            .iter()
+            .zip(self.owners.iter())
+            .map(|(&h, &o)| (h, self.managers[o as usize]))
+    }
+
+    /// Heap bytes held by this ring: 16 per point plus 12 per manager.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of_val(&*self.managers)
+            + size_of_val(&*self.weights)
+            + size_of_val(&*self.hashes)
+            + size_of_val(&*self.owners)
+            + size_of_val(&*self.gaps)
+    }
+
+    /// Start of `task`'s reserved arc under this ring's seed and version.
+    pub fn reserved_start(&self, task: TaskId) -> u64 {
+        hash::reserved_start(self.config.seed, task)
+    }
+
+    /// Start of `group`'s unreserved arc under this ring's seed and version.
+    pub fn unreserved_start(&self, group: GroupId) -> u64 {
+        hash::unreserved_start(self.config.seed, group)
+    }
+
+    /// The manager owning the first point at or after `start`: the first manager of every
+    /// arc from `start`, health ignored. O(log P).
+    pub fn first(&self, start: u64) -> ManagerId {
+        self.managers[self.owners[self.successor(start)] as usize]
+    }
+
+    /// The arc `(start, len)` with every manager healthy.
+    ///
+    /// Yields `min(len, self.len())` distinct managers. O(log P) to start, then O(1) per point
+    /// walked: about `len` points while `len` is at most half the managers, and never more
+    /// than one revolution (P points) whatever `len` is.
+    pub fn arc(&self, start: u64, len: u32) -> ArcIter<'_> {
+        ArcIter {
+            walk: self.walk(start, len, None),
+        }
+    }
+
+    /// The arc `(start, len)`, skipping managers that `health` marks down.
+    ///
+    /// Yields `min(len, health.healthy_count())` distinct healthy managers, with the bounds of
+    /// [`Ring::arc`]. A mask made for a different ring gives unspecified, but safe, results.
+    pub fn arc_with<'a>(&'a self, start: u64, len: u32, health: &'a HealthMask) -> ArcIter<'a> {
+        ArcIter {
+            walk: self.walk(start, len, Some(health)),
+        }
+    }
+
+    /// The `k`-th (from 0) manager of arc `(start, len)` under `health`, or `None` when the arc
+    /// has no `k`-th member. O(log P + k) as [`Ring::arc`].
+    pub fn nth_in_arc(
+        &self,
+        start: u64,
+        len: u32,
+        k: u32,
+        health: &HealthMask,
+    ) -> Option<ManagerId> {
+        self.walk(start, len, Some(health))
+            .nth(k as usize)
+            .map(|i| self.managers[i as usize])
+    }
+
+    pub(crate) fn walk<'a>(
+        &'a self,
+        start: u64,
+        len: u32,
+        health: Option<&'a HealthMask>,
+    ) -> Walk<'a> {
+        let healthy = health.map_or(self.managers.len(), |h| h.healthy as usize);
+        let remaining = (len as usize).min(healthy).min(self.managers.len());
+        Walk {
+            ring: self,
+            health,
+            origin: self.successor(start),
+            step: 0,
+            remaining,
+        }
+    }
+
+    pub(crate) fn manager_at(&self, index: u32) -> ManagerId {
+        self.managers[index as usize]
+    }
+
+    pub(crate) fn index_of(&self, id: ManagerId) -> Option<u32> {
+        self.managers.binary_search(&id).ok().map(|i| i as u32)
+    }
+
+    /// Index of the first point at or after `start`, wrapping to 0.
+    fn successor(&self, start: u64) -> usize {
+        let i = self.hashes.partition_point(|&h| h < start);
+        if i == self.hashes.len() {
+            0
+        } else {
+            i
+        }
+    }
+}
+
+/// For each point, the clockwise distance from its owner's previous point.
+fn gaps(owners: &[u32], managers: usize) -> Box<[u32]> {
+    let n = owners.len();
+    let mut last = vec![u32::MAX; managers];
+    for (j, &o) in owners.iter().enumerate() {
+        last[o as usize] = j as u32;
+    }
+    let mut prev = vec![u32::MAX; managers];
+    let mut gaps = Vec::with_capacity(n);
+    for (j, &o) in owners.iter().enumerate() {
+        let j = j as u32;
+        let before = prev[o as usize];
+        // The first point of an owner looks back across the wrap to its last point.
+        gaps.push(if before == u32::MAX {
+            j + n as u32 - last[o as usize]
+        } else {
+            j - before
+        });
+        prev[o as usize] = j;
+    }
+    gaps.into_boxed_slice()
+}
+
+/// Walk over the manager indices of one arc.
+#[derive(Clone, Debug)]
+pub(crate) struct Walk<'a> {
+    ring: &'a Ring,
+    health: Option<&'a HealthMask>,
+    origin: usize,
+    step: usize,
+    remaining: usize,
+}
+
+impl Iterator for Walk<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        let points = self.ring.hashes.len();
+        while self.remaining > 0 && self.step < points {
+            let t = self.step;
+            self.step += 1;
+            let mut j = self.origin + t;
+            if j >= points {
+                j -= points;
+            }
+            // New manager iff its previous point lies before the walk's origin.
+            if self.ring.gaps[j] as usize > t {
+                let owner = self.ring.owners[j];
+                if self.health.is_none_or(|h| h.is_up(owner)) {
+                    self.remaining -= 1;
+                    return Some(owner);
+                }
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
+}
+
+/// The distinct managers of one arc, in arc order. Finite: at most one revolution of the ring.
+#[derive(Clone, Debug)]
+pub struct ArcIter<'a> {
+    walk: Walk<'a>,
+}
+
+impl Iterator for ArcIter<'_> {
+    type Item = ManagerId;
+
+    fn next(&mut self) -> Option<ManagerId> {
+        let index = self.walk.next()?;
+        Some(self.walk.ring.manager_at(index))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.walk.size_hint()
+    }
+}
+
+/// Which managers of one [`Ring`] are down, as a bit per manager.
+///
+/// Changing health never rebuilds points: a router republishes the same ring with a new mask,
+/// O(N/64).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HealthMask {
+    /// Bit set = manager down, by ring index.
+    down: Box<[u64]>,
+    healthy: u32,
+}
+
+impl fmt::Debug for HealthMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthMask")
+            .field("managers", &self.len())
+            .field("healthy", &self.healthy)
+            .finish()
+    }
+}
+
+impl HealthMask {
+    /// Every manager of `ring` up.
+    pub fn all_up(ring: &Ring) -> Self {
+        Self {
+            down: vec![0; ring.len().div_ceil(64)].into_boxed_slice(),
+            healthy: ring.len() as u32,
+        }
+    }
+
+    /// Number of managers up.
+    pub fn healthy_count(&self) -> u32 {
+        self.healthy
+    }
+
+    /// Whether `id` is on `ring` and up.
+    pub fn is_healthy(&self, ring: &Ring, id: ManagerId) -> bool {
+        ring.index_of(id).is_some_and(|i| self.is_up(i))
+    }
+
+    /// Marks `id` up or down. Returns whether anything changed.
+    ///
+    /// # Errors
+    /// [`Error::UnknownManager`] if `id` is not on `ring`; the mask is then unchanged.
+    pub fn set(&mut self, ring: &Ring, id: ManagerId, healthy: bool) -> Result<bool, Error> {
+        let index = ring.index_of(id).ok_or(Error::UnknownManager { id })?;
+        Ok(self.set_index(index, healthy))
+    }
+
+    pub(crate) fn set_index(&mut self, index: u32, healthy: bool) -> bool {
+        let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
+        let Some(w) = self.down.get_mut(word) else {
+            return false;
+        };
+        let was_up = *w & bit == 0;
+        if was_up == healthy {
+            return false;
+        }
+        if healthy {
+            *w &= !bit;
+            self.healthy += 1;
+        } else {
+            *w |= bit;
+            self.healthy -= 1;
+        }
+        true
+    }
+
+    pub(crate) fn is_up(&self, index: u32) -> bool {
+        self.down
+            .get((index / 64) as usize)
+            .is_none_or(|w| w & (1 << (index % 64)) == 0)
+    }
+
+    fn len(&self) -> usize {
+        self.down.len() * 64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(n: u64) -> Ring {
+        Ring::new(
+            RingConfig::default(),
+            (0..n).map(|i| (ManagerId::new(i), 1)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let cfg = RingConfig::default();
+        assert_eq!(Ring::new(cfg, []).unwrap_err(), Error::NoManagers);
+        let id = ManagerId::new(1);
+        assert_eq!(
+            Ring::new(cfg, [(id, 1), (id, 2)]).unwrap_err(),
+            Error::DuplicateManager { id }
+        );
+        assert_eq!(
+            Ring::new(cfg, [(id, 0)]).unwrap_err(),
+            Error::ZeroWeight { id }
+        );
+        assert!(matches!(
+            Ring::new(cfg, [(id, u32::MAX), (ManagerId::new(2), u32::MAX)]),
+            Err(Error::TooManyPoints { .. })
+        ));
+    }
+
+    #[test]
+    fn arc_members_are_distinct_and_complete() {
+        let r = ring(10);
+        for start in [0, 1 << 40, u64::MAX] {
+            let members: Vec<_> = r.arc(start, 100).collect();
+            assert_eq!(members.len(), 10);
+            let mut sorted = members.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 10);
+            assert_eq!(members[0], r.first(start));
+        }
+    }
+
+    #[test]
+    fn gaps_match_a_naive_scan() {
+        let r = ring(7);
+        let n = r.owners.len();
+        for j in 0..n {
+            let back = (1..=n)
+                .find(|d| r.owners[(j + n - d) % n] == r.owners[j])
+                .unwrap();
+            assert_eq!(r.gaps[j] as usize, back);
+        }
+    }
+
+    #[test]
+    fn health_mask_skips_and_counts() {
+        let r = ring(5);
+        let mut mask = HealthMask::all_up(&r);
+        let first = r.first(42);
+        assert!(mask.set(&r, first, false).unwrap());
+        assert!(!mask.set(&r, first, false).unwrap());
+        assert_eq!(mask.healthy_count(), 4);
+        let arc: Vec<_> = r.arc_with(42, 5, &mask).collect();
+        assert_eq!(arc.len(), 4);
+        assert!(!arc.contains(&first));
+        let missing = ManagerId::new(99);
+        assert_eq!(
+            mask.set(&r, missing, false),
+            Err(Error::UnknownManager { id: missing })
+        );
+    }
+
+    #[test]
+    fn all_down_yields_nothing() {
+        let r = ring(3);
+        let mut mask = HealthMask::all_up(&r);
+        for (id, _) in r.managers().collect::<Vec<_>>() {
+            mask.set(&r, id, false).unwrap();
+        }
+        assert_eq!(r.arc_with(0, 3, &mask).count(), 0);
+        assert_eq!(r.nth_in_arc(0, 3, 0, &mask), None);
+    }
+
+    #[test]
+    fn memory_is_sixteen_bytes_a_point() {
+        let r = ring(100);
+        assert_eq!(r.heap_bytes(), r.point_count() * 16 + 100 * 12);
+    }
+}

@@ -1,0 +1,843 @@
+//! The concurrent front door: one snapshot, lock-free reads, serialized writers.
+
+use std::fmt;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::assign::{ArcAssigner, AssignConfig};
+use crate::clock::{Clock, MonotonicClock};
+use crate::hash::{self, GroupId, ManagerId, TaskId};
+use crate::live::{bump, Counters, Live, LiveMap};
+use crate::permit::Permit;
+use crate::reservation::{Reservation, ReservationTable};
+use crate::ring::{HealthMask, Ring, RingConfig};
+use crate::Error;
+
+/// Which arc a call was routed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteKind {
+    /// Within the task's reservation: the reserved arc, where an environment is warm.
+    Reserved,
+    /// A task without a reservation: its group's unreserved arc.
+    Unreserved,
+    /// A reserved task beyond its reservation: its group's unreserved arc, which scales freely.
+    Spillover,
+}
+
+/// How a manager is chosen among the members of an arc.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Pick {
+    /// The arc's members in turn, one cursor per task or group (the default).
+    #[default]
+    RoundRobin,
+    /// Two distinct members, the one with the lower load last reported by
+    /// [`Router::report_load`] (ties and unreported loads go to the round-robin one).
+    LeastLoadedOfTwo,
+}
+
+/// Router settings. `Copy + Default`; [`RouterBuilder::build`] checks the ranges the types do
+/// not enforce.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RouterConfig {
+    /// Ring placement: seed, virtual nodes, version.
+    pub ring: RingConfig,
+    /// Arc sizing.
+    pub assign: AssignConfig,
+    /// Choice within an arc (default round-robin).
+    pub pick: Pick,
+    /// Live state of a task or group with no call in flight is evicted once unused this long
+    /// (default 10 minutes). Its arc then starts again from the minimum length.
+    pub idle_ttl: Duration,
+    /// Sibling rule: a call beyond the reservation still goes to the reserved arc while the
+    /// host-reported busy fraction of reserved environments is below this (default 0.8, within
+    /// `0.0..=1.0`; 0 turns the rule off).
+    pub busy_threshold: f32,
+    /// A busy fraction older than this is ignored (default 2 s).
+    pub busy_ttl: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            ring: RingConfig::default(),
+            assign: AssignConfig::default(),
+            pick: Pick::RoundRobin,
+            idle_ttl: Duration::from_secs(600),
+            busy_threshold: 0.8,
+            busy_ttl: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The decision for one call: where it goes, why, and the permit that counts it.
+#[derive(Debug)]
+pub struct Route {
+    manager: ManagerId,
+    kind: RouteKind,
+    generation: u64,
+    task: TaskId,
+    group: GroupId,
+    slot: u32,
+    tries: u32,
+    permit: Permit,
+}
+
+impl Route {
+    /// The manager to send the call to.
+    pub fn manager(&self) -> ManagerId {
+        self.manager
+    }
+
+    /// Which arc it was chosen from.
+    pub fn kind(&self) -> RouteKind {
+        self.kind
+    }
+
+    /// Generation of the snapshot the manager was chosen from.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The routed task.
+    pub fn task(&self) -> TaskId {
+        self.task
+    }
+
+    /// The group whose unreserved arc serves the task's unreserved and spillover calls.
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+
+    /// Position of [`Route::manager`] in its arc (from 0).
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// Managers tried before this one after throttling.
+    pub fn retries(&self) -> u32 {
+        self.tries
+    }
+
+    /// The permit counting this call.
+    pub fn permit(&self) -> &Permit {
+        &self.permit
+    }
+
+    /// Keeps only the permit, for hosts that track the call elsewhere.
+    pub fn into_permit(self) -> Permit {
+        self.permit
+    }
+}
+
+/// The reserved environments one manager of a reserved arc should hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReservedSlot {
+    /// The manager.
+    pub manager: ManagerId,
+    /// How many reserved environments of the task it should keep warm.
+    pub environments: u32,
+}
+
+/// Counters a platform exports, summed when read.
+///
+/// Route counts only grow. In-flight gauges and `live_entries` describe the moment of the
+/// read; with no permit out, both in-flight gauges are zero.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Generation of the current snapshot.
+    pub generation: u64,
+    /// Routes of kind [`RouteKind::Reserved`].
+    pub routes_reserved: u64,
+    /// Routes of kind [`RouteKind::Unreserved`].
+    pub routes_unreserved: u64,
+    /// Routes of kind [`RouteKind::Spillover`].
+    pub routes_spillover: u64,
+    /// Calls that left the reserved arc for the unreserved one: spillover routes plus reserved
+    /// calls that spilled after throttling on every reserved manager.
+    pub spillovers: u64,
+    /// Throttle reports ([`Router::on_throttle`] calls).
+    pub throttles: u64,
+    /// Throttle reports that found no further manager to try.
+    pub throttles_exhausted: u64,
+    /// Times an unreserved arc gained a manager.
+    pub arc_grows: u64,
+    /// Times an unreserved arc lost a manager.
+    pub arc_shrinks: u64,
+    /// Live entries evicted as idle.
+    pub evictions: u64,
+    /// Routes refused because no manager was healthy.
+    pub no_manager: u64,
+    /// Calls in flight on reserved arcs.
+    pub in_flight_reserved: u64,
+    /// Calls in flight on unreserved arcs.
+    pub in_flight_unreserved: u64,
+    /// Tasks and groups with live state.
+    pub live_entries: u64,
+    /// Tasks with a reservation.
+    pub reserved_tasks: u64,
+}
+
+/// Everything a route reads, published as one value.
+#[derive(Debug)]
+struct Snapshot {
+    generation: u64,
+    ring: Arc<Ring>,
+    health: HealthMask,
+    /// Host-reported load per ring index; shared by snapshots of the same ring.
+    loads: Arc<[AtomicU32]>,
+    reservations: ReservationTable,
+    config: RouterConfig,
+    assigner: ArcAssigner,
+}
+
+impl Snapshot {
+    fn healthy(&self) -> u32 {
+        self.health.healthy_count()
+    }
+
+    /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
+    fn pick_slot(&self, start: u64, len: u32, slot: u32) -> Option<(u32, u32)> {
+        let index = self
+            .ring
+            .walk(start, len, Some(&self.health))
+            .nth(slot as usize)?;
+        Some((slot, index))
+    }
+
+    /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
+    fn pick(&self, start: u64, len: u32, cursor: u32) -> Option<(u32, u32)> {
+        let first = cursor % len.max(1);
+        if self.config.pick == Pick::RoundRobin || len < 2 {
+            return self.pick_slot(start, len, first);
+        }
+        // A second, distinct slot, spread by a cheap mix of the cursor.
+        let offset = 1 + (cursor.wrapping_mul(0x9e37_79b9) >> 7) % (len - 1);
+        let second = (first + offset) % len;
+        let (lo, hi) = (first.min(second), first.max(second));
+        let mut members = self.ring.walk(start, len, Some(&self.health)).enumerate();
+        let at_lo = members.by_ref().find(|&(k, _)| k == lo as usize)?.1;
+        let at_hi = members
+            .find(|&(k, _)| k == hi as usize)
+            .map_or(at_lo, |(_, i)| i);
+        let (at_first, at_second) = if first == lo {
+            (at_lo, at_hi)
+        } else {
+            (at_hi, at_lo)
+        };
+        let load = |i: u32| self.loads.get(i as usize).map_or(0, |l| l.load(Relaxed));
+        Some(if load(at_second) < load(at_first) {
+            (second, at_second)
+        } else {
+            (first, at_first)
+        })
+    }
+}
+
+/// Routes calls to managers. `Send + Sync`; share it by reference or in an `Arc`.
+///
+/// Reads (`route`, `on_throttle`, queries) load one snapshot and never take the writers'
+/// lock. Writers are serialized by a mutex and publish whole new snapshots; a write that
+/// changes nothing publishes nothing.
+pub struct Router<C: Clock = MonotonicClock> {
+    snapshot: ArcSwap<Snapshot>,
+    writer: Mutex<()>,
+    live: LiveMap,
+    clock: C,
+}
+
+impl<C: Clock> fmt::Debug for Router<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snap = self.snapshot.load();
+        f.debug_struct("Router")
+            .field("generation", &snap.generation)
+            .field("managers", &snap.ring.len())
+            .field("healthy", &snap.healthy())
+            .field("reservations", &snap.reservations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A builder with the default config and the monotonic clock.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder {
+            config: RouterConfig::default(),
+            managers: Vec::new(),
+            reservations: Vec::new(),
+            clock: MonotonicClock::default(),
+        }
+    }
+}
+
+impl<C: Clock> Router<C> {
+    /// Routes one call of `task`, in the task's own group.
+    ///
+    /// Returns `None` only when no manager is healthy. On a warm task: one snapshot load, one
+    /// read lock on a map shard, a few atomics, a binary search and a walk of the chosen slot;
+    /// no allocation and no hashing of the task.
+    pub fn route(&self, task: TaskId) -> Option<Route> {
+        self.route_in(task, GroupId::from(task))
+    }
+
+    /// Routes one call of `task`, whose unreserved and spillover calls share `group`'s arc.
+    ///
+    /// The reservation and its in-flight count stay the task's own.
+    pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
+        let snap = self.snapshot.load();
+        let counters = &self.live.shard(task.get()).counters;
+        if snap.healthy() == 0 {
+            bump(&counters.no_manager);
+            return None;
+        }
+        let now = self.clock.now();
+        let task_live = self.live_of(task.get(), &snap, now);
+        let kind = match snap.reservations.get(task) {
+            None => RouteKind::Unreserved,
+            Some(res) => {
+                let Some(permit) = self.admit_reserved(&snap, &task_live, res, now) else {
+                    return self.unreserved(
+                        &snap,
+                        task,
+                        group,
+                        RouteKind::Spillover,
+                        now,
+                        task_live,
+                    );
+                };
+                let len = snap
+                    .assigner
+                    .reserved_len(res.limit, res.ready, snap.healthy());
+                let cursor = task_live.cursor.fetch_add(1, Relaxed);
+                let (slot, index) = snap.pick(task_live.reserved_start, len, cursor)?;
+                bump(&counters.reserved);
+                return Some(Route {
+                    manager: snap.ring.manager_at(index),
+                    kind: RouteKind::Reserved,
+                    generation: snap.generation,
+                    task,
+                    group,
+                    slot,
+                    tries: 0,
+                    permit,
+                });
+            }
+        };
+        self.unreserved(&snap, task, group, kind, now, task_live)
+    }
+
+    /// Reports that the manager of `route` had no capacity for it, and moves the route to the
+    /// next manager to try. Returns `false`, leaving the route as it was, once as many
+    /// distinct managers have been tried as are healthy (or none is).
+    ///
+    /// A reserved call tries the other managers of its reserved arc, then spills over to its
+    /// group's unreserved arc. An unreserved or spillover call takes the next slot of its arc,
+    /// which grows by one manager.
+    pub fn on_throttle(&self, route: &mut Route) -> bool {
+        let snap = self.snapshot.load();
+        let counters = &self.live.shard(route.task.get()).counters;
+        bump(&counters.throttles);
+        let healthy = snap.healthy();
+        if route.tries.saturating_add(1) >= healthy {
+            bump(&counters.throttles_exhausted);
+            return false;
+        }
+        route.tries += 1;
+        route.generation = snap.generation;
+        let now = self.clock.now();
+        if route.kind == RouteKind::Reserved {
+            let reserved = snap
+                .reservations
+                .get(route.task)
+                .map_or(0, |r| snap.assigner.reserved_len(r.limit, r.ready, healthy));
+            if route.tries < reserved {
+                let slot = (route.slot + 1) % reserved;
+                let start = route.permit.live().reserved_start;
+                if let Some((slot, index)) = snap.pick_slot(start, reserved, slot) {
+                    (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
+                    return true;
+                }
+            }
+            let group_live = self.live_of(route.group.get(), &snap, now);
+            let load = group_live.unreserved.fetch_add(1, Relaxed) + 1;
+            route.permit = Permit::adopt(group_live, false);
+            route.kind = RouteKind::Spillover;
+            bump(&counters.spilled_on_throttle);
+            let len = self.resize(&snap, route.permit.live(), load, now, counters);
+            let cursor = route.permit.live().cursor.fetch_add(1, Relaxed);
+            return snap
+                .pick(route.permit.live().unreserved_start, len, cursor)
+                .is_some_and(|(slot, index)| {
+                    (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
+                    true
+                });
+        }
+        let live = route.permit.live();
+        let current = live.arc_state();
+        let next = snap.assigner.throttled(current, healthy);
+        if live.store_arc_state(current.len, next) {
+            bump(&counters.grows);
+        }
+        let len = next.len.max(1);
+        let slot = (route.slot + 1) % len;
+        snap.pick_slot(live.unreserved_start, len, slot)
+            .is_some_and(|(slot, index)| {
+                (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
+                true
+            })
+    }
+
+    fn live_of(&self, key: u128, snap: &Snapshot, now: Duration) -> Arc<Live> {
+        let seed = snap.config.ring.seed;
+        let min_len = snap.config.assign.min_unreserved_arc.get();
+        self.live.get_or_insert(key, now, snap.config.idle_ttl, || {
+            (
+                hash::reserved_start(seed, TaskId::new(key)),
+                hash::unreserved_start(seed, GroupId::new(key)),
+                min_len,
+            )
+        })
+    }
+
+    /// Counts a reserved call if the reservation admits it; the permit undoes the count.
+    fn admit_reserved(
+        &self,
+        snap: &Snapshot,
+        live: &Arc<Live>,
+        res: Reservation,
+        now: Duration,
+    ) -> Option<Permit> {
+        let before = live.reserved.fetch_add(1, Relaxed);
+        let permit = Permit::adopt(Arc::clone(live), true);
+        if before < res.share() {
+            return Some(permit);
+        }
+        // Sibling rule: counted concurrency is past the share, but the host says reserved
+        // environments sit idle. Bounded by the environments that exist.
+        let threshold = (snap.config.busy_threshold * 1000.0) as u32;
+        let idle = live
+            .busy(now, snap.config.busy_ttl)
+            .is_some_and(|busy| busy < threshold);
+        (idle && before < res.ready).then_some(permit)
+    }
+
+    fn unreserved(
+        &self,
+        snap: &Snapshot,
+        task: TaskId,
+        group: GroupId,
+        kind: RouteKind,
+        now: Duration,
+        task_live: Arc<Live>,
+    ) -> Option<Route> {
+        let live = if group.get() == task.get() {
+            task_live
+        } else {
+            self.live_of(group.get(), snap, now)
+        };
+        let load = live.unreserved.fetch_add(1, Relaxed) + 1;
+        let permit = Permit::adopt(live, false);
+        let counters = &self.live.shard(task.get()).counters;
+        let len = self.resize(snap, permit.live(), load, now, counters);
+        let cursor = permit.live().cursor.fetch_add(1, Relaxed);
+        let (slot, index) = snap.pick(permit.live().unreserved_start, len, cursor)?;
+        bump(match kind {
+            RouteKind::Spillover => &counters.spillover,
+            _ => &counters.unreserved,
+        });
+        Some(Route {
+            manager: snap.ring.manager_at(index),
+            kind,
+            generation: snap.generation,
+            task,
+            group,
+            slot,
+            tries: 0,
+            permit,
+        })
+    }
+
+    /// Applies the assigner to `live`'s arc for `load`; returns the length to route on.
+    fn resize(
+        &self,
+        snap: &Snapshot,
+        live: &Live,
+        load: u32,
+        now: Duration,
+        counters: &Counters,
+    ) -> u32 {
+        let current = live.arc_state();
+        let next = snap.assigner.unreserved(current, load, now, snap.healthy());
+        if next != current && live.store_arc_state(current.len, next) {
+            bump(if next.len > current.len {
+                &counters.grows
+            } else {
+                &counters.shrinks
+            });
+        }
+        next.len
+    }
+}
+
+/// Writers: each takes the writers' lock, builds a new snapshot off the read path and
+/// publishes it whole. Each returns whether it published; an error publishes nothing.
+impl<C: Clock> Router<C> {
+    /// Replaces the fleet with `managers` (`(id, weight)` pairs, any order).
+    ///
+    /// Input equal to the current fleet publishes nothing. Otherwise the ring is rebuilt
+    /// (O(P log P)); managers that stay keep their health and reported load, new ones start
+    /// healthy. Adding or removing one manager changes each arc in at most the one slot that
+    /// manager enters or leaves.
+    ///
+    /// # Errors
+    /// As [`Ring::new`]: [`Error::NoManagers`], [`Error::DuplicateManager`],
+    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`], [`Error::TooManyPoints`].
+    pub fn set_managers<I>(&self, managers: I) -> Result<bool, Error>
+    where
+        I: IntoIterator<Item = (ManagerId, u32)>,
+    {
+        let mut list: Vec<(ManagerId, u32)> = managers.into_iter().collect();
+        list.sort_unstable_by_key(|&(id, _)| id);
+        self.publish(|cur| {
+            if cur.ring.managers().eq(list.iter().copied()) {
+                return Ok(None);
+            }
+            let ring = Ring::from_sorted(cur.ring.config(), &list)?;
+            let mut health = HealthMask::all_up(&ring);
+            let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
+            for (old, (id, _)) in cur.ring.managers().enumerate() {
+                if let Some(new) = ring.index_of(id) {
+                    health.set_index(new, cur.health.is_up(old as u32));
+                    loads[new as usize].store(cur.loads[old].load(Relaxed), Relaxed);
+                }
+            }
+            Ok(Some(Snapshot {
+                ring: Arc::new(ring),
+                health,
+                loads,
+                ..cur.clone_parts()
+            }))
+        })
+    }
+
+    /// Marks one manager up or down. The ring is reused; only the health mask is new.
+    ///
+    /// # Errors
+    /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    pub fn set_health(&self, id: ManagerId, healthy: bool) -> Result<bool, Error> {
+        self.publish(|cur| {
+            let mut health = cur.health.clone();
+            Ok(health.set(&cur.ring, id, healthy)?.then(|| Snapshot {
+                health,
+                ..cur.clone_parts()
+            }))
+        })
+    }
+
+    /// Sets `task`'s reserved limit, keeping the `ready` count of an existing reservation
+    /// (a new reservation starts with `ready = 0`: calls count against environments the host
+    /// has reported warm with [`Router::set_ready`]).
+    pub fn set_reservation(&self, task: TaskId, limit: u32) -> bool {
+        self.write_reservation(task, |old| {
+            Ok(Some(Reservation::new(limit, old.map_or(0, |r| r.ready))))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Sets how many of `task`'s reserved environments are provisioned and warm now.
+    ///
+    /// # Errors
+    /// [`Error::NoReservation`] if `task` has none.
+    pub fn set_ready(&self, task: TaskId, ready: u32) -> Result<bool, Error> {
+        self.write_reservation(task, |old| {
+            let old = old.ok_or(Error::NoReservation { task })?;
+            Ok(Some(Reservation::new(old.limit, ready)))
+        })
+    }
+
+    /// Sets `task`'s whole reservation at once.
+    pub fn put_reservation(&self, task: TaskId, reservation: Reservation) -> bool {
+        self.write_reservation(task, |_| Ok(Some(reservation)))
+            .unwrap_or(false)
+    }
+
+    /// Removes `task`'s reservation; its calls become unreserved.
+    pub fn remove_reservation(&self, task: TaskId) -> bool {
+        self.write_reservation(task, |_| Ok(None)).unwrap_or(false)
+    }
+
+    /// Reports the fraction of `task`'s reserved environments that are busy, across all
+    /// frontends, for the sibling rule (see [`RouterConfig::busy_threshold`]). Not published:
+    /// it is kept with the task's live state and ignored once older than
+    /// [`RouterConfig::busy_ttl`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`.
+    pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::InvalidFraction { value: fraction });
+        }
+        let snap = self.snapshot.load();
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, now)
+            .report_busy((fraction * 1000.0).round() as u32, now);
+        Ok(())
+    }
+
+    /// Reports a manager's current load (any unit, lower is better) for
+    /// [`Pick::LeastLoadedOfTwo`]. Not published: one relaxed store.
+    ///
+    /// # Errors
+    /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    pub fn report_load(&self, id: ManagerId, load: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        let index = snap.ring.index_of(id).ok_or(Error::UnknownManager { id })?;
+        snap.loads[index as usize].store(load, Relaxed);
+        Ok(())
+    }
+
+    /// Evicts the live state of every task and group with no permit out and no route within
+    /// [`RouterConfig::idle_ttl`]. Returns how many entries went.
+    ///
+    /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
+    /// its last sweep), so memory stays bounded even if this is never called; calling it
+    /// periodically keeps it tighter.
+    pub fn evict_idle(&self) -> usize {
+        let ttl = self.snapshot.load().config.idle_ttl;
+        self.live.evict_idle(self.clock.now(), ttl)
+    }
+
+    fn write_reservation(
+        &self,
+        task: TaskId,
+        f: impl FnOnce(Option<Reservation>) -> Result<Option<Reservation>, Error>,
+    ) -> Result<bool, Error> {
+        self.publish(|cur| {
+            let next = f(cur.reservations.get(task))?;
+            Ok(cur
+                .reservations
+                .with(task, next)
+                .map(|reservations| Snapshot {
+                    reservations,
+                    ..cur.clone_parts()
+                }))
+        })
+    }
+
+    /// Runs `build` on the current snapshot under the writers' lock and publishes its result,
+    /// if any, as the next generation.
+    fn publish(
+        &self,
+        build: impl FnOnce(&Snapshot) -> Result<Option<Snapshot>, Error>,
+    ) -> Result<bool, Error> {
+        let _writer = self.writer.lock();
+        let current = self.snapshot.load_full();
+        let Some(mut next) = build(&current)? else {
+            return Ok(false);
+        };
+        next.generation = current.generation + 1;
+        self.snapshot.store(Arc::new(next));
+        Ok(true)
+    }
+}
+
+/// Queries: each loads the current snapshot once.
+impl<C: Clock> Router<C> {
+    /// Generation of the current snapshot; every publish adds one.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.load().generation
+    }
+
+    /// The current ring.
+    pub fn ring(&self) -> Arc<Ring> {
+        Arc::clone(&self.snapshot.load().ring)
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> RouterConfig {
+        self.snapshot.load().config
+    }
+
+    /// Whether `id` is in the fleet and healthy.
+    pub fn is_healthy(&self, id: ManagerId) -> bool {
+        let snap = self.snapshot.load();
+        snap.health.is_healthy(&snap.ring, id)
+    }
+
+    /// `task`'s reservation, if it has one.
+    pub fn reservation(&self, task: TaskId) -> Option<Reservation> {
+        self.snapshot.load().reservations.get(task)
+    }
+
+    /// For the host's provisioning side: the managers of `task`'s reserved arc, in arc order,
+    /// and how many reserved environments each should hold (the limit split evenly). Empty
+    /// when the task has no reservation or no manager is healthy.
+    pub fn reserved_arc(&self, task: TaskId) -> Vec<ReservedSlot> {
+        let snap = self.snapshot.load();
+        let Some(res) = snap.reservations.get(task) else {
+            return Vec::new();
+        };
+        let len = snap
+            .assigner
+            .reserved_len(res.limit, res.ready, snap.healthy());
+        let start = hash::reserved_start(snap.config.ring.seed, task);
+        (0..)
+            .zip(snap.ring.arc_with(start, len, &snap.health))
+            .map(|(slot, manager)| ReservedSlot {
+                manager,
+                environments: snap.assigner.environments_at(res.limit, len, slot),
+            })
+            .collect()
+    }
+
+    /// The managers of `group`'s unreserved arc at its current live length (the minimum
+    /// length if the group has no live state), in arc order.
+    pub fn unreserved_arc(&self, group: GroupId) -> Vec<ManagerId> {
+        let snap = self.snapshot.load();
+        let len = self
+            .live
+            .get(group.get())
+            .map_or(snap.config.assign.min_unreserved_arc.get(), |live| {
+                live.arc_len.load(Relaxed)
+            });
+        let start = hash::unreserved_start(snap.config.ring.seed, group);
+        snap.ring.arc_with(start, len, &snap.health).collect()
+    }
+
+    /// Counters and gauges, summed over shards. O(shards + live entries).
+    pub fn stats(&self) -> Stats {
+        let snap = self.snapshot.load();
+        let mut s = Stats {
+            generation: snap.generation,
+            reserved_tasks: snap.reservations.len() as u64,
+            ..Stats::default()
+        };
+        for shard in self.live.shards() {
+            let c = &shard.counters;
+            s.routes_reserved += c.reserved.load(Relaxed);
+            s.routes_unreserved += c.unreserved.load(Relaxed);
+            s.routes_spillover += c.spillover.load(Relaxed);
+            s.spillovers += c.spillover.load(Relaxed) + c.spilled_on_throttle.load(Relaxed);
+            s.throttles += c.throttles.load(Relaxed);
+            s.throttles_exhausted += c.throttles_exhausted.load(Relaxed);
+            s.arc_grows += c.grows.load(Relaxed);
+            s.arc_shrinks += c.shrinks.load(Relaxed);
+            s.evictions += c.evictions.load(Relaxed);
+            s.no_manager += c.no_manager.load(Relaxed);
+        }
+        let totals = self.live.totals();
+        s.in_flight_reserved = totals.reserved;
+        s.in_flight_unreserved = totals.unreserved;
+        s.live_entries = totals.entries as u64;
+        s
+    }
+}
+
+impl Snapshot {
+    /// A copy sharing the ring, loads and reservation shards; the caller replaces what changes.
+    fn clone_parts(&self) -> Self {
+        Self {
+            generation: self.generation,
+            ring: Arc::clone(&self.ring),
+            health: self.health.clone(),
+            loads: Arc::clone(&self.loads),
+            reservations: self.reservations.clone(),
+            config: self.config,
+            assigner: self.assigner,
+        }
+    }
+}
+
+/// Builds a [`Router`]: by-value setters, one validating [`RouterBuilder::build`].
+#[derive(Debug)]
+pub struct RouterBuilder<C = MonotonicClock> {
+    config: RouterConfig,
+    managers: Vec<(ManagerId, u32)>,
+    reservations: Vec<(TaskId, Reservation)>,
+    clock: C,
+}
+
+impl<C: Clock> RouterBuilder<C> {
+    /// Uses `config` (default [`RouterConfig::default`]).
+    pub fn config(mut self, config: RouterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the fleet-wide placement seed (see [`RingConfig::seed`]).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.ring.seed = seed;
+        self
+    }
+
+    /// Adds one manager with `weight`.
+    pub fn manager(mut self, id: ManagerId, weight: u32) -> Self {
+        self.managers.push((id, weight));
+        self
+    }
+
+    /// Adds managers as `(id, weight)` pairs.
+    pub fn managers<I: IntoIterator<Item = (ManagerId, u32)>>(mut self, managers: I) -> Self {
+        self.managers.extend(managers);
+        self
+    }
+
+    /// Adds a reservation (a later one for the same task replaces an earlier one).
+    pub fn reservation(mut self, task: TaskId, reservation: Reservation) -> Self {
+        self.reservations.push((task, reservation));
+        self
+    }
+
+    /// Uses another clock, for example a [`ManualClock`](crate::ManualClock) in tests.
+    pub fn clock<D: Clock>(self, clock: D) -> RouterBuilder<D> {
+        RouterBuilder {
+            config: self.config,
+            managers: self.managers,
+            reservations: self.reservations,
+            clock,
+        }
+    }
+
+    /// Validates everything and builds the router (generation 1).
+    ///
+    /// # Errors
+    /// As [`Ring::new`] for the managers; [`Error::InvalidConfig`] for a `busy_threshold`
+    /// outside `0.0..=1.0` or an invalid [`AssignConfig`].
+    pub fn build(self) -> Result<Router<C>, Error> {
+        let config = self.config;
+        if !(0.0..=1.0).contains(&config.busy_threshold) {
+            return Err(Error::InvalidConfig {
+                what: "busy_threshold must be within 0.0..=1.0",
+            });
+        }
+        let assigner = ArcAssigner::new(config.assign)?;
+        let ring = Ring::new(config.ring, self.managers)?;
+        let mut reservations = ReservationTable::default();
+        for (task, r) in self.reservations {
+            if let Some(next) = reservations.with(task, Some(r)) {
+                reservations = next;
+            }
+        }
+        let snapshot = Snapshot {
+            generation: 1,
+            health: HealthMask::all_up(&ring),
+            loads: (0..ring.len()).map(|_| AtomicU32::new(0)).collect(),
+            ring: Arc::new(ring),
+            reservations,
+            config,
+            assigner,
+        };
+        Ok(Router {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(()),
+            live: LiveMap::default(),
+            clock: self.clock,
+        })
+    }
+}
