@@ -114,6 +114,26 @@ impl ArcAssigner {
         limit / len + u32::from(slot < limit % len)
     }
 
+    /// The slot of a reserved arc of `len` managers that serves the `call`-th reserved call, so
+    /// that calls reach each manager in proportion to [`ArcAssigner::environments_at`]. O(1).
+    /// A reservation with `limit` 0 (draining) spreads calls evenly.
+    pub fn reserved_slot(&self, limit: u32, len: u32, call: u32) -> u32 {
+        if len == 0 {
+            return 0;
+        }
+        if limit == 0 {
+            return call % len;
+        }
+        let (x, q, r) = (call % limit, limit / len, limit % len);
+        // The first `r` slots hold `q + 1` environments, the others `q`.
+        let big = r * (q + 1);
+        if x < big {
+            x / (q + 1)
+        } else {
+            r + (x - big) / q
+        }
+    }
+
     /// The next state of an unreserved arc with `load` calls in flight at time `now`, among
     /// `healthy` managers.
     ///
@@ -205,6 +225,27 @@ mod tests {
         assert_eq!(split, [3, 3, 2, 2]);
         assert_eq!(a.environments_at(10, 4, 4), 0);
         assert_eq!(a.environments_at(10, 0, 0), 0);
+    }
+
+    #[test]
+    fn reserved_slots_follow_environments() {
+        let a = ArcAssigner::default();
+        for (limit, len) in [(10, 4), (1, 2), (7, 7), (3, 5), (100, 7), (0, 3)] {
+            let mut hits = vec![0u32; len as usize];
+            for call in 0..if limit == 0 { len } else { limit } * 3 {
+                hits[a.reserved_slot(limit, len, call) as usize] += 1;
+            }
+            if limit == 0 {
+                assert!(hits.iter().all(|&h| h == 3), "even while draining");
+                continue;
+            }
+            let want: Vec<u32> = (0..len)
+                .map(|s| a.environments_at(limit, len, s) * 3)
+                .collect();
+            assert_eq!(hits, want, "limit {limit}, len {len}");
+        }
+        assert_eq!(a.reserved_slot(5, 0, 3), 0);
+        assert!(a.reserved_slot(u32::MAX, 3, u32::MAX - 1) < 3);
     }
 
     #[test]
@@ -304,7 +345,10 @@ mod tests {
 
     #[test]
     fn rejects_percent_over_100() {
-        let c = AssignConfig { shrink_below_percent: 101, ..AssignConfig::default() };
+        let c = AssignConfig {
+            shrink_below_percent: 101,
+            ..AssignConfig::default()
+        };
         assert!(matches!(
             ArcAssigner::new(c),
             Err(Error::InvalidConfig { .. })

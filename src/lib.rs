@@ -1,4 +1,144 @@
-//! arcroute
+//! Decide, once per serverless function call, which worker manager runs it: keep each
+//! function's environments on a small stable set of managers, serve reserved capacity without
+//! cold starts, and never let a reservation cap scaling.
+//!
+//! # Why
+//!
+//! A call is fast when it lands on a manager that already holds a warm environment for its
+//! function, and a cold start when it does not. Sending every call of a function to one home
+//! manager keeps it warm but makes hot spots; spreading calls evenly loses locality. arcroute
+//! puts managers on a consistent hash ring and gives each **group** of calls (a function, by
+//! default) an **arc**: the first `len` distinct managers clockwise from the group's hash. The
+//! arc grows at once with load and shrinks slowly when load falls. A function with **reserved
+//! capacity** (provisioned concurrency) also owns a **reserved arc**, sized by its reservation;
+//! calls within the reservation go there and never cold-start, calls beyond it **spill over**
+//! to the unreserved arc, which scales like any on-demand function.
+//!
+//! The crate is sans-IO: the host feeds it membership, health, reservations and feedback, and
+//! sends each call where [`Router::route`] says.
+//!
+//! | role | what it is |
+//! | --- | --- |
+//! | [`Ring`] | immutable weighted ring; arc queries in O(log P + len), no allocation |
+//! | [`ArcAssigner`] | pure sizing policy: reserved arc length, unreserved arc hysteresis |
+//! | [`Router`] | concurrent front door: one lock-free snapshot, per-task live state, permits |
+//!
+//! # Example
+//!
+//! ```
+//! use arcroute::{ManagerId, Reservation, RouteKind, Router, TaskId};
+//!
+//! # fn main() -> Result<(), arcroute::Error> {
+//! let router = Router::builder()
+//!     .managers((0..8).map(|i| (ManagerId::from_name(&format!("manager-{i}")), 1)))
+//!     .build()?;
+//!
+//! // Derive task ids once, when functions are deployed.
+//! let thumbnails = TaskId::from_name("acct-1/thumbnails:prod");
+//! router.set_reservation(thumbnails, 2);
+//! router.set_ready(thumbnails, 2)?; // the host reports its reserved environments warm
+//!
+//! let first = router.route(thumbnails).expect("a healthy manager");
+//! let second = router.route(thumbnails).expect("a healthy manager");
+//! let third = router.route(thumbnails).expect("a healthy manager");
+//! assert_eq!(first.kind(), RouteKind::Reserved);
+//! assert_eq!(second.kind(), RouteKind::Reserved);
+//! assert_eq!(third.kind(), RouteKind::Spillover); // beyond the reservation, still served
+//!
+//! // Send each call to `route.manager()`; drop the route (its permit) when the call ends.
+//! drop((first, second, third));
+//! assert_eq!(router.stats().in_flight_reserved, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Placement is a specified function** (below), identical across processes, machines,
+//!   crate versions of one [`RingVersion`], and languages. Every frontend built from the same
+//!   managers, weights, seed and health computes the same arcs.
+//! - **Arcs hold distinct healthy managers**: `min(len, healthy)` of them, in a fixed order.
+//!   Adding or removing one manager changes each arc in at most the one slot it enters or
+//!   leaves; health changes skip a manager without moving any other.
+//! - **Reserved calls stay within the reservation**: at no moment does one router hold more
+//!   [`RouteKind::Reserved`] permits for a task than `min(limit, ready)`, except through the
+//!   sibling rule ([`RouterConfig::busy_threshold`]), which is bounded by `ready` and needs a
+//!   fresh host report.
+//! - **A reservation is a floor, never a ceiling**: calls beyond it are routed
+//!   ([`RouteKind::Spillover`]), never refused. `route` returns `None` only when no manager is
+//!   healthy.
+//! - **Counts are conserved**: every in-flight count is held by a [`Permit`] and released
+//!   when it drops, on any thread, during unwinding too. With no permit out, every in-flight
+//!   gauge in [`Stats`] is zero.
+//! - **Readers never lock the snapshot**: one `ArcSwap` load per call. Writers are serialized
+//!   and publish whole snapshots (ring, health, reservations, config, generation); a route
+//!   never sees half of a change. Writes that change nothing publish nothing.
+//! - **Bad input changes nothing**: every writer validates first and returns a typed
+//!   [`Error`]; nothing panics on input a host can send.
+//! - **Bounded memory**: per-task live state is evicted once idle for
+//!   [`RouterConfig::idle_ttl`] with no permit out, by [`Router::evict_idle`] and by
+//!   amortized sweeps when new tasks arrive.
+//!
+//! # Pitfalls
+//!
+//! - **Hold the permit for the whole call.** Dropping a [`Route`] ends its count; dropping it
+//!   early makes the router believe the task is idle and over-admit reserved calls.
+//! - **Report readiness.** Reserved calls count against `ready`, the environments the host
+//!   says are warm ([`Router::set_ready`]). A reservation whose `ready` stays 0 sends every
+//!   call to spillover.
+//! - **One router counts one frontend's calls.** With several frontends, each admits up to
+//!   the whole share unless the host divides reservations among them or feeds global counts;
+//!   the sibling rule's busy fraction is the cross-frontend signal.
+//! - **Use a secret seed where tenants name functions.** With the default seed 0 anyone can
+//!   compute arcs and pick names that pile onto one manager. Every frontend of a fleet must
+//!   use the same seed, or calls scatter and environments go cold.
+//! - **Untrusted names and ids.** [`TaskId::from_name`] is 128 bits of XXH3, which is not
+//!   collision resistant against an adversary; derive ids from keys tenants cannot choose
+//!   freely (for example a platform-assigned function id).
+//! - **Large arcs cost more per call.** Choosing slot `k` walks `k` distinct managers; an
+//!   arc of hundreds of managers costs hundreds of nanoseconds per route.
+//! - **Changing `vnodes_per_weight` or the seed moves every arc**, as a new ring version
+//!   would: roll it out to all frontends at once.
+//!
+//! # Placement spec (ring version 1)
+//!
+//! All hashes are XXH3 (64- or 128-bit, as named) over the bytes shown, with `++` for
+//! concatenation, integers little-endian, and the ASCII domain prefixes written exactly as
+//! quoted (no terminator).
+//!
+//! 1. **Ids.** `ManagerId::from_name(s) = XXH3_64("arcroute:manager:" ++ utf8(s), seed 0)`;
+//!    `TaskId::from_name(s) = XXH3_128("arcroute:task:" ++ utf8(s), seed 0)`;
+//!    `GroupId::from_name(s) = XXH3_128("arcroute:group:" ++ utf8(s), seed 0)`; the default
+//!    group of a task has the task's 128-bit value. A 128-bit value is the integer whose
+//!    big-endian bytes are XXH3-128's canonical output.
+//! 2. **Points.** A manager `m` of weight `w` has `w × vnodes_per_weight` points (default
+//!    160 per unit weight); point `i` (from 0) sits at
+//!    `XXH3_64("arcroute:v1:point:" ++ u64le(m) ++ u32le(i), seed)`.
+//! 3. **Order.** Points are sorted ascending by `(position, manager id, i)`.
+//! 4. **Starts.** A task's reserved arc starts at
+//!    `XXH3_64("arcroute:v1:reserved:" ++ u128le(task), seed)`; a group's unreserved arc at
+//!    `XXH3_64("arcroute:v1:unreserved:" ++ u128le(group), seed)`.
+//! 5. **Arcs.** Arc `(start, len)`: take the first point whose position is `>= start` (the
+//!    first point of the ring if none is); walk the points in order, wrapping, for at most one
+//!    revolution; a manager joins the arc the first time one of its points is met, if it is
+//!    healthy; stop after `len` managers. Slot `k` of the arc is the `k`-th manager to join.
+//! 6. **Lengths.** A reserved arc has `ceil(max(limit, ready) / reserved_per_manager)`
+//!    managers, at least `min_reserved_arc`, at most the healthy count; 0 for a reservation of
+//!    0 with nothing ready. Its `k`-th manager holds `limit / len` reserved environments,
+//!    plus one if `k < limit % len`.
+//!
+//! `seed` is the fleet-wide [`RingConfig::seed`]. `tests/data/golden_v1.txt` pins the points of
+//! two small fleets and the arcs of ten tasks; an implementation in another language should
+//! reproduce it byte for byte. Unreserved arc *lengths* depend on each frontend's own load and
+//! are not part of the spec; the arc for a given length is.
+//!
+//! # Cargo features
+//!
+//! None yet.
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.82, as `rust-version` in `Cargo.toml` says.
 
 mod assign;
 mod clock;
@@ -22,3 +162,8 @@ pub use ring::{
 pub use router::{
     Pick, ReservedSlot, Route, RouteKind, Router, RouterBuilder, RouterConfig, Stats,
 };
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

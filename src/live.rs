@@ -28,6 +28,9 @@ pub(crate) struct Live {
     pub(crate) reserved: AtomicU32,
     /// Calls in flight on this group's unreserved arc (unreserved and spillover).
     pub(crate) unreserved: AtomicU32,
+    /// Round-robin cursors of the reserved and the unreserved arc, apart so that spillover
+    /// does not skew the reserved arc's proportions.
+    pub(crate) reserved_cursor: AtomicU32,
     pub(crate) cursor: AtomicU32,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
@@ -44,6 +47,7 @@ impl Live {
             unreserved_start,
             reserved: AtomicU32::new(0),
             unreserved: AtomicU32::new(0),
+            reserved_cursor: AtomicU32::new(0),
             cursor: AtomicU32::new(0),
             arc_len: AtomicU32::new(arc_len),
             below_since: AtomicU64::new(NONE),

@@ -29,7 +29,10 @@ pub enum RouteKind {
     Spillover,
 }
 
-/// How a manager is chosen among the members of an arc.
+/// How a manager is chosen among the members of an unreserved arc.
+///
+/// Reserved arcs are always served in proportion to the environments each of their managers
+/// holds ([`ArcAssigner::reserved_slot`]), so no call is sent where no reserved environment is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pick {
     /// The arc's members in turn, one cursor per task or group (the default).
@@ -314,8 +317,9 @@ impl<C: Clock> Router<C> {
                 let len = snap
                     .assigner
                     .reserved_len(res.limit, res.ready, snap.healthy());
-                let cursor = task_live.cursor.fetch_add(1, Relaxed);
-                let (slot, index) = snap.pick(task_live.reserved_start, len, cursor)?;
+                let cursor = task_live.reserved_cursor.fetch_add(1, Relaxed);
+                let slot = snap.assigner.reserved_slot(res.limit, len, cursor);
+                let (slot, index) = snap.pick_slot(task_live.reserved_start, len, slot)?;
                 bump(&counters.reserved);
                 return Some(Route {
                     manager: snap.ring.manager_at(index),
@@ -839,5 +843,290 @@ impl<C: Clock> RouterBuilder<C> {
             live: LiveMap::default(),
             clock: self.clock,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
+        (0..n).map(|i| (ManagerId::new(i), 1))
+    }
+
+    fn router(n: u64) -> (Router<ManualClock>, ManualClock) {
+        let clock = ManualClock::new();
+        let r = Router::builder()
+            .managers(fleet(n))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        (r, clock)
+    }
+
+    #[test]
+    fn reserved_up_to_share_then_spillover() {
+        let (r, _) = router(20);
+        let t = TaskId::from_name("f");
+        r.put_reservation(t, Reservation::new(5, 3));
+        let held: Vec<Route> = (0..6).map(|_| r.route(t).unwrap()).collect();
+        let kinds: Vec<RouteKind> = held.iter().map(Route::kind).collect();
+        use RouteKind::{Reserved as R, Spillover as S};
+        assert_eq!(kinds, [R, R, R, S, S, S]);
+        let reserved: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+        assert!(held[..3].iter().all(|h| reserved.contains(&h.manager())));
+        drop(held);
+        assert_eq!(r.route(t).unwrap().kind(), R, "permits released the share");
+        let u = TaskId::from_name("g");
+        assert_eq!(r.route(u).unwrap().kind(), RouteKind::Unreserved);
+        let s = r.stats();
+        assert_eq!(
+            (s.routes_reserved, s.routes_spillover, s.routes_unreserved),
+            (4, 3, 1)
+        );
+        assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
+    }
+
+    #[test]
+    fn sibling_rule_uses_idle_reserved_environments_while_fresh() {
+        let (r, clock) = router(20);
+        let t = TaskId::from_name("f");
+        r.put_reservation(t, Reservation::new(2, 4));
+        let held: Vec<Route> = (0..2).map(|_| r.route(t).unwrap()).collect();
+        assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
+        r.report_reserved_busy(t, 0.5).unwrap();
+        let a = r.route(t).unwrap();
+        let b = r.route(t).unwrap();
+        assert_eq!(
+            (a.kind(), b.kind()),
+            (RouteKind::Reserved, RouteKind::Reserved)
+        );
+        assert_eq!(
+            r.route(t).unwrap().kind(),
+            RouteKind::Spillover,
+            "bounded by ready"
+        );
+        drop((a, b));
+        clock.advance(3 * S);
+        assert_eq!(
+            r.route(t).unwrap().kind(),
+            RouteKind::Spillover,
+            "stale report ignored"
+        );
+        drop(held);
+        assert_eq!(
+            r.report_reserved_busy(t, 1.5),
+            Err(Error::InvalidFraction { value: 1.5 })
+        );
+        assert!(r.report_reserved_busy(t, f32::NAN).is_err());
+    }
+
+    #[test]
+    fn unreserved_arc_grows_with_load_and_shrinks_after_delay() {
+        let (r, clock) = router(50);
+        let t = TaskId::from_name("burst");
+        let held: Vec<Route> = (0..40).map(|_| r.route(t).unwrap()).collect();
+        let arc = r.unreserved_arc(t.into());
+        assert_eq!(arc.len(), 5, "40 in flight / 8 per manager");
+        let mut used: Vec<ManagerId> = held.iter().map(Route::manager).collect();
+        used.sort();
+        used.dedup();
+        assert_eq!(used.len(), 5);
+        assert!(used.iter().all(|m| arc.contains(m)));
+        drop(held);
+        drop(r.route(t));
+        clock.advance(61 * S);
+        drop(r.route(t));
+        assert_eq!(
+            r.unreserved_arc(t.into()).len(),
+            4,
+            "one step after the delay"
+        );
+        assert_eq!(r.stats().arc_shrinks, 1);
+    }
+
+    #[test]
+    fn throttle_walks_distinct_managers_and_stops() {
+        let (r, _) = router(4);
+        let t = TaskId::from_name("f");
+        let mut route = r.route(t).unwrap();
+        let mut seen = vec![route.manager()];
+        while r.on_throttle(&mut route) {
+            seen.push(route.manager());
+        }
+        let mut distinct = seen.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!((seen.len(), distinct.len()), (4, 4));
+        assert_eq!(r.unreserved_arc(t.into()).len(), 4, "arc grew on throttle");
+        let s = r.stats();
+        assert_eq!((s.throttles, s.throttles_exhausted), (4, 1));
+    }
+
+    #[test]
+    fn throttled_reserved_call_tries_reserved_arc_then_spills() {
+        let (r, _) = router(10);
+        let t = TaskId::from_name("f");
+        r.put_reservation(t, Reservation::new(2, 2));
+        let reserved: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+        assert_eq!(reserved.len(), 2);
+        let mut route = r.route(t).unwrap();
+        assert!(r.on_throttle(&mut route));
+        assert_eq!(route.kind(), RouteKind::Reserved);
+        assert!(reserved.contains(&route.manager()));
+        assert!(r.on_throttle(&mut route));
+        assert_eq!(route.kind(), RouteKind::Spillover);
+        let s = r.stats();
+        assert_eq!(
+            (s.in_flight_reserved, s.in_flight_unreserved, s.spillovers),
+            (0, 1, 1)
+        );
+        drop(route);
+        assert_eq!(r.stats().in_flight_unreserved, 0);
+    }
+
+    #[test]
+    fn no_healthy_manager_is_none() {
+        let (r, _) = router(2);
+        r.set_health(ManagerId::new(0), false).unwrap();
+        r.set_health(ManagerId::new(1), false).unwrap();
+        assert!(r.route(TaskId::new(1)).is_none());
+        assert_eq!(r.stats().no_manager, 1);
+        r.set_health(ManagerId::new(1), true).unwrap();
+        assert_eq!(
+            r.route(TaskId::new(1)).unwrap().manager(),
+            ManagerId::new(1)
+        );
+    }
+
+    #[test]
+    fn writers_publish_only_changes() {
+        let (r, _) = router(3);
+        assert_eq!(r.generation(), 1);
+        assert!(!r
+            .set_managers(fleet(3).collect::<Vec<_>>().into_iter().rev())
+            .unwrap());
+        let ring = r.ring();
+        assert!(r.set_health(ManagerId::new(2), false).unwrap());
+        assert!(Arc::ptr_eq(&ring, &r.ring()), "health reuses the ring");
+        assert!(!r.set_health(ManagerId::new(2), false).unwrap());
+        assert!(r.set_managers(fleet(4)).unwrap());
+        assert!(
+            !r.is_healthy(ManagerId::new(2)),
+            "health survives a membership change"
+        );
+        assert!(r.is_healthy(ManagerId::new(3)));
+        let t = TaskId::new(9);
+        assert!(r.set_reservation(t, 4));
+        assert!(!r.set_reservation(t, 4));
+        assert_eq!(
+            r.set_ready(TaskId::new(8), 1),
+            Err(Error::NoReservation {
+                task: TaskId::new(8)
+            })
+        );
+        assert!(r.set_ready(t, 4).unwrap());
+        assert!(r.remove_reservation(t));
+        assert!(!r.remove_reservation(t));
+        assert_eq!(r.generation(), 6);
+        let before = r.generation();
+        assert_eq!(r.set_managers([]), Err(Error::NoManagers));
+        let dup = [(ManagerId::new(1), 1), (ManagerId::new(1), 1)];
+        assert_eq!(
+            r.set_managers(dup),
+            Err(Error::DuplicateManager {
+                id: ManagerId::new(1)
+            })
+        );
+        assert_eq!(
+            r.set_health(ManagerId::new(77), true),
+            Err(Error::UnknownManager {
+                id: ManagerId::new(77)
+            })
+        );
+        assert_eq!(r.generation(), before, "errors publish nothing");
+    }
+
+    #[test]
+    fn least_loaded_of_two_avoids_the_loaded_manager() {
+        let config = RouterConfig {
+            pick: Pick::LeastLoadedOfTwo,
+            ..RouterConfig::default()
+        };
+        let r = Router::builder()
+            .config(config)
+            .managers(fleet(10))
+            .build()
+            .unwrap();
+        let t = TaskId::from_name("f");
+        let held: Vec<Route> = (0..15).map(|_| r.route(t).unwrap()).collect();
+        // 15 held: each further call is the 16th in flight, which an arc of 2 serves.
+        let arc = r.unreserved_arc(t.into());
+        assert_eq!(arc.len(), 2);
+        r.report_load(arc[0], 1000).unwrap();
+        let picks: Vec<ManagerId> = (0..10).map(|_| r.route(t).unwrap().manager()).collect();
+        assert!(picks.iter().all(|&m| m == arc[1]));
+        drop(held);
+        assert_eq!(
+            r.report_load(ManagerId::new(99), 1),
+            Err(Error::UnknownManager {
+                id: ManagerId::new(99)
+            })
+        );
+    }
+
+    #[test]
+    fn groups_share_an_arc_but_not_reservations() {
+        let (r, _) = router(30);
+        let g = GroupId::from_name("account-7");
+        let (a, b) = (TaskId::from_name("a"), TaskId::from_name("b"));
+        let ra = r.route_in(a, g).unwrap();
+        let rb = r.route_in(b, g).unwrap();
+        let arc = r.unreserved_arc(g);
+        assert!(arc.contains(&ra.manager()) && arc.contains(&rb.manager()));
+        assert_eq!(ra.group(), g);
+        r.put_reservation(a, Reservation::new(1, 1));
+        assert_eq!(r.route_in(a, g).unwrap().kind(), RouteKind::Reserved);
+        assert_eq!(r.route_in(b, g).unwrap().kind(), RouteKind::Unreserved);
+    }
+
+    #[test]
+    fn idle_state_is_evicted_after_ttl_only_without_permits() {
+        let (r, clock) = router(5);
+        let held = r.route(TaskId::new(1)).unwrap();
+        drop(r.route(TaskId::new(2)));
+        clock.advance(601 * S);
+        assert_eq!(r.evict_idle(), 1);
+        assert_eq!(r.stats().live_entries, 1);
+        drop(held);
+        assert_eq!(r.evict_idle(), 1);
+        assert_eq!(r.stats().evictions, 2);
+    }
+
+    #[test]
+    fn builder_rejects_bad_config() {
+        let config = RouterConfig {
+            busy_threshold: f32::NAN,
+            ..RouterConfig::default()
+        };
+        assert!(matches!(
+            Router::builder().config(config).managers(fleet(1)).build(),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert_eq!(Router::builder().build().unwrap_err(), Error::NoManagers);
+    }
+
+    #[test]
+    fn reserved_arc_tells_provisioning_where_and_how_many() {
+        let (r, _) = router(10);
+        let t = TaskId::from_name("f");
+        assert!(r.reserved_arc(t).is_empty());
+        r.put_reservation(t, Reservation::new(40, 0));
+        let slots = r.reserved_arc(t);
+        assert_eq!(slots.len(), 3, "ceil(40 / 16)");
+        assert_eq!(slots.iter().map(|s| s.environments).sum::<u32>(), 40);
     }
 }

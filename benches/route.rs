@@ -1,0 +1,53 @@
+//! The hot path: `route` plus permit drop on a warm task, and the ring's first-manager query.
+//!
+//! Run with `cargo bench --bench route`.
+
+use std::hint::black_box;
+
+use arcroute::{ManagerId, Reservation, Ring, RingConfig, Router, TaskId};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
+
+fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
+    (0..n).map(|i| (ManagerId::new(i), 1))
+}
+
+fn route(c: &mut Criterion) {
+    let mut group = c.benchmark_group("route_and_drop");
+    group.throughput(Throughput::Elements(1));
+    for n in FLEETS {
+        let router = Router::builder().managers(fleet(n)).build().unwrap();
+        let unreserved = TaskId::from_name("warm-unreserved");
+        let reserved = TaskId::from_name("warm-reserved");
+        router.put_reservation(reserved, Reservation::new(64, 64));
+        drop(router.route(unreserved));
+        drop(router.route(reserved));
+        group.bench_with_input(BenchmarkId::new("unreserved", n), &n, |b, _| {
+            b.iter(|| black_box(router.route(black_box(unreserved))))
+        });
+        group.bench_with_input(BenchmarkId::new("reserved", n), &n, |b, _| {
+            b.iter(|| black_box(router.route(black_box(reserved))))
+        });
+    }
+    group.finish();
+}
+
+fn ring_first(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ring_first");
+    group.throughput(Throughput::Elements(1));
+    for n in FLEETS {
+        let ring = Ring::new(RingConfig::default(), fleet(n)).unwrap();
+        let mut key = 0u64;
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                key = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                black_box(ring.first(key))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, route, ring_first);
+criterion_main!(benches);
