@@ -115,7 +115,8 @@ impl ArcAssigner {
     }
 
     /// The slot of a reserved arc of `len` managers that serves the `call`-th reserved call, so
-    /// that calls reach each manager in proportion to [`ArcAssigner::environments_at`]. O(1).
+    /// that calls reach each manager in proportion to [`ArcAssigner::environments_at`],
+    /// interleaved: successive calls go to different managers where the split allows. O(1).
     /// A reservation with `limit` 0 (draining) spreads calls evenly.
     pub fn reserved_slot(&self, limit: u32, len: u32, call: u32) -> u32 {
         if len == 0 {
@@ -124,13 +125,14 @@ impl ArcAssigner {
         if limit == 0 {
             return call % len;
         }
-        let (x, q, r) = (call % limit, limit / len, limit % len);
-        // The first `r` slots hold `q + 1` environments, the others `q`.
-        let big = r * (q + 1);
-        if x < big {
-            x / (q + 1)
+        // Every slot holds `q` environments and the first `r` one more: deal the first
+        // `q × len` calls round-robin over all slots, the last `r` over the first `r` slots.
+        let (x, q) = (call % limit, limit / len);
+        let dealt = q * len;
+        if x < dealt {
+            x % len
         } else {
-            r + (x - big) / q
+            x - dealt
         }
     }
 
@@ -244,6 +246,8 @@ mod tests {
                 .collect();
             assert_eq!(hits, want, "limit {limit}, len {len}");
         }
+        let first: Vec<u32> = (0..6).map(|c| a.reserved_slot(10, 4, c)).collect();
+        assert_eq!(first, [0, 1, 2, 3, 0, 1], "interleaved");
         assert_eq!(a.reserved_slot(5, 0, 3), 0);
         assert!(a.reserved_slot(u32::MAX, 3, u32::MAX - 1) < 3);
     }

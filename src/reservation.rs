@@ -30,6 +30,17 @@ impl Reservation {
             self.ready
         }
     }
+
+    /// Reserved environments that may exist now: `max(limit, ready)`. They size the reserved
+    /// arc and spread reserved calls over it, so that environments of a reservation that was
+    /// just lowered stay addressable until the host tears them down.
+    pub const fn environments(self) -> u32 {
+        if self.limit > self.ready {
+            self.limit
+        } else {
+            self.ready
+        }
+    }
 }
 
 const SHARDS: usize = 64;

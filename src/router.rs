@@ -32,7 +32,9 @@ pub enum RouteKind {
 /// How a manager is chosen among the members of an unreserved arc.
 ///
 /// Reserved arcs are always served in proportion to the environments each of their managers
-/// holds ([`ArcAssigner::reserved_slot`]), so no call is sent where no reserved environment is.
+/// holds ([`ArcAssigner::reserved_slot`] over [`Reservation::environments`]), so no call is
+/// sent where no reserved environment is, and environments of a lowered reservation keep
+/// serving while they drain.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pick {
     /// The arc's members in turn, one cursor per task or group (the default).
@@ -318,7 +320,7 @@ impl<C: Clock> Router<C> {
                     .assigner
                     .reserved_len(res.limit, res.ready, snap.healthy());
                 let cursor = task_live.reserved_cursor.fetch_add(1, Relaxed);
-                let slot = snap.assigner.reserved_slot(res.limit, len, cursor);
+                let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
                 let (slot, index) = snap.pick_slot(task_live.reserved_start, len, slot)?;
                 bump(&counters.reserved);
                 return Some(Route {
@@ -356,14 +358,15 @@ impl<C: Clock> Router<C> {
         route.generation = snap.generation;
         let now = self.clock.now();
         if route.kind == RouteKind::Reserved {
-            let reserved = snap
-                .reservations
-                .get(route.task)
-                .map_or(0, |r| snap.assigner.reserved_len(r.limit, r.ready, healthy));
-            if route.tries < reserved {
-                let slot = (route.slot + 1) % reserved;
+            // Only the first `min(len, environments)` slots hold reserved environments.
+            let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
+                let len = snap.assigner.reserved_len(r.limit, r.ready, healthy);
+                (len, len.min(r.environments()))
+            });
+            if route.tries < usable {
+                let slot = (route.slot + 1) % usable;
                 let start = route.permit.live().reserved_start;
-                if let Some((slot, index)) = snap.pick_slot(start, reserved, slot) {
+                if let Some((slot, index)) = snap.pick_slot(start, len, slot) {
                     (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
                     return true;
                 }
@@ -986,6 +989,49 @@ mod tests {
         );
         drop(route);
         assert_eq!(r.stats().in_flight_unreserved, 0);
+    }
+
+    #[test]
+    fn throttle_never_moves_a_reserved_call_to_a_slot_without_environments() {
+        let (r, _) = router(6);
+        let t = TaskId::from_name("f");
+        r.put_reservation(t, Reservation::new(1, 1));
+        let slots = r.reserved_arc(t);
+        assert_eq!(
+            slots.iter().map(|s| s.environments).collect::<Vec<_>>(),
+            [1, 0]
+        );
+        let mut route = r.route(t).unwrap();
+        assert_eq!(
+            (route.kind(), route.manager()),
+            (RouteKind::Reserved, slots[0].manager)
+        );
+        assert!(r.on_throttle(&mut route));
+        assert_eq!(
+            route.kind(),
+            RouteKind::Spillover,
+            "slot 1 holds no environment"
+        );
+    }
+
+    #[test]
+    fn a_lowered_reservation_keeps_its_environments_serving() {
+        let (r, _) = router(10);
+        let t = TaskId::from_name("f");
+        r.put_reservation(t, Reservation::new(48, 48));
+        let before: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+        assert_eq!(before.len(), 3);
+        r.set_reservation(t, 1);
+        r.report_reserved_busy(t, 0.1).unwrap();
+        let held: Vec<Route> = (0..21).map(|_| r.route(t).unwrap()).collect();
+        assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+        for m in &before {
+            assert_eq!(
+                held.iter().filter(|h| h.manager() == *m).count(),
+                7,
+                "{m:?}"
+            );
+        }
     }
 
     #[test]
