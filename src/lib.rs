@@ -60,10 +60,12 @@
 //! - **Arcs hold distinct healthy managers**: `min(len, healthy)` of them, in a fixed order.
 //!   Adding or removing one manager changes each arc in at most the one slot it enters or
 //!   leaves; health changes skip a manager without moving any other.
-//! - **Reserved calls stay within the reservation**: at no moment does one router hold more
-//!   [`RouteKind::Reserved`] permits for a task than `min(limit, ready)`, except through the
-//!   sibling rule ([`RouterConfig::busy_threshold`]), which is bounded by `ready` and needs a
-//!   fresh host report.
+//! - **Reserved calls stay within the reservation**: a router admits a
+//!   [`RouteKind::Reserved`] call only while the task holds fewer Reserved permits than
+//!   `min(limit, ready)` in force at that moment, or through the sibling rule
+//!   ([`RouterConfig::busy_threshold`]), which needs a fresh host report and is bounded by
+//!   `ready`. Lowering a reservation revokes no call already admitted; no new one is admitted
+//!   until the held ones fall below the new share.
 //! - **A reservation is a floor, never a ceiling**: calls beyond it are routed
 //!   ([`RouteKind::Spillover`]), never refused. `route` returns `None` only when no manager is
 //!   healthy.

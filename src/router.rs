@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use crate::assign::{ArcAssigner, AssignConfig};
+use crate::assign::{ArcAssigner, ArcState, AssignConfig};
 use crate::clock::{Clock, MonotonicClock};
 use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap};
@@ -31,10 +31,12 @@ pub enum RouteKind {
 
 /// How a manager is chosen among the members of an unreserved arc.
 ///
-/// Reserved arcs are always served in proportion to the environments each of their managers
-/// holds ([`ArcAssigner::reserved_slot`] over [`Reservation::environments`]), so no call is
-/// sent where no reserved environment is, and environments of a lowered reservation keep
-/// serving while they drain.
+/// Reserved arcs are always served in proportion to [`Reservation::environments`]
+/// (`max(limit, ready)`) split over their managers ([`ArcAssigner::reserved_slot`]). While
+/// `ready <= limit` that is the split [`Router::reserved_arc`] asks the host to provision, so
+/// no call goes where no reserved environment is meant to be; while a lowered reservation
+/// drains (`ready > limit`), calls follow the larger split its environments were provisioned
+/// under, so they keep serving until the host tears them down.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pick {
     /// The arc's members in turn, one cursor per task or group (the default).
@@ -165,7 +167,8 @@ pub struct Stats {
     /// Routes of kind [`RouteKind::Spillover`].
     pub routes_spillover: u64,
     /// Calls that left the reserved arc for the unreserved one: spillover routes plus reserved
-    /// calls that spilled after throttling on every reserved manager.
+    /// calls that [`Router::on_throttle`] moved off the reserved arc (every slot holding
+    /// environments tried, or the reservation lowered or removed meanwhile).
     pub spillovers: u64,
     /// Throttle reports ([`Router::on_throttle`] calls).
     pub throttles: u64,
@@ -388,10 +391,7 @@ impl<C: Clock> Router<C> {
         let live = route.permit.live();
         let current = live.arc_state();
         let next = snap.assigner.throttled(current, healthy);
-        if live.store_arc_state(current.len, next) {
-            bump(&counters.grows);
-        }
-        let len = next.len.max(1);
+        let len = commit_arc(live, current, next, counters).max(1);
         let slot = (route.slot + 1) % len;
         snap.pick_slot(live.unreserved_start, len, slot)
             .is_some_and(|(slot, index)| {
@@ -481,15 +481,21 @@ impl<C: Clock> Router<C> {
     ) -> u32 {
         let current = live.arc_state();
         let next = snap.assigner.unreserved(current, load, now, snap.healthy());
-        if next != current && live.store_arc_state(current.len, next) {
-            bump(if next.len > current.len {
-                &counters.grows
-            } else {
-                &counters.shrinks
-            });
-        }
-        next.len
+        commit_arc(live, current, next, counters)
     }
+}
+
+/// Publishes `next` as `live`'s arc state; counts a grow or a shrink if this caller moved the
+/// length. Returns the length to route on.
+fn commit_arc(live: &Live, current: ArcState, next: ArcState, counters: &Counters) -> u32 {
+    if next != current && live.store_arc_state(current.len, next) {
+        bump(if next.len > current.len {
+            &counters.grows
+        } else {
+            &counters.shrinks
+        });
+    }
+    next.len
 }
 
 /// Writers: each takes the writers' lock, builds a new snapshot off the read path and
@@ -598,7 +604,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Reports a manager's current load (any unit, lower is better) for
-    /// [`Pick::LeastLoadedOfTwo`]. Not published: one relaxed store.
+    /// [`Pick::LeastLoadedOfTwo`]. Not published: one relaxed store. A report that races a
+    /// membership change may land on the outgoing ring and be lost; report periodically.
     ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
