@@ -11,15 +11,16 @@
 //! default) an **arc**: the first `len` distinct managers clockwise from the group's hash. The
 //! arc grows at once with load and shrinks slowly when load falls. A function with **reserved
 //! capacity** (provisioned concurrency) also owns a **reserved arc**, sized by its reservation;
-//! calls within the reservation go there and never cold-start, calls beyond it **spill over**
-//! to the unreserved arc, which scales like any on-demand function.
+//! calls within the reservation go only to the managers holding its reserved environments, so
+//! they need no cold start; calls beyond it **spill over** to the unreserved arc, which scales
+//! like any on-demand function.
 //!
 //! The crate is sans-IO: the host feeds it membership, health, reservations and feedback, and
 //! sends each call where [`Router::route`] says.
 //!
 //! | role | what it is |
 //! | --- | --- |
-//! | [`Ring`] | immutable weighted ring; arc queries in O(log P + len), no allocation |
+//! | [`Ring`] | immutable weighted ring; arc queries in O(log P + len) expected, no allocation |
 //! | [`ArcAssigner`] | pure sizing policy: reserved arc length, unreserved arc hysteresis |
 //! | [`Router`] | concurrent front door: one lock-free snapshot, per-task live state, permits |
 //!
@@ -58,8 +59,9 @@
 //!   crate versions of one [`RingVersion`], and languages. Every frontend built from the same
 //!   managers, weights, seed and health computes the same arcs.
 //! - **Arcs hold distinct healthy managers**: `min(len, healthy)` of them, in a fixed order.
-//!   Adding or removing one manager changes each arc in at most the one slot it enters or
-//!   leaves; health changes skip a manager without moving any other.
+//!   Adding or removing one manager changes an arc only by that manager entering or leaving
+//!   it at one position (the managers after it shift by one slot, the last may drop out or
+//!   come in); health changes skip a manager in the same way, without moving any other.
 //! - **Reserved calls stay within the reservation**: a router admits a
 //!   [`RouteKind::Reserved`] call only while the task holds fewer Reserved permits than
 //!   `min(limit, ready)` in force at that moment, or through the sibling rule
@@ -75,10 +77,13 @@
 //! - **Readers never lock the snapshot**: one `ArcSwap` load per call. Writers are serialized
 //!   and publish whole snapshots (ring, health, reservations, config, generation); a route
 //!   never sees half of a change. Writes that change nothing publish nothing. Per-task live
-//!   state sits in a 64-way sharded map: a warm route takes one shard's read lock (readers
-//!   never wait for each other); only a task's first route in a while takes its write lock.
-//! - **No allocation on a warm route**, and no hashing of the task when it is routed by a
-//!   precomputed [`TaskId`]: arc starts are cached in the task's live state.
+//!   state sits in a 64-way sharded map: a warm route takes one shard's read lock; a task's
+//!   first route in a while takes its write lock, and now and then sweeps that shard's idle
+//!   entries under it (amortized O(1) per new task, but readers of that shard wait for it).
+//! - **No allocation on a warm route**, and no placement hashing (XXH3) of the task when it
+//!   is routed by a precomputed [`TaskId`]: arc starts are cached in the task's live state.
+//!   Reserved calls go only to managers whose reserved slots hold environments, in proportion
+//!   to how many each holds.
 //! - **Bad input changes nothing**: every writer validates first and returns a typed
 //!   [`Error`]; nothing panics on input a host can send.
 //! - **Bounded memory**: per-task live state is evicted once idle for
@@ -101,10 +106,21 @@
 //! - **Untrusted names and ids.** [`TaskId::from_name`] is 128 bits of XXH3, which is not
 //!   collision resistant against an adversary; derive ids from keys tenants cannot choose
 //!   freely (for example a platform-assigned function id).
-//! - **Large arcs cost more per call.** Choosing slot `k` walks `k` distinct managers; an
-//!   arc of hundreds of managers costs hundreds of nanoseconds per route.
+//! - **Large arcs and outages cost more per call.** Choosing slot `k` walks the points up to
+//!   the `k`-th distinct healthy manager: about `k / (1 − d)` points while `k` is small next
+//!   to the fleet, where `d` is the fraction of managers down. An arc of hundreds of
+//!   managers, or a fleet with most managers down, costs microseconds per route; the walk
+//!   never exceeds one revolution of the ring.
+//! - **A reserved manager may be momentarily full.** One router spreads reserved calls in
+//!   proportion to each manager's environments but does not track which of them are busy
+//!   (other frontends share them): a manager with none free should throttle, and
+//!   [`Router::on_throttle`] moves the call to the next reserved manager.
 //! - **Changing `vnodes_per_weight` or the seed moves every arc**, as a new ring version
-//!   would: roll it out to all frontends at once.
+//!   would: roll it out to all frontends at once. `reserved_per_manager` and
+//!   `min_reserved_arc` size reserved arcs and must also agree across frontends.
+//! - **Task and group ids share one key space** for live state: [`TaskId::new`]`(n)` and
+//!   [`GroupId::new`]`(n)` are the same key (that is how a task is its own default group).
+//!   Take numeric task and group ids from separate ranges, or derive them from names.
 //!
 //! # Placement spec (ring version 1)
 //!

@@ -67,15 +67,18 @@ impl Live {
     /// Publishes `next` if the length is still `expected`; returns whether this caller moved it.
     ///
     /// Only the winner of a length change counts it, so grow and shrink counters are exact;
-    /// `below_since` is advisory and stored without a race check.
+    /// `below_since` is advisory: concurrent callers may overwrite each other's.
     pub(crate) fn store_arc_state(&self, expected: u32, next: ArcState) -> bool {
         let moved = next.len != expected
             && self
                 .arc_len
                 .compare_exchange(expected, next.len, Relaxed, Relaxed)
                 .is_ok();
-        self.below_since
-            .store(next.below_since.map_or(NONE, stamp), Relaxed);
+        // A caller that lost the race to move the length leaves the timer to the winner.
+        if moved || next.len == expected {
+            self.below_since
+                .store(next.below_since.map_or(NONE, stamp), Relaxed);
+        }
         moved
     }
 
@@ -106,7 +109,11 @@ impl Live {
 }
 
 fn stamp(t: Duration) -> u64 {
-    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    // Saturates one short of the top so that `+ 1` never wraps into `NONE`.
+    u64::try_from(t.as_nanos())
+        .unwrap_or(u64::MAX)
+        .min(u64::MAX - 1)
+        + 1
 }
 
 fn unstamp(v: u64) -> Option<Duration> {
@@ -297,6 +304,20 @@ mod tests {
             map.shards[0].counters.evictions.load(Relaxed),
             FIRST_SWEEP as u64
         );
+    }
+
+    #[test]
+    fn the_latest_instant_is_still_a_time() {
+        let max = Duration::from_nanos(u64::MAX);
+        assert_eq!(
+            unstamp(stamp(max)),
+            Some(Duration::from_nanos(u64::MAX - 1))
+        );
+        assert_eq!(
+            unstamp(stamp(Duration::MAX)),
+            Some(Duration::from_nanos(u64::MAX - 1))
+        );
+        assert_eq!(unstamp(stamp(Duration::ZERO)), Some(Duration::ZERO));
     }
 
     #[test]

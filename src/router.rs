@@ -43,7 +43,8 @@ pub enum Pick {
     #[default]
     RoundRobin,
     /// Two distinct members, the one with the lower load last reported by
-    /// [`Router::report_load`] (ties and unreported loads go to the round-robin one).
+    /// [`Router::report_load`] (ties go to the round-robin one). A manager with no report
+    /// counts as load 0, so a new manager draws calls until its first report.
     LeastLoadedOfTwo,
 }
 
@@ -140,6 +141,14 @@ impl Route {
     pub fn into_permit(self) -> Permit {
         self.permit
     }
+
+    /// Moves the route to `(slot, ring index)` of `snap` after a throttle.
+    fn advance(&mut self, snap: &Snapshot, (slot, index): (u32, u32)) {
+        self.tries += 1;
+        self.generation = snap.generation;
+        self.slot = slot;
+        self.manager = snap.ring.manager_at(index);
+    }
 }
 
 /// The reserved environments one manager of a reserved arc should hold.
@@ -229,11 +238,9 @@ impl Snapshot {
         let offset = 1 + (cursor.wrapping_mul(0x9e37_79b9) >> 7) % (len - 1);
         let second = (first + offset) % len;
         let (lo, hi) = (first.min(second), first.max(second));
-        let mut members = self.ring.walk(start, len, Some(&self.health)).enumerate();
-        let at_lo = members.by_ref().find(|&(k, _)| k == lo as usize)?.1;
-        let at_hi = members
-            .find(|&(k, _)| k == hi as usize)
-            .map_or(at_lo, |(_, i)| i);
+        let mut members = self.ring.walk(start, len, Some(&self.health));
+        let at_lo = members.nth(lo as usize)?;
+        let at_hi = members.nth((hi - lo - 1) as usize).unwrap_or(at_lo);
         let (at_first, at_second) = if first == lo {
             (at_lo, at_hi)
         } else {
@@ -305,26 +312,19 @@ impl<C: Clock> Router<C> {
             return None;
         }
         let now = self.clock.now();
-        let task_live = self.live_of(task.get(), &snap, now);
-        let kind = match snap.reservations.get(task) {
-            None => RouteKind::Unreserved,
-            Some(res) => {
-                let Some(permit) = self.admit_reserved(&snap, &task_live, res, now) else {
-                    return self.unreserved(
-                        &snap,
-                        task,
-                        group,
-                        RouteKind::Spillover,
-                        now,
-                        task_live,
-                    );
-                };
+        let reservation = snap.reservations.get(task);
+        let own_group = group.get() == task.get();
+        // An unreserved task routed in another group needs no state of its own.
+        let task_live =
+            (reservation.is_some() || own_group).then(|| self.live_of(task.get(), &snap, now));
+        if let (Some(res), Some(live)) = (reservation, &task_live) {
+            if let Some(permit) = self.admit_reserved(&snap, live, res, now) {
                 let len = snap
                     .assigner
                     .reserved_len(res.limit, res.ready, snap.healthy());
-                let cursor = task_live.reserved_cursor.fetch_add(1, Relaxed);
+                let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
                 let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
-                let (slot, index) = snap.pick_slot(task_live.reserved_start, len, slot)?;
+                let (slot, index) = snap.pick_slot(live.reserved_start, len, slot)?;
                 bump(&counters.reserved);
                 return Some(Route {
                     manager: snap.ring.manager_at(index),
@@ -337,17 +337,40 @@ impl<C: Clock> Router<C> {
                     permit,
                 });
             }
+        }
+        let (kind, counter) = match reservation {
+            Some(_) => (RouteKind::Spillover, &counters.spillover),
+            None => (RouteKind::Unreserved, &counters.unreserved),
         };
-        self.unreserved(&snap, task, group, kind, now, task_live)
+        let group_live = match task_live {
+            Some(live) if own_group => live,
+            _ => self.live_of(group.get(), &snap, now),
+        };
+        let (permit, slot, index) =
+            self.place_unreserved(&snap, group_live, now, counters, None)?;
+        bump(counter);
+        Some(Route {
+            manager: snap.ring.manager_at(index),
+            kind,
+            generation: snap.generation,
+            task,
+            group,
+            slot,
+            tries: 0,
+            permit,
+        })
     }
 
     /// Reports that the manager of `route` had no capacity for it, and moves the route to the
-    /// next manager to try. Returns `false`, leaving the route as it was, once as many
-    /// distinct managers have been tried as are healthy (or none is).
+    /// next manager to try. Returns `false`, leaving the route as it was, once a route has
+    /// been moved as many times as one less than the number of healthy managers (so at most
+    /// one attempt per healthy manager in all), or when none is healthy.
     ///
-    /// A reserved call tries the other managers of its reserved arc, then spills over to its
-    /// group's unreserved arc. An unreserved or spillover call takes the next slot of its arc,
-    /// which grows by one manager.
+    /// A reserved call tries the next managers of its reserved arc that hold environments,
+    /// then spills over to its group's unreserved arc (never back onto the manager that just
+    /// throttled it, while the arc has another). An unreserved or spillover call takes the
+    /// next slot of its arc, which grows by one manager, so it meets a manager it has not
+    /// tried until the arc spans every healthy manager.
     pub fn on_throttle(&self, route: &mut Route) -> bool {
         let snap = self.snapshot.load();
         let counters = &self.live.shard(route.task.get()).counters;
@@ -357,8 +380,6 @@ impl<C: Clock> Router<C> {
             bump(&counters.throttles_exhausted);
             return false;
         }
-        route.tries += 1;
-        route.generation = snap.generation;
         let now = self.clock.now();
         if route.kind == RouteKind::Reserved {
             // Only the first `min(len, environments)` slots hold reserved environments.
@@ -366,38 +387,37 @@ impl<C: Clock> Router<C> {
                 let len = snap.assigner.reserved_len(r.limit, r.ready, healthy);
                 (len, len.min(r.environments()))
             });
-            if route.tries < usable {
-                let slot = (route.slot + 1) % usable;
-                let start = route.permit.live().reserved_start;
-                if let Some((slot, index)) = snap.pick_slot(start, len, slot) {
-                    (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
+            let start = route.permit.live().reserved_start;
+            if route.tries + 1 < usable {
+                if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
+                    route.advance(&snap, next);
                     return true;
                 }
             }
-            let group_live = self.live_of(route.group.get(), &snap, now);
-            let load = group_live.unreserved.fetch_add(1, Relaxed) + 1;
-            route.permit = Permit::adopt(group_live, false);
+            let live = self.live_of(route.group.get(), &snap, now);
+            let avoid = Some(route.manager);
+            let Some((permit, slot, index)) =
+                self.place_unreserved(&snap, live, now, counters, avoid)
+            else {
+                return false;
+            };
+            route.permit = permit; // drops the reserved count
             route.kind = RouteKind::Spillover;
             bump(&counters.spilled_on_throttle);
-            let len = self.resize(&snap, route.permit.live(), load, now, counters);
-            let cursor = route.permit.live().cursor.fetch_add(1, Relaxed);
-            return snap
-                .pick(route.permit.live().unreserved_start, len, cursor)
-                .is_some_and(|(slot, index)| {
-                    (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
-                    true
-                });
+            route.advance(&snap, (slot, index));
+            return true;
         }
         let live = route.permit.live();
         let current = live.arc_state();
         let next = snap.assigner.throttled(current, healthy);
         let len = commit_arc(live, current, next, counters).max(1);
-        let slot = (route.slot + 1) % len;
-        snap.pick_slot(live.unreserved_start, len, slot)
-            .is_some_and(|(slot, index)| {
-                (route.slot, route.manager) = (slot, snap.ring.manager_at(index));
+        match snap.pick_slot(live.unreserved_start, len, (route.slot + 1) % len) {
+            Some(next) => {
+                route.advance(&snap, next);
                 true
-            })
+            }
+            None => false,
+        }
     }
 
     fn live_of(&self, key: u128, snap: &Snapshot, now: Duration) -> Arc<Live> {
@@ -427,47 +447,39 @@ impl<C: Clock> Router<C> {
         }
         // Sibling rule: counted concurrency is past the share, but the host says reserved
         // environments sit idle. Bounded by the environments that exist.
-        let threshold = (snap.config.busy_threshold * 1000.0) as u32;
+        let threshold = permille(snap.config.busy_threshold);
         let idle = live
             .busy(now, snap.config.busy_ttl)
             .is_some_and(|busy| busy < threshold);
         (idle && before < res.ready).then_some(permit)
     }
 
-    fn unreserved(
+    /// Counts one more call on `live`'s unreserved arc, resizes the arc for the new load and
+    /// picks a member: `(permit, slot, ring index)`. A pick equal to `avoid` moves to the next
+    /// slot, growing a one-manager arc to two first.
+    fn place_unreserved(
         &self,
         snap: &Snapshot,
-        task: TaskId,
-        group: GroupId,
-        kind: RouteKind,
+        live: Arc<Live>,
         now: Duration,
-        task_live: Arc<Live>,
-    ) -> Option<Route> {
-        let live = if group.get() == task.get() {
-            task_live
-        } else {
-            self.live_of(group.get(), snap, now)
-        };
-        let load = live.unreserved.fetch_add(1, Relaxed) + 1;
+        counters: &Counters,
+        avoid: Option<ManagerId>,
+    ) -> Option<(Permit, u32, u32)> {
+        let load = live.unreserved.fetch_add(1, Relaxed).saturating_add(1);
         let permit = Permit::adopt(live, false);
-        let counters = &self.live.shard(task.get()).counters;
-        let len = self.resize(snap, permit.live(), load, now, counters);
-        let cursor = permit.live().cursor.fetch_add(1, Relaxed);
-        let (slot, index) = snap.pick(permit.live().unreserved_start, len, cursor)?;
-        bump(match kind {
-            RouteKind::Spillover => &counters.spillover,
-            _ => &counters.unreserved,
-        });
-        Some(Route {
-            manager: snap.ring.manager_at(index),
-            kind,
-            generation: snap.generation,
-            task,
-            group,
-            slot,
-            tries: 0,
-            permit,
-        })
+        let live = permit.live();
+        let mut len = self.resize(snap, live, load, now, counters);
+        let cursor = live.cursor.fetch_add(1, Relaxed);
+        let (mut slot, mut index) = snap.pick(live.unreserved_start, len, cursor)?;
+        if avoid == Some(snap.ring.manager_at(index)) {
+            if len < 2 {
+                let current = live.arc_state();
+                let next = snap.assigner.throttled(current, snap.healthy());
+                len = commit_arc(live, current, next, counters).max(1);
+            }
+            (slot, index) = snap.pick_slot(live.unreserved_start, len, (slot + 1) % len)?;
+        }
+        Some((permit, slot, index))
     }
 
     /// Applies the assigner to `live`'s arc for `load`; returns the length to route on.
@@ -483,6 +495,11 @@ impl<C: Clock> Router<C> {
         let next = snap.assigner.unreserved(current, load, now, snap.healthy());
         commit_arc(live, current, next, counters)
     }
+}
+
+/// A fraction in `0.0..=1.0` as permille, rounded.
+fn permille(fraction: f32) -> u32 {
+    (fraction * 1000.0).round() as u32
 }
 
 /// Publishes `next` as `live`'s arc state; counts a grow or a shrink if this caller moved the
@@ -599,7 +616,7 @@ impl<C: Clock> Router<C> {
         let snap = self.snapshot.load();
         let now = self.clock.now();
         self.live_of(task.get(), &snap, now)
-            .report_busy((fraction * 1000.0).round() as u32, now);
+            .report_busy(permille(fraction), now);
         Ok(())
     }
 
@@ -1039,6 +1056,44 @@ mod tests {
                 "{m:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_spilled_call_never_returns_to_the_manager_that_throttled_it() {
+        for n in [2, 3, 5] {
+            for id in 0..50 {
+                let (r, _) = router(n);
+                let t = TaskId::new(id);
+                r.put_reservation(t, Reservation::new(1, 1));
+                let mut route = r.route(t).unwrap();
+                let throttled_on = route.manager();
+                assert!(r.on_throttle(&mut route));
+                assert_eq!(route.kind(), RouteKind::Spillover);
+                assert_ne!(route.manager(), throttled_on, "{n} managers, task {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_saturated_clock_does_not_panic() {
+        let (r, clock) = router(3);
+        clock.advance(Duration::MAX);
+        let t = TaskId::new(1);
+        r.put_reservation(t, Reservation::new(1, 1));
+        r.report_reserved_busy(t, 0.0).unwrap();
+        let routes: Vec<Route> = (0..3).filter_map(|_| r.route(t)).collect();
+        assert_eq!(routes.len(), 3);
+        drop(routes);
+        assert_eq!(r.evict_idle(), 0, "used at the latest instant: not idle");
+    }
+
+    #[test]
+    fn an_unreserved_task_in_another_group_keeps_no_state_of_its_own() {
+        let (r, _) = router(3);
+        let g = GroupId::from_name("g");
+        drop(r.route_in(TaskId::new(1), g));
+        drop(r.route_in(TaskId::new(2), g));
+        assert_eq!(r.stats().live_entries, 1);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
 
-use arcroute::{GroupId, ManagerId, Ring, RingConfig, TaskId};
+use arcroute::{ArcAssigner, GroupId, HealthMask, ManagerId, Ring, RingConfig, TaskId};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v1.txt");
 
@@ -48,7 +48,15 @@ fn render() -> String {
     );
     let _ = writeln!(
         out,
-        "# `start TASK_ID RESERVED_START UNRESERVED_START`, `arc START MANAGER_ID...`."
+        "# `start TASK_ID RESERVED_START UNRESERVED_START`, `arc START MANAGER_ID...`,"
+    );
+    let _ = writeln!(
+        out,
+        "# `arc_down START DOWN_ID MANAGER_ID...` (that arc with one manager down),"
+    );
+    let _ = writeln!(
+        out,
+        "# `reserved TASK_ID LIMIT READY LEN MANAGER_ID:ENVIRONMENTS...` (default sizing)."
     );
     let _ = writeln!(
         out,
@@ -83,15 +91,41 @@ fn render() -> String {
             );
             let _ = writeln!(out, "start {:x} {r:x} {u:x}", id.get());
             for start in [r, u] {
-                let arc: Vec<String> = ring
-                    .arc(start, MANAGERS.len() as u32)
-                    .map(|m| format!("{:x}", m.get()))
-                    .collect();
-                let _ = writeln!(out, "arc {start:x} {}", arc.join(" "));
+                let _ = writeln!(out, "arc {start:x} {}", ids(ring.arc(start, FULL)));
             }
+            // The same unreserved arc with its first manager down.
+            let down = ring.first(u);
+            let mut mask = HealthMask::all_up(&ring);
+            mask.set(&ring, down, false).unwrap();
+            let arc = ids(ring.arc_with(u, FULL, &mask));
+            let _ = writeln!(out, "arc_down {u:x} {:x} {arc}", down.get());
+        }
+        // Reserved arcs of one task under the default sizing (16 per manager, at least 2).
+        let task = TaskId::from_name("hello");
+        let assigner = ArcAssigner::default();
+        for (limit, ready) in [(1, 0), (10, 10), (40, 0), (5, 60), (200, 100)] {
+            let len = assigner.reserved_len(limit, ready, ring.len() as u32);
+            let slots: Vec<String> = (0..)
+                .zip(ring.arc(ring.reserved_start(task), len))
+                .map(|(k, m)| format!("{:x}:{}", m.get(), assigner.environments_at(limit, len, k)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "reserved {:x} {limit} {ready} {len} {}",
+                task.get(),
+                slots.join(" ")
+            );
         }
     }
     out
+}
+
+const FULL: u32 = MANAGERS.len() as u32;
+
+fn ids(arc: impl Iterator<Item = ManagerId>) -> String {
+    arc.map(|m| format!("{:x}", m.get()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Hex of a name's bytes; `-` for the empty name, so every line splits on spaces.

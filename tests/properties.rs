@@ -564,6 +564,24 @@ impl Harness {
         })
     }
 
+    /// The model's throttle growth: one manager more, clamped to `healthy`. Returns the length
+    /// to route on.
+    fn throttle_arc(&mut self, t: usize, healthy: u32) -> u32 {
+        let live = self.live.get_mut(&t).unwrap();
+        let next = self.assigner.throttled(live.arc, healthy);
+        if next.len != live.arc.len {
+            self.arc_changes += 1;
+            if next.len > live.arc.len {
+                self.throttle_grows += 1;
+            } else {
+                // The arc was longer than the healthy count: the throttle clamps it.
+                self.throttle_shrinks += 1;
+            }
+        }
+        live.arc = next;
+        next.len.max(1)
+    }
+
     /// The model's `resize`: the assigner applied to the group's arc for `load`.
     fn resize(&mut self, t: usize, load: u32) -> u32 {
         let healthy = self.healthy();
@@ -732,24 +750,21 @@ impl Harness {
             // Spills to the group's unreserved arc: touches the entry, counts as load.
             self.live.get_mut(&t).unwrap().last_used = self.now;
             let load = self.held_of(t, false) + 1;
-            let len = self.resize(t, load);
-            let s = self.next_cursor(t) % len;
-            self.spilled_on_throttle += 1;
-            (ring.unreserved_start(id.into()), len, s)
-        } else {
-            let live = self.live.get_mut(&t).unwrap();
-            let next = self.assigner.throttled(live.arc, healthy);
-            if next.len != live.arc.len {
-                self.arc_changes += 1;
-                if next.len > live.arc.len {
-                    self.throttle_grows += 1;
-                } else {
-                    // The arc was longer than the healthy count: the throttle clamps it.
-                    self.throttle_shrinks += 1;
+            let start = ring.unreserved_start(id.into());
+            let mut len = self.resize(t, load);
+            let mut s = self.next_cursor(t) % len;
+            // Never back onto the manager that throttled it: the next slot, growing a
+            // one-manager arc to two first.
+            if self.expect_manager(start, len, s) == manager {
+                if len < 2 {
+                    len = self.throttle_arc(t, healthy);
                 }
+                s = (s + 1) % len;
             }
-            live.arc = next;
-            let len = next.len.max(1);
+            self.spilled_on_throttle += 1;
+            (start, len, s)
+        } else {
+            let len = self.throttle_arc(t, healthy);
             (ring.unreserved_start(id.into()), len, (slot + 1) % len)
         };
         let expected_kind = if kind == RouteKind::Reserved && tries + 1 < usable {
