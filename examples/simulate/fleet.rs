@@ -1,0 +1,411 @@
+//! The fleet model: managers with memory, environments per (manager, function) with a
+//! keep-alive, pinned (reserved) environments that never expire.
+
+use std::collections::{HashMap, VecDeque};
+
+/// What happened when a call was offered to a manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// An idle environment of the function was there.
+    Warm { pinned: bool },
+    /// A new environment was made (after evicting idle ones if memory was short).
+    Cold,
+    /// No room even after evicting every idle unpinned environment.
+    Full,
+}
+
+/// One idle unpinned environment: when it was made and since when it is idle.
+#[derive(Clone, Copy, Debug)]
+struct Idle {
+    created: u64,
+    since: u64,
+}
+
+/// Environments of one function on one manager.
+#[derive(Debug, Default)]
+struct Pool {
+    /// Idle unpinned environments, oldest idle first.
+    idle: VecDeque<Idle>,
+    /// Creation times of busy unpinned environments, in no order.
+    busy_created: Vec<u64>,
+    /// Pinned environments in all, and how many of them are idle.
+    pinned: u32,
+    pinned_idle: u32,
+}
+
+/// One worker manager.
+#[derive(Debug)]
+pub struct Manager {
+    pub alive: bool,
+    capacity_mb: u64,
+    used_mb: u64,
+    /// Calls running now.
+    pub busy: u32,
+    pools: HashMap<u32, Pool>,
+}
+
+/// All managers, the functions' memory sizes, and the memory-time integral.
+#[derive(Debug)]
+pub struct Fleet {
+    pub managers: Vec<Manager>,
+    /// Indices of the managers alive now, ascending.
+    alive: Vec<usize>,
+    /// Calls running now, fleet-wide.
+    busy: u64,
+    memory_mb: Vec<u64>,
+    keep_alive_ms: u64,
+    capacity_mb: u64,
+    /// Environment memory held over time, in MB·ms, for environments already gone.
+    mb_ms: u128,
+    /// When each pinned environment was made, by (manager, function): for the integral.
+    pinned_since: HashMap<(usize, u32), Vec<u64>>,
+}
+
+impl Fleet {
+    pub fn new(managers: usize, capacity_mb: u64, memory_mb: Vec<u64>, keep_alive_ms: u64) -> Self {
+        let mut fleet = Self {
+            managers: Vec::new(),
+            alive: Vec::new(),
+            busy: 0,
+            memory_mb,
+            keep_alive_ms,
+            capacity_mb,
+            mb_ms: 0,
+            pinned_since: HashMap::new(),
+        };
+        fleet.add_managers(managers);
+        fleet
+    }
+
+    /// Adds `count` empty managers; returns their indices.
+    pub fn add_managers(&mut self, count: usize) -> std::ops::Range<usize> {
+        let first = self.managers.len();
+        self.managers.extend((0..count).map(|_| Manager {
+            alive: true,
+            capacity_mb: self.capacity_mb,
+            used_mb: 0,
+            busy: 0,
+            pools: HashMap::new(),
+        }));
+        self.alive.extend(first..self.managers.len());
+        first..self.managers.len()
+    }
+
+    /// Indices of the managers alive now, ascending.
+    pub fn alive(&self) -> &[usize] {
+        &self.alive
+    }
+
+    /// Calls running now, fleet-wide.
+    pub fn busy(&self) -> u64 {
+        self.busy
+    }
+
+    /// Takes manager `m` out at `now`: its environments are gone (calls running there finish).
+    pub fn remove_manager(&mut self, m: usize, now: u64) {
+        let pools = std::mem::take(&mut self.managers[m].pools);
+        for (f, pool) in pools {
+            let mem = u128::from(self.memory_mb[f as usize]);
+            for idle in pool.idle {
+                self.mb_ms +=
+                    mem * u128::from(now.min(idle.since + self.keep_alive_ms) - idle.created);
+            }
+            for created in pool.busy_created {
+                self.mb_ms += mem * u128::from(now - created);
+            }
+            for created in self.pinned_since.remove(&(m, f)).unwrap_or_default() {
+                self.mb_ms += mem * u128::from(now - created);
+            }
+        }
+        let manager = &mut self.managers[m];
+        manager.alive = false;
+        manager.used_mb = 0;
+        self.alive.retain(|&a| a != m);
+    }
+
+    /// Offers a call of `f` to manager `m` at `now`; `pinned_ok` lets it take an idle pinned
+    /// environment (first, before unpinned ones).
+    pub fn start(&mut self, m: usize, f: u32, now: u64, pinned_ok: bool) -> Start {
+        let keep_alive = self.keep_alive_ms;
+        let mem = self.memory_mb[f as usize];
+        let manager = &mut self.managers[m];
+        if !manager.alive {
+            return Start::Full;
+        }
+        if let Some(pool) = manager.pools.get_mut(&f) {
+            if pinned_ok && pool.pinned_idle > 0 {
+                pool.pinned_idle -= 1;
+                manager.busy += 1;
+                self.busy += 1;
+                return Start::Warm { pinned: true };
+            }
+            let (freed, gone) = expire(pool, now, keep_alive);
+            self.mb_ms += u128::from(mem) * gone;
+            manager.used_mb -= freed * mem;
+            if let Some(idle) = pool.idle.pop_back() {
+                pool.busy_created.push(idle.created);
+                manager.busy += 1;
+                self.busy += 1;
+                return Start::Warm { pinned: false };
+            }
+        }
+        if !self.make_room(m, mem, now) {
+            return Start::Full;
+        }
+        let manager = &mut self.managers[m];
+        manager.used_mb += mem;
+        manager.busy += 1;
+        self.busy += 1;
+        manager.pools.entry(f).or_default().busy_created.push(now);
+        Start::Cold
+    }
+
+    /// Offers a call of `f` to `m` that may only run warm: a manager asked to run a call the
+    /// router routed within a reservation, with none of the function's environments idle,
+    /// throttles it (as arcroute's docs ask) so that the router can try the next reserved
+    /// manager, instead of cold-starting it.
+    pub fn start_warm(&mut self, m: usize, f: u32, now: u64) -> Start {
+        let keep_alive = self.keep_alive_ms;
+        let warm = self.managers[m].alive
+            && self.managers[m].pools.get_mut(&f).is_some_and(|pool| {
+                pool.pinned_idle > 0 || pool.idle.back().is_some_and(|i| i.since + keep_alive > now)
+            });
+        if warm {
+            self.start(m, f, now, true)
+        } else {
+            Start::Full
+        }
+    }
+
+    /// Pinned environments of `f` on `m`, and how many of them are busy.
+    pub fn pinned(&self, m: usize, f: u32) -> (u32, u32) {
+        self.managers[m]
+            .pools
+            .get(&f)
+            .map_or((0, 0), |p| (p.pinned, p.pinned - p.pinned_idle))
+    }
+
+    /// A call of `f` on `m` that started as `pinned` (or not) ends at `now`.
+    pub fn finish(&mut self, m: usize, f: u32, pinned: bool, now: u64) {
+        let manager = &mut self.managers[m];
+        manager.busy -= 1;
+        self.busy -= 1;
+        if !manager.alive {
+            return;
+        }
+        let Some(pool) = manager.pools.get_mut(&f) else {
+            return;
+        };
+        if pinned && pool.pinned_idle < pool.pinned {
+            pool.pinned_idle += 1;
+        } else if let Some(created) = pool.busy_created.pop() {
+            pool.idle.push_back(Idle {
+                created,
+                since: now,
+            });
+        }
+    }
+
+    /// Sets the pinned environments of `f` on `m` to `target` at `now`, as far as memory
+    /// allows; returns how many are pinned there now. Extra pinned environments are unpinned
+    /// (they keep serving until their keep-alive runs out); new ones are provisioned warm.
+    pub fn pin(&mut self, m: usize, f: u32, target: u32, now: u64) -> u32 {
+        let mem = self.memory_mb[f as usize];
+        if !self.managers[m].alive {
+            return 0;
+        }
+        let current = self.managers[m].pools.get(&f).map_or(0, |p| p.pinned);
+        let since = self.pinned_since.entry((m, f)).or_default();
+        if target < current {
+            let pool = self.managers[m].pools.get_mut(&f).expect("pinned pool");
+            for _ in target..current {
+                let created = since.pop().unwrap_or(now);
+                pool.pinned -= 1;
+                if pool.pinned_idle > 0 {
+                    pool.pinned_idle -= 1;
+                    pool.idle.push_back(Idle {
+                        created,
+                        since: now,
+                    });
+                } else {
+                    // Busy: it becomes an unpinned busy environment.
+                    pool.busy_created.push(created);
+                }
+            }
+            return target;
+        }
+        let mut pinned = current;
+        while pinned < target && self.make_room(m, mem, now) {
+            let manager = &mut self.managers[m];
+            manager.used_mb += mem;
+            let pool = manager.pools.entry(f).or_default();
+            pool.pinned += 1;
+            pool.pinned_idle += 1;
+            self.pinned_since.entry((m, f)).or_default().push(now);
+            pinned += 1;
+        }
+        pinned
+    }
+
+    /// Environment memory held from the start until `end`, in GB·s.
+    pub fn gb_seconds(&self, end: u64) -> f64 {
+        let mut mb_ms = self.mb_ms;
+        for (m, manager) in self.managers.iter().enumerate() {
+            if !manager.alive {
+                continue;
+            }
+            for (&f, pool) in &manager.pools {
+                let mem = u128::from(self.memory_mb[f as usize]);
+                for idle in &pool.idle {
+                    let gone = end.min(idle.since + self.keep_alive_ms).max(idle.created);
+                    mb_ms += mem * u128::from(gone - idle.created);
+                }
+                for &created in &pool.busy_created {
+                    mb_ms += mem * u128::from(end.saturating_sub(created));
+                }
+                for &created in self.pinned_since.get(&(m, f)).into_iter().flatten() {
+                    mb_ms += mem * u128::from(end.saturating_sub(created));
+                }
+            }
+        }
+        mb_ms as f64 / 1024.0 / 1000.0
+    }
+
+    /// Frees `mem` MB on `m`: expired environments first, then idle unpinned ones, least
+    /// recently used first. Returns whether there is room now.
+    fn make_room(&mut self, m: usize, mem: u64, now: u64) -> bool {
+        let keep_alive = self.keep_alive_ms;
+        let manager = &mut self.managers[m];
+        if manager.capacity_mb - manager.used_mb >= mem {
+            return true;
+        }
+        for (&f, pool) in manager.pools.iter_mut() {
+            let (freed, gone) = expire(pool, now, keep_alive);
+            let fm = self.memory_mb[f as usize];
+            self.mb_ms += u128::from(fm) * gone;
+            manager.used_mb -= freed * fm;
+        }
+        while manager.capacity_mb - manager.used_mb < mem {
+            let oldest = manager
+                .pools
+                .iter()
+                .filter_map(|(&f, p)| p.idle.front().map(|i| (i.since, f)))
+                .min();
+            let Some((_, f)) = oldest else { return false };
+            let pool = manager
+                .pools
+                .get_mut(&f)
+                .expect("pool with an idle environment");
+            let idle = pool.idle.pop_front().expect("idle environment");
+            let fm = self.memory_mb[f as usize];
+            self.mb_ms += u128::from(fm) * u128::from(now - idle.created);
+            manager.used_mb -= fm;
+        }
+        true
+    }
+}
+
+/// Drops the environments of `pool` whose keep-alive ran out by `now`. Returns how many went
+/// and their lifetimes summed in ms.
+fn expire(pool: &mut Pool, now: u64, keep_alive: u64) -> (u64, u128) {
+    let mut freed = 0;
+    let mut lifetime = 0u128;
+    while let Some(idle) = pool.idle.front() {
+        let end = idle.since + keep_alive;
+        if end > now {
+            break;
+        }
+        lifetime += u128::from(end - idle.created);
+        pool.idle.pop_front();
+        freed += 1;
+    }
+    (freed, lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    fn fleet() -> Fleet {
+        Fleet::new(2, 1024, vec![256, 512], 10 * MIN)
+    }
+
+    #[test]
+    fn warm_within_keep_alive_cold_after() {
+        let mut f = fleet();
+        assert_eq!(f.start(0, 0, 0, true), Start::Cold);
+        f.finish(0, 0, false, 100);
+        assert_eq!(
+            f.start(0, 0, 100 + 10 * MIN - 1, true),
+            Start::Warm { pinned: false }
+        );
+        f.finish(0, 0, false, 20 * MIN);
+        assert_eq!(
+            f.start(0, 0, 30 * MIN, true),
+            Start::Cold,
+            "expired exactly at the keep-alive"
+        );
+        assert_eq!(
+            f.start(1, 0, 30 * MIN, true),
+            Start::Cold,
+            "environments are per manager"
+        );
+    }
+
+    #[test]
+    fn memory_limits_and_lru_eviction() {
+        let mut f = fleet();
+        assert_eq!(f.start(0, 1, 0, true), Start::Cold);
+        assert_eq!(f.start(0, 1, 0, true), Start::Cold);
+        assert_eq!(f.start(0, 0, 0, true), Start::Full, "1024 MB all busy");
+        f.finish(0, 1, false, 5);
+        assert_eq!(
+            f.start(0, 0, 6, true),
+            Start::Cold,
+            "the idle 512 MB one is evicted"
+        );
+        assert_eq!(f.start(0, 1, 7, true), Start::Full);
+    }
+
+    #[test]
+    fn pinned_environments_serve_warm_and_never_expire() {
+        let mut f = fleet();
+        assert_eq!(f.pin(0, 0, 2, 0), 2);
+        assert_eq!(f.start(0, 0, 100 * MIN, true), Start::Warm { pinned: true });
+        assert_eq!(f.start(0, 0, 100 * MIN, true), Start::Warm { pinned: true });
+        assert_eq!(f.start(0, 0, 100 * MIN, true), Start::Cold);
+        f.finish(0, 0, true, 101 * MIN);
+        assert_eq!(f.start(0, 0, 200 * MIN, true), Start::Warm { pinned: true });
+        assert_eq!(
+            f.pin(0, 0, 5, 0),
+            3,
+            "memory: 4 × 256 MB, one busy unpinned"
+        );
+    }
+
+    #[test]
+    fn calls_kept_off_pinned_environments_start_cold() {
+        let mut f = fleet();
+        assert_eq!(f.pin(0, 0, 1, 0), 1);
+        assert_eq!(f.start(0, 0, 1, false), Start::Cold);
+        assert_eq!(f.start_warm(0, 0, 2), Start::Warm { pinned: true });
+        assert_eq!(
+            f.start_warm(0, 0, 3),
+            Start::Full,
+            "the unpinned one is busy"
+        );
+    }
+
+    #[test]
+    fn memory_time_integral() {
+        let mut f = fleet();
+        assert_eq!(f.start(0, 1, 0, true), Start::Cold);
+        f.finish(0, 1, false, 1000);
+        // 512 MB from 0 until the keep-alive ends at 1000 + 10 min.
+        let want = 512.0 * (1000.0 + 600_000.0) / 1024.0 / 1000.0;
+        assert!((f.gb_seconds(100 * MIN) - want).abs() < 1e-9);
+        assert!((f.gb_seconds(500) - 512.0 * 500.0 / 1024.0 / 1000.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,523 @@
+//! The routers compared: arcroute and five rivals, each from its public description.
+//!
+//! Every strategy sees the same fleet and answers three questions: where does a call go
+//! first, where next when that manager is full, and where do a reserved function's
+//! pre-provisioned environments go.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+
+use arcroute::{
+    ManagerId, ManualClock, Reservation, Ring, RingConfig, Route, RouteKind, Router, RouterConfig,
+    TaskId,
+};
+
+use crate::fleet::Fleet;
+use crate::rng::Rng;
+
+/// Names accepted by `--strategies`, in report order.
+pub const ALL: [&str; 6] = [
+    "arcroute",
+    "random",
+    "round-robin",
+    "consistent-hash",
+    "openwhisk",
+    "bounded-load",
+];
+
+/// One call in flight: its manager, and what the strategy keeps until the call ends (the
+/// arcroute [`Route`], whose permit counts the call).
+pub struct Ticket {
+    pub manager: usize,
+    frontend: usize,
+    route: Option<Route>,
+    tried: Vec<usize>,
+}
+
+impl Ticket {
+    /// Whether arcroute routed this call within its function's reservation.
+    pub fn reserved(&self) -> bool {
+        self.route
+            .as_ref()
+            .is_some_and(|r| r.kind() == RouteKind::Reserved)
+    }
+
+    /// Whether the call may take an idle pinned environment. arcroute keeps reserved
+    /// environments for the calls it admits within the reservation; the rivals know nothing
+    /// of reservations, so any of their calls may use any environment.
+    pub fn pinned_ok(&self) -> bool {
+        self.route.is_none() || self.reserved()
+    }
+}
+
+/// A routing strategy under simulation.
+pub trait Strategy: Send {
+    /// First manager for a call of `f` arriving at `frontend` at `now` ms.
+    fn route(&mut self, frontend: usize, f: u32, now: u64, fleet: &Fleet) -> Option<Ticket>;
+    /// The ticket's manager was full: move the ticket to the next manager to try, or give up.
+    fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool;
+    /// Managers were added or removed; `fleet` is the new fleet.
+    fn membership_changed(&mut self, fleet: &Fleet);
+    /// Where `envs` pinned environments of `f` go: `(manager, count)`.
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)>;
+    /// The managers `f`'s calls go to now (for the membership-change metric).
+    fn placement(&self, f: u32, fleet: &Fleet) -> Vec<usize>;
+    /// The host's periodic report of how busy each reservation's pinned environments are
+    /// (`pinned`: function → where its pinned environments are). Only arcroute listens.
+    fn report_busy(
+        &mut self,
+        _fleet: &Fleet,
+        _pinned: &HashMap<u32, Vec<(usize, u32)>>,
+        _now: u64,
+    ) {
+    }
+}
+
+/// Builds the strategy called `name`.
+pub fn build(
+    name: &str,
+    fleet: &Fleet,
+    tasks: &[TaskId],
+    reservations: &[(u32, u32)],
+    frontends: usize,
+    seed: u64,
+    arc_target: Option<NonZeroU32>,
+) -> Box<dyn Strategy> {
+    match name {
+        "arcroute" => Box::new(ArcRoute::new(
+            fleet,
+            tasks,
+            reservations,
+            frontends,
+            seed,
+            arc_target,
+        )),
+        "random" => Box::new(RandomPick {
+            rng: Rng::stream(seed, 101),
+        }),
+        "round-robin" => Box::new(RoundRobin {
+            cursors: vec![0; frontends],
+        }),
+        "consistent-hash" => Box::new(HashRing::new(fleet, tasks, seed, None)),
+        "bounded-load" => Box::new(HashRing::new(fleet, tasks, seed, Some(1.25))),
+        "openwhisk" => Box::new(OpenWhisk::new(fleet, tasks)),
+        _ => unreachable!("names are checked when arguments are parsed"),
+    }
+}
+
+fn ticket(manager: usize) -> Ticket {
+    Ticket {
+        manager,
+        frontend: 0,
+        route: None,
+        tried: vec![manager],
+    }
+}
+
+fn id(m: usize) -> ManagerId {
+    ManagerId::new(m as u64)
+}
+
+fn index(id: ManagerId) -> usize {
+    id.get() as usize
+}
+
+fn fleet_ids(fleet: &Fleet) -> Vec<(ManagerId, u32)> {
+    fleet.alive().iter().map(|&m| (id(m), 1)).collect()
+}
+
+/// Spreads `envs` over `managers` in turn, starting at `first`: the home rule of strategies
+/// that have no home.
+fn spread(managers: &[usize], first: usize, envs: u32) -> Vec<(usize, u32)> {
+    let n = managers.len() as u32;
+    (0..n.min(envs))
+        .map(|k| {
+            let count = envs / n + u32::from(k < envs % n);
+            (managers[(first + k as usize) % managers.len()], count)
+        })
+        .collect()
+}
+
+/// arcroute: one [`Router`] per frontend, each admitting an even share of every reservation,
+/// plus the provisioning side's router, which holds the whole reservation.
+///
+/// A frontend's router holds `Reservation::new(share, envs)`: it admits up to its `share`
+/// of the reservation by its own count, sizes the same reserved arc as every other frontend
+/// from the `envs` environments that exist, and may go past its share (up to `envs`) by the
+/// spillover rule while the host reports reserved environments idle.
+struct ArcRoute {
+    routers: Vec<Router<ManualClock>>,
+    provisioner: Router<ManualClock>,
+    clock: ManualClock,
+    tasks: Vec<TaskId>,
+}
+
+impl ArcRoute {
+    fn new(
+        fleet: &Fleet,
+        tasks: &[TaskId],
+        reservations: &[(u32, u32)],
+        frontends: usize,
+        seed: u64,
+        arc_target: Option<NonZeroU32>,
+    ) -> Self {
+        let clock = ManualClock::new();
+        let mut config = RouterConfig::default();
+        if let Some(target) = arc_target {
+            config.assign.target_per_manager = target;
+        }
+        let router = || {
+            Router::builder()
+                .config(config)
+                .seed(seed)
+                .managers(fleet_ids(fleet))
+                .clock(clock.clone())
+                .build()
+                .expect("a valid fleet")
+        };
+        let routers: Vec<_> = (0..frontends).map(|_| router()).collect();
+        let provisioner = router();
+        let n = frontends as u32;
+        for &(f, envs) in reservations {
+            let task = tasks[f as usize];
+            for (i, router) in (0..).zip(&routers) {
+                let share = envs / n + u32::from(i < envs % n);
+                router.put_reservation(task, Reservation::new(share, envs));
+            }
+            provisioner.put_reservation(task, Reservation::new(envs, envs));
+        }
+        Self {
+            routers,
+            provisioner,
+            clock,
+            tasks: tasks.to_vec(),
+        }
+    }
+}
+
+impl Strategy for ArcRoute {
+    fn route(&mut self, frontend: usize, f: u32, now: u64, _: &Fleet) -> Option<Ticket> {
+        self.clock.set(Duration::from_millis(now));
+        let route = self.routers[frontend].route(self.tasks[f as usize])?;
+        let manager = index(route.manager());
+        Some(Ticket {
+            manager,
+            frontend,
+            route: Some(route),
+            tried: Vec::new(),
+        })
+    }
+
+    fn throttled(&mut self, ticket: &mut Ticket, _: u32, _: &Fleet) -> bool {
+        let Some(route) = ticket.route.as_mut() else {
+            return false;
+        };
+        if !self.routers[ticket.frontend].on_throttle(route) {
+            return false;
+        }
+        ticket.manager = index(route.manager());
+        true
+    }
+
+    fn membership_changed(&mut self, fleet: &Fleet) {
+        for router in self.routers.iter().chain([&self.provisioner]) {
+            router
+                .set_managers(fleet_ids(fleet))
+                .expect("a valid fleet");
+        }
+    }
+
+    fn reserved_placement(&self, f: u32, _: u32, _: &Fleet) -> Vec<(usize, u32)> {
+        self.provisioner
+            .reserved_arc(self.tasks[f as usize])
+            .into_iter()
+            .map(|slot| (index(slot.manager), slot.environments))
+            .collect()
+    }
+
+    fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
+        let task = self.tasks[f as usize];
+        self.routers[0]
+            .unreserved_arc(task.into())
+            .into_iter()
+            .map(index)
+            .collect()
+    }
+
+    fn report_busy(&mut self, fleet: &Fleet, pinned: &HashMap<u32, Vec<(usize, u32)>>, now: u64) {
+        self.clock.set(Duration::from_millis(now));
+        for (&f, places) in pinned {
+            let (total, busy) = places.iter().fold((0, 0), |(t, b), &(m, _)| {
+                let (pt, pb) = fleet.pinned(m, f);
+                (t + pt, b + pb)
+            });
+            if total == 0 {
+                continue;
+            }
+            let fraction = busy as f32 / total as f32;
+            for router in &self.routers {
+                router
+                    .report_reserved_busy(self.tasks[f as usize], fraction)
+                    .expect("a fraction within 0..=1");
+            }
+        }
+    }
+}
+
+/// `random`: a uniformly random manager; when full, another random manager not tried yet.
+struct RandomPick {
+    rng: Rng,
+}
+
+impl Strategy for RandomPick {
+    fn route(&mut self, _: usize, _: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
+        let alive = fleet.alive();
+        (!alive.is_empty()).then(|| ticket(alive[self.rng.below(alive.len() as u64) as usize]))
+    }
+
+    fn throttled(&mut self, ticket: &mut Ticket, _: u32, fleet: &Fleet) -> bool {
+        let untried: Vec<usize> = fleet
+            .alive()
+            .iter()
+            .copied()
+            .filter(|m| !ticket.tried.contains(m))
+            .collect();
+        if untried.is_empty() {
+            return false;
+        }
+        ticket.manager = untried[self.rng.below(untried.len() as u64) as usize];
+        ticket.tried.push(ticket.manager);
+        true
+    }
+
+    fn membership_changed(&mut self, _: &Fleet) {}
+
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
+        let alive = fleet.alive();
+        spread(alive, f as usize % alive.len().max(1), envs)
+    }
+
+    fn placement(&self, _: u32, fleet: &Fleet) -> Vec<usize> {
+        fleet.alive().to_vec()
+    }
+}
+
+/// `round-robin`: each frontend cycles over the managers; when full, the next one.
+struct RoundRobin {
+    cursors: Vec<usize>,
+}
+
+impl Strategy for RoundRobin {
+    fn route(&mut self, frontend: usize, _: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
+        let alive = fleet.alive();
+        if alive.is_empty() {
+            return None;
+        }
+        let cursor = &mut self.cursors[frontend];
+        *cursor = cursor.wrapping_add(1);
+        Some(ticket(alive[*cursor % alive.len()]))
+    }
+
+    fn throttled(&mut self, ticket: &mut Ticket, _: u32, fleet: &Fleet) -> bool {
+        let alive = fleet.alive();
+        if ticket.tried.len() >= alive.len() {
+            return false;
+        }
+        let at = alive.iter().position(|&m| m == ticket.manager).unwrap_or(0);
+        ticket.manager = alive[(at + 1) % alive.len()];
+        ticket.tried.push(ticket.manager);
+        true
+    }
+
+    fn membership_changed(&mut self, _: &Fleet) {}
+
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
+        let alive = fleet.alive();
+        spread(alive, f as usize % alive.len().max(1), envs)
+    }
+
+    fn placement(&self, _: u32, fleet: &Fleet) -> Vec<usize> {
+        fleet.alive().to_vec()
+    }
+}
+
+/// `consistent-hash` (Karger et al. 1997, ketama-style virtual nodes): every call of a
+/// function goes to its home manager, the first on the ring from the function's hash; when
+/// full, the next distinct manager clockwise.
+///
+/// `bounded-load` (Mirrokni, Thorup, Zadimoghaddam 2018, "Consistent Hashing with Bounded
+/// Loads"): the same walk, but a manager is skipped while its load is at its cap,
+/// `ceil(factor × (total load + 1) / managers)`. Load is the fleet's true in-flight count
+/// (every frontend sees it): an oracle's view, more than a real frontend has.
+struct HashRing {
+    ring: Ring,
+    starts: Vec<u64>,
+    factor: Option<f64>,
+    seed: u64,
+}
+
+impl HashRing {
+    fn new(fleet: &Fleet, tasks: &[TaskId], seed: u64, factor: Option<f64>) -> Self {
+        let ring = Self::ring(fleet, seed);
+        let starts = tasks
+            .iter()
+            .map(|&t| ring.unreserved_start(t.into()))
+            .collect();
+        Self {
+            ring,
+            starts,
+            factor,
+            seed,
+        }
+    }
+
+    fn ring(fleet: &Fleet, seed: u64) -> Ring {
+        Ring::new(RingConfig::default().with_seed(seed), fleet_ids(fleet)).expect("a valid fleet")
+    }
+
+    fn walk(&self, f: u32) -> impl Iterator<Item = usize> + '_ {
+        self.ring.arc(self.starts[f as usize], u32::MAX).map(index)
+    }
+
+    fn under_cap(&self, m: usize, fleet: &Fleet) -> bool {
+        let Some(factor) = self.factor else {
+            return true;
+        };
+        let alive = fleet.alive().len().max(1) as f64;
+        let cap = (factor * (fleet.busy() + 1) as f64 / alive).ceil() as u64;
+        u64::from(fleet.managers[m].busy) < cap
+    }
+}
+
+impl Strategy for HashRing {
+    fn route(&mut self, _: usize, f: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
+        let first = self
+            .walk(f)
+            .find(|&m| self.under_cap(m, fleet))
+            .or_else(|| self.walk(f).next())?;
+        Some(ticket(first))
+    }
+
+    fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool {
+        let next = self
+            .walk(f)
+            .filter(|m| !ticket.tried.contains(m))
+            .find(|&m| self.under_cap(m, fleet))
+            .or_else(|| self.walk(f).find(|m| !ticket.tried.contains(m)));
+        let Some(next) = next else { return false };
+        ticket.manager = next;
+        ticket.tried.push(next);
+        true
+    }
+
+    fn membership_changed(&mut self, fleet: &Fleet) {
+        self.ring = Self::ring(fleet, self.seed);
+    }
+
+    fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
+        // All at home; the fleet model places what fits, and the caller continues along the
+        // walk with the rest.
+        self.walk(f).map(|m| (m, envs)).collect()
+    }
+
+    fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
+        self.walk(f).take(1).collect()
+    }
+}
+
+/// `openwhisk` (Apache OpenWhisk's ShardingContainerPoolBalancer): home invoker
+/// `hash mod n`; when it is full, step by a step size co-prime with `n` (chosen by the
+/// hash) until every invoker was tried.
+struct OpenWhisk {
+    managers: Vec<usize>,
+    hashes: Vec<u64>,
+    steps: Vec<usize>,
+}
+
+impl OpenWhisk {
+    fn new(fleet: &Fleet, tasks: &[TaskId]) -> Self {
+        let hashes = tasks.iter().map(|t| t.get() as u64).collect();
+        let mut s = Self {
+            managers: Vec::new(),
+            hashes,
+            steps: Vec::new(),
+        };
+        s.membership_changed(fleet);
+        s
+    }
+
+    fn home_and_step(&self, f: u32) -> (usize, usize) {
+        let n = self.managers.len();
+        let h = self.hashes[f as usize];
+        (
+            (h % n as u64) as usize,
+            self.steps[(h % self.steps.len() as u64) as usize],
+        )
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl Strategy for OpenWhisk {
+    fn route(&mut self, _: usize, f: u32, _: u64, _: &Fleet) -> Option<Ticket> {
+        if self.managers.is_empty() {
+            return None;
+        }
+        let (home, _) = self.home_and_step(f);
+        Some(ticket(self.managers[home]))
+    }
+
+    fn throttled(&mut self, ticket: &mut Ticket, f: u32, _: &Fleet) -> bool {
+        let n = self.managers.len();
+        if ticket.tried.len() >= n {
+            return false;
+        }
+        let (home, step) = self.home_and_step(f);
+        let next = self.managers[(home + step * ticket.tried.len()) % n];
+        ticket.manager = next;
+        ticket.tried.push(next);
+        true
+    }
+
+    fn membership_changed(&mut self, fleet: &Fleet) {
+        self.managers = fleet.alive().to_vec();
+        let n = self.managers.len().max(1);
+        self.steps = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+    }
+
+    fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
+        let n = self.managers.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let (home, step) = self.home_and_step(f);
+        (0..n)
+            .map(|k| (self.managers[(home + step * k) % n], envs))
+            .collect()
+    }
+
+    fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
+        if self.managers.is_empty() {
+            return Vec::new();
+        }
+        vec![self.managers[self.home_and_step(f).0]]
+    }
+}
+
+/// Fraction of `before` that is not in `after`.
+pub fn moved(before: &[usize], after: &[usize]) -> f64 {
+    if before.is_empty() {
+        return 0.0;
+    }
+    let after: HashSet<usize> = after.iter().copied().collect();
+    before.iter().filter(|m| !after.contains(m)).count() as f64 / before.len() as f64
+}
