@@ -39,6 +39,9 @@ pub struct Manager {
     pub alive: bool,
     capacity_mb: u64,
     used_mb: u64,
+    /// Memory of idle unpinned environments (expired ones included until purged): what
+    /// eviction could free.
+    idle_mb: u64,
     /// Calls running now.
     pub busy: u32,
     pools: HashMap<u32, Pool>,
@@ -84,6 +87,7 @@ impl Fleet {
             alive: true,
             capacity_mb: self.capacity_mb,
             used_mb: 0,
+            idle_mb: 0,
             busy: 0,
             pools: HashMap::new(),
         }));
@@ -120,6 +124,7 @@ impl Fleet {
         let manager = &mut self.managers[m];
         manager.alive = false;
         manager.used_mb = 0;
+        manager.idle_mb = 0;
         self.alive.retain(|&a| a != m);
     }
 
@@ -142,7 +147,9 @@ impl Fleet {
             let (freed, gone) = expire(pool, now, keep_alive);
             self.mb_ms += u128::from(mem) * gone;
             manager.used_mb -= freed * mem;
+            manager.idle_mb -= freed * mem;
             if let Some(idle) = pool.idle.pop_back() {
+                manager.idle_mb -= mem;
                 pool.busy_created.push(idle.created);
                 manager.busy += 1;
                 self.busy += 1;
@@ -203,6 +210,7 @@ impl Fleet {
                 created,
                 since: now,
             });
+            manager.idle_mb += self.memory_mb[f as usize];
         }
     }
 
@@ -217,7 +225,8 @@ impl Fleet {
         let current = self.managers[m].pools.get(&f).map_or(0, |p| p.pinned);
         let since = self.pinned_since.entry((m, f)).or_default();
         if target < current {
-            let pool = self.managers[m].pools.get_mut(&f).expect("pinned pool");
+            let manager = &mut self.managers[m];
+            let pool = manager.pools.get_mut(&f).expect("pinned pool");
             for _ in target..current {
                 let created = since.pop().unwrap_or(now);
                 pool.pinned -= 1;
@@ -227,6 +236,7 @@ impl Fleet {
                         created,
                         since: now,
                     });
+                    manager.idle_mb += mem;
                 } else {
                     // Busy: it becomes an unpinned busy environment.
                     pool.busy_created.push(created);
@@ -276,14 +286,19 @@ impl Fleet {
     fn make_room(&mut self, m: usize, mem: u64, now: u64) -> bool {
         let keep_alive = self.keep_alive_ms;
         let manager = &mut self.managers[m];
-        if manager.capacity_mb - manager.used_mb >= mem {
+        let free = manager.capacity_mb - manager.used_mb;
+        if free >= mem {
             return true;
+        }
+        if free + manager.idle_mb < mem {
+            return false;
         }
         for (&f, pool) in manager.pools.iter_mut() {
             let (freed, gone) = expire(pool, now, keep_alive);
             let fm = self.memory_mb[f as usize];
             self.mb_ms += u128::from(fm) * gone;
             manager.used_mb -= freed * fm;
+            manager.idle_mb -= freed * fm;
         }
         while manager.capacity_mb - manager.used_mb < mem {
             let oldest = manager
@@ -300,6 +315,7 @@ impl Fleet {
             let fm = self.memory_mb[f as usize];
             self.mb_ms += u128::from(fm) * u128::from(now - idle.created);
             manager.used_mb -= fm;
+            manager.idle_mb -= fm;
         }
         true
     }

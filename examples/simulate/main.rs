@@ -20,6 +20,8 @@ use std::num::NonZeroU32;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use arcroute::TaskId;
@@ -297,8 +299,7 @@ fn reserve(w: &Workload, top: usize, percentile: f64) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// Runs every strategy on the same workload, one thread per strategy (at most as many at a
-/// time as the machine has cores).
+/// Runs every strategy on the same workload, as many at a time as the machine has cores.
 fn simulate_all(
     w: &Workload,
     reservations: &[(u32, u32)],
@@ -311,25 +312,22 @@ fn simulate_all(
         .iter()
         .map(|f| TaskId::from_name(&f.name))
         .collect();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut results: Vec<Option<StrategyResult>> = vec![None; names.len()];
-    for batch in (0..names.len()).collect::<Vec<_>>().chunks(cores) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|&i| {
-                    let (tasks, progress) = (&tasks, &progress);
-                    (
-                        i,
-                        s.spawn(move || simulate(&names[i], w, tasks, reservations, sim, progress)),
-                    )
-                })
-                .collect();
-            for (i, h) in handles {
-                results[i] = Some(h.join().expect("a simulation thread panicked"));
-            }
-        });
-    }
+    // Workers take the next strategy as they finish one: strategies differ a lot in cost.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(names.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<StrategyResult>>> = Mutex::new(vec![None; names.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(name) = names.get(i) else { break };
+                let r = simulate(name, w, &tasks, reservations, sim, &progress);
+                results.lock().expect("no worker panicked holding it")[i] = Some(r);
+            });
+        }
+    });
     progress.finish();
     Report {
         workload: WorkloadSummary {
@@ -338,7 +336,12 @@ fn simulate_all(
             minutes: u64::from(w.minutes),
             source: w.source.clone(),
         },
-        strategies: results.into_iter().flatten().collect(),
+        strategies: results
+            .into_inner()
+            .expect("no worker panicked holding it")
+            .into_iter()
+            .flatten()
+            .collect(),
     }
 }
 
