@@ -74,11 +74,18 @@ pub struct Ring {
     weights: Box<[NonZeroU32]>,
     /// Point positions, sorted ascending.
     hashes: Box<[u64]>,
-    /// Owner index of each point.
-    owners: Box<[u32]>,
+    /// Owner and gap of each point, side by side: an arc walk reads both, one cache line.
+    links: Box<[Link]>,
+}
+
+/// What an arc walk needs of one point.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    /// Index of the point's manager.
+    owner: u32,
     /// Clockwise distance, in points, from the owner's previous point to this one (the whole
     /// ring size when the owner has a single point).
-    gaps: Box<[u32]>,
+    gap: u32,
 }
 
 impl fmt::Debug for Ring {
@@ -147,14 +154,13 @@ impl Ring {
         points.sort_unstable();
 
         let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
-        let gaps = gaps(&owners, list.len());
+        let links = links(&owners, list.len());
         Ok(Self {
             config,
             managers: list.iter().map(|&(id, _)| id).collect(),
             weights: weights.into_boxed_slice(),
             hashes: hashes.into_boxed_slice(),
-            owners: owners.into_boxed_slice(),
-            gaps,
+            links,
         })
     }
 
@@ -195,8 +201,8 @@ impl Ring {
     pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, ManagerId)> + '_ {
         self.hashes
             .iter()
-            .zip(self.owners.iter())
-            .map(|(&h, &o)| (h, self.managers[o as usize]))
+            .zip(self.links.iter())
+            .map(|(&h, l)| (h, self.managers[l.owner as usize]))
     }
 
     /// Heap bytes held by this ring: 16 per point plus 12 per manager.
@@ -205,8 +211,7 @@ impl Ring {
         size_of_val(&*self.managers)
             + size_of_val(&*self.weights)
             + size_of_val(&*self.hashes)
-            + size_of_val(&*self.owners)
-            + size_of_val(&*self.gaps)
+            + size_of_val(&*self.links)
     }
 
     /// Start of `task`'s reserved arc under this ring's seed and version.
@@ -222,7 +227,7 @@ impl Ring {
     /// The manager owning the first point at or after `start`: the first manager of every
     /// arc from `start`, health ignored. O(log P).
     pub fn first(&self, start: u64) -> ManagerId {
-        self.managers[self.owners[self.successor(start)] as usize]
+        self.managers[self.links[self.successor(start)].owner as usize]
     }
 
     /// The arc `(start, len)` with every manager healthy.
@@ -298,27 +303,28 @@ impl Ring {
     }
 }
 
-/// For each point, the clockwise distance from its owner's previous point.
-fn gaps(owners: &[u32], managers: usize) -> Box<[u32]> {
+/// For each point, its owner and the clockwise distance from the owner's previous point.
+fn links(owners: &[u32], managers: usize) -> Box<[Link]> {
     let n = owners.len();
     let mut last = vec![u32::MAX; managers];
     for (j, &o) in owners.iter().enumerate() {
         last[o as usize] = j as u32;
     }
     let mut prev = vec![u32::MAX; managers];
-    let mut gaps = Vec::with_capacity(n);
-    for (j, &o) in owners.iter().enumerate() {
+    let mut links = Vec::with_capacity(n);
+    for (j, &owner) in owners.iter().enumerate() {
         let j = j as u32;
-        let before = prev[o as usize];
+        let before = prev[owner as usize];
         // The first point of an owner looks back across the wrap to its last point.
-        gaps.push(if before == u32::MAX {
-            j + n as u32 - last[o as usize]
+        let gap = if before == u32::MAX {
+            j + n as u32 - last[owner as usize]
         } else {
             j - before
-        });
-        prev[o as usize] = j;
+        };
+        links.push(Link { owner, gap });
+        prev[owner as usize] = j;
     }
-    gaps.into_boxed_slice()
+    links.into_boxed_slice()
 }
 
 /// Walk over the manager indices of one arc.
@@ -344,8 +350,9 @@ impl Iterator for Walk<'_> {
                 j -= points;
             }
             // New manager iff its previous point lies before the walk's origin.
-            if self.ring.gaps[j] as usize > t {
-                let owner = self.ring.owners[j];
+            let link = self.ring.links[j];
+            if link.gap as usize > t {
+                let owner = link.owner;
                 if self.health.is_none_or(|h| h.is_up(owner)) {
                     self.remaining -= 1;
                     return Some(owner);
@@ -511,12 +518,13 @@ mod tests {
     #[test]
     fn gaps_match_a_naive_scan() {
         let r = ring(7);
-        let n = r.owners.len();
+        let owners: Vec<u32> = r.links.iter().map(|l| l.owner).collect();
+        let n = owners.len();
         for j in 0..n {
             let back = (1..=n)
-                .find(|d| r.owners[(j + n - d) % n] == r.owners[j])
+                .find(|d| owners[(j + n - d) % n] == owners[j])
                 .unwrap();
-            assert_eq!(r.gaps[j] as usize, back);
+            assert_eq!(r.links[j].gap as usize, back);
         }
     }
 
