@@ -53,7 +53,7 @@ pub struct Fleet {
     pub managers: Vec<Manager>,
     /// Indices of the managers alive now, ascending.
     alive: Vec<usize>,
-    /// Calls running now, fleet-wide.
+    /// Calls running now on managers alive (calls on a removed manager finish uncounted).
     busy: u64,
     memory_mb: Vec<u64>,
     keep_alive_ms: u64,
@@ -100,7 +100,7 @@ impl Fleet {
         &self.alive
     }
 
-    /// Calls running now, fleet-wide.
+    /// Calls running now on the managers alive.
     pub fn busy(&self) -> u64 {
         self.busy
     }
@@ -122,6 +122,7 @@ impl Fleet {
             }
         }
         let manager = &mut self.managers[m];
+        self.busy -= u64::from(manager.busy);
         manager.alive = false;
         manager.used_mb = 0;
         manager.idle_mb = 0;
@@ -196,10 +197,10 @@ impl Fleet {
     pub fn finish(&mut self, m: usize, f: u32, pinned: bool, now: u64) {
         let manager = &mut self.managers[m];
         manager.busy -= 1;
-        self.busy -= 1;
         if !manager.alive {
             return;
         }
+        self.busy -= 1;
         let Some(pool) = manager.pools.get_mut(&f) else {
             return;
         };

@@ -245,18 +245,52 @@ fn run(o: &Options) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
         None => workload::generate(o.minutes.clone(), o.arrivals, o.seed),
     };
-    let reservations = reserve(&workload, o.reserve_top, o.reserve_percentile);
+    if let Some(&(at, _)) = o
+        .sim
+        .events
+        .iter()
+        .find(|&&(at, _)| at >= u64::from(workload.minutes) * 60_000)
+    {
+        return Err(format!(
+            "a membership change at minute {} is past the replay's {} minutes",
+            at / 60_000,
+            workload.minutes
+        ));
+    }
+    let fleet_mb = o.sim.memory_mb * o.sim.managers as u64;
+    let reservations = cap(
+        reserve(&workload, o.reserve_top, o.reserve_percentile),
+        &workload,
+        fleet_mb / 2,
+    );
     let report = simulate_all(&workload, &reservations, &o.sim, &o.strategies);
     report::print_table(&report, &mut std::io::stdout()).map_err(|e| e.to_string())?;
+    let reserved_gb: f64 = reservations
+        .iter()
+        .map(|&(f, n)| f64::from(n) * f64::from(workload.functions[f as usize].memory_mb) / 1024.0)
+        .sum();
     println!(
-        "arrivals within a minute: {}; {} reserved functions at p{} of their per-minute concurrency ({} environments)",
+        "reserved: {} environments, {reserved_gb:.0} GB of the fleet's {} GB (capped at half)",
+        reservations.iter().map(|&(_, n)| u64::from(n)).sum::<u64>(),
+        fleet_mb / 1024
+    );
+    if let Some(worst) = report.strategies.iter().max_by_key(|s| s.throttled) {
+        if worst.throttled * 20 > worst.calls {
+            println!(
+                "note: {} throttled {:.0}% of calls: the fleet is too small for this workload (see --managers, --memory-gb)",
+                worst.name,
+                100.0 * worst.throttled as f64 / worst.calls as f64
+            );
+        }
+    }
+    println!(
+        "arrivals within a minute: {}; {} reserved functions at p{} of their per-minute concurrency",
         match o.arrivals {
             Arrivals::Random => "independent uniform (Poisson given the count)",
             Arrivals::Even => "evenly spaced",
         },
         reservations.len(),
         o.reserve_percentile,
-        reservations.iter().map(|&(_, n)| u64::from(n)).sum::<u64>(),
     );
     if let Some(path) = &o.json {
         report::write_json(&report, path)?;
@@ -297,6 +331,24 @@ fn reserve(w: &Workload, top: usize, percentile: f64) -> Vec<(u32, u32)> {
             (f, (conc[rank].ceil() as u32).max(1))
         })
         .collect()
+}
+
+/// Scales reservations down in proportion (each to at least 1) until their memory is at most
+/// `budget_mb`: a platform would not reserve more than it can hold.
+fn cap(mut reservations: Vec<(u32, u32)>, w: &Workload, budget_mb: u64) -> Vec<(u32, u32)> {
+    let mb = |r: &[(u32, u32)]| -> u64 {
+        r.iter()
+            .map(|&(f, n)| u64::from(n) * u64::from(w.functions[f as usize].memory_mb))
+            .sum()
+    };
+    let total = mb(&reservations);
+    if total > budget_mb {
+        let scale = budget_mb as f64 / total as f64;
+        for (_, n) in &mut reservations {
+            *n = ((f64::from(*n) * scale).floor() as u32).max(1);
+        }
+    }
+    reservations
 }
 
 /// Runs every strategy on the same workload, as many at a time as the machine has cores.
@@ -366,25 +418,29 @@ fn simulate(
     let started = Instant::now();
     let memory: Vec<u64> = w.functions.iter().map(|f| u64::from(f.memory_mb)).collect();
     let mut fleet = Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms);
-    let mut strat = strategy::build(
-        name,
-        &fleet,
-        tasks,
-        reservations,
-        sim.frontends,
-        sim.seed,
-        sim.arc_target,
-    );
+    // Reserved arcs sized so that the largest reserved function's environments on one
+    // manager take at most half of its memory, as a platform would configure it.
+    let largest = reservations
+        .iter()
+        .map(|&(f, _)| u64::from(w.functions[f as usize].memory_mb))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let per_manager = u32::try_from(sim.memory_mb / 2 / largest).unwrap_or(u32::MAX);
+    let per_manager = NonZeroU32::new(per_manager).unwrap_or(NonZeroU32::MIN);
+    let mut strat = strategy::build(name, &fleet, tasks, reservations, sim, per_manager);
     let mut reserved_envs = vec![0u32; w.functions.len()];
     for &(f, n) in reservations {
         reserved_envs[f as usize] = n;
     }
     let mut pinned: HashMap<u32, Vec<(usize, u32)>> = HashMap::new();
-    provision(&mut fleet, strat.as_ref(), reservations, &mut pinned, 0);
+    provision(&mut fleet, strat.as_mut(), reservations, &mut pinned, 0);
+    let reserved_envs_placed: u64 = pinned.values().flatten().map(|&(_, n)| u64::from(n)).sum();
 
     let end_ms = u64::from(w.minutes) * 60_000;
     let mut r = StrategyResult {
         name: name.to_owned(),
+        reserved_envs_placed,
         cold_starts_per_minute: vec![0; w.minutes as usize],
         ..StrategyResult::default()
     };
@@ -399,8 +455,9 @@ fn simulate(
     let mut events = sim.events.iter().peekable();
     let (mut moved_sum, mut moved_events) = (0.0, 0u32);
 
-    for (i, call) in w.calls.iter().enumerate() {
-        let now = call.at_ms;
+    // The calls, then the end of the replay: what remains of ends, samples and events.
+    for (i, call) in w.calls.iter().map(Some).chain([None]).enumerate() {
+        let now = call.map_or(end_ms, |c| c.at_ms);
         // Everything before this arrival, in time order: ends, samples, reports, events.
         loop {
             let end = ends.peek().map_or(u64::MAX, |Reverse((t, _))| *t);
@@ -427,12 +484,17 @@ fn simulate(
                     (0..f_count).map(|f| strat.placement(f, &fleet)).collect();
                 change_membership(&mut fleet, change, t, sim.seed);
                 strat.membership_changed(&fleet);
-                let moved: f64 = (0..f_count)
-                    .map(|f| strategy::moved(&before[f as usize], &strat.placement(f, &fleet)))
-                    .sum();
-                moved_sum += moved / f64::from(f_count.max(1));
+                // Weighted by calls: a busy function's move matters more.
+                let (mut moved, mut weight) = (0.0, 0.0);
+                for f in 0..f_count {
+                    let calls = w.functions[f as usize].total_calls as f64;
+                    let after = strat.placement(f, &fleet);
+                    moved += calls * strategy::moved(&before[f as usize], &after);
+                    weight += calls;
+                }
+                moved_sum += if weight > 0.0 { moved / weight } else { 0.0 };
                 moved_events += 1;
-                provision(&mut fleet, strat.as_ref(), reservations, &mut pinned, t);
+                provision(&mut fleet, strat.as_mut(), reservations, &mut pinned, t);
             } else if next == next_sample {
                 if let Some(ratio) = peak_to_mean(&fleet) {
                     ratios.push(ratio);
@@ -444,6 +506,7 @@ fn simulate(
             }
         }
 
+        let Some(call) = call else { break };
         let f = call.function;
         let fi = f as usize;
         let within = (reserved_envs[fi] > 0).then(|| in_flight[fi] < reserved_envs[fi]);
@@ -549,10 +612,11 @@ fn change_membership(fleet: &mut Fleet, change: i64, now: u64, seed: u64) {
 }
 
 /// Places each reservation's pinned environments where the strategy says, as far as memory
-/// allows, continuing along its list with what does not fit; unpins what is no longer wanted.
+/// allows, continuing along its list with what does not fit; unpins what is no longer wanted,
+/// and tells the strategy how many were placed.
 fn provision(
     fleet: &mut Fleet,
-    strat: &dyn Strategy,
+    strat: &mut dyn Strategy,
     reservations: &[(u32, u32)],
     pinned: &mut HashMap<u32, Vec<(usize, u32)>>,
     now: u64,
@@ -576,6 +640,7 @@ fn provision(
                 fleet.pin(m, f, 0, now);
             }
         }
+        strat.provisioned(f, envs - left);
         pinned.insert(f, placed);
     }
 }

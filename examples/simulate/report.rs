@@ -63,6 +63,9 @@ pub struct StrategyResult {
     pub retries: u64,
     /// Wall-clock seconds the strategy's replay took.
     pub wall_seconds: f64,
+    /// Reserved environments the strategy's placement found room for at the start (of the
+    /// reservations' total).
+    pub reserved_envs_placed: u64,
     /// Cold starts in each minute of the trace (charted; not in the JSON).
     #[serde(skip)]
     pub cold_starts_per_minute: Vec<u64>,
@@ -477,6 +480,7 @@ mod tests {
                     warm_starts: 1_224_691,
                     retries: 5,
                     wall_seconds: 2.5,
+                    reserved_envs_placed: 672,
                     cold_starts_per_minute: vec![10, 20, 5, 0, 7],
                 },
                 StrategyResult {
@@ -494,6 +498,7 @@ mod tests {
                     warm_starts: 834_567,
                     retries: 0,
                     wall_seconds: 1.0,
+                    reserved_envs_placed: 600,
                     cold_starts_per_minute: vec![300, 280, 310],
                 },
                 StrategyResult {
@@ -511,6 +516,7 @@ mod tests {
                     warm_starts: 1_184_567,
                     retries: 0,
                     wall_seconds: 3.0,
+                    reserved_envs_placed: 0,
                     cold_starts_per_minute: vec![40, 42, 38, 41, 39, 44],
                 },
             ],
@@ -562,6 +568,7 @@ mod tests {
             "warm_starts",
             "retries",
             "wall_seconds",
+            "reserved_envs_placed",
         ]);
         for (j, s) in strategies.iter().zip(&report.strategies) {
             assert_eq!(keys(j), expected, "no cold_starts_per_minute, nothing else");
@@ -582,6 +589,7 @@ mod tests {
             assert_eq!(j["warm_starts"], s.warm_starts);
             assert_eq!(j["retries"], s.retries);
             assert_eq!(j["wall_seconds"], s.wall_seconds);
+            assert_eq!(j["reserved_envs_placed"], s.reserved_envs_placed);
         }
     }
 

@@ -34,7 +34,39 @@ pub struct Ticket {
     pub manager: usize,
     frontend: usize,
     route: Option<Route>,
-    tried: Vec<usize>,
+    tried: Tried,
+    /// Position in the strategy's own order of managers (round-robin's list).
+    at: usize,
+}
+
+/// The managers a call has been offered to: a bitset by manager index, and a count.
+#[derive(Default)]
+struct Tried {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl Tried {
+    fn of(m: usize) -> Self {
+        let mut t = Self::default();
+        t.mark(m);
+        t
+    }
+
+    fn mark(&mut self, m: usize) {
+        let word = m / 64;
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        self.count += usize::from(self.bits[word] & (1 << (m % 64)) == 0);
+        self.bits[word] |= 1 << (m % 64);
+    }
+
+    fn contains(&self, m: usize) -> bool {
+        self.bits
+            .get(m / 64)
+            .is_some_and(|w| w & (1 << (m % 64)) != 0)
+    }
 }
 
 impl Ticket {
@@ -65,6 +97,10 @@ pub trait Strategy: Send {
     fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)>;
     /// The managers `f`'s calls go to now (for the membership-change metric).
     fn placement(&self, f: u32, fleet: &Fleet) -> Vec<usize>;
+    /// The provisioning side placed `placed` of `f`'s reserved environments. arcroute's
+    /// routers then count against those (the host reports them ready); the rivals do not
+    /// know of reservations.
+    fn provisioned(&mut self, _f: u32, _placed: u32) {}
     /// The host's periodic report of how busy each reservation's pinned environments are
     /// (`pinned`: function → where its pinned environments are). Only arcroute listens.
     fn report_busy(
@@ -82,18 +118,17 @@ pub fn build(
     fleet: &Fleet,
     tasks: &[TaskId],
     reservations: &[(u32, u32)],
-    frontends: usize,
-    seed: u64,
-    arc_target: Option<NonZeroU32>,
+    sim: &crate::SimConfig,
+    reserved_per_manager: NonZeroU32,
 ) -> Box<dyn Strategy> {
+    let (frontends, seed) = (sim.frontends, sim.seed);
     match name {
         "arcroute" => Box::new(ArcRoute::new(
             fleet,
             tasks,
             reservations,
-            frontends,
-            seed,
-            arc_target,
+            sim,
+            reserved_per_manager,
         )),
         "random" => Box::new(RandomPick {
             rng: Rng::stream(seed, 101),
@@ -113,7 +148,8 @@ fn ticket(manager: usize) -> Ticket {
         manager,
         frontend: 0,
         route: None,
-        tried: vec![manager],
+        tried: Tried::of(manager),
+        at: 0,
     }
 }
 
@@ -160,13 +196,14 @@ impl ArcRoute {
         fleet: &Fleet,
         tasks: &[TaskId],
         reservations: &[(u32, u32)],
-        frontends: usize,
-        seed: u64,
-        arc_target: Option<NonZeroU32>,
+        sim: &crate::SimConfig,
+        reserved_per_manager: NonZeroU32,
     ) -> Self {
+        let (frontends, seed) = (sim.frontends, sim.seed);
         let clock = ManualClock::new();
         let mut config = RouterConfig::default();
-        if let Some(target) = arc_target {
+        config.assign.reserved_per_manager = reserved_per_manager;
+        if let Some(target) = sim.arc_target {
             config.assign.target_per_manager = target;
         }
         let router = || {
@@ -184,8 +221,7 @@ impl ArcRoute {
         for &(f, envs) in reservations {
             let task = tasks[f as usize];
             for (i, router) in (0..).zip(&routers) {
-                let share = envs / n + u32::from(i < envs % n);
-                router.put_reservation(task, Reservation::new(share, envs));
+                router.put_reservation(task, Reservation::new(share(envs, i, n), envs));
             }
             provisioner.put_reservation(task, Reservation::new(envs, envs));
         }
@@ -198,7 +234,21 @@ impl ArcRoute {
     }
 }
 
+/// Frontend `i`'s share of `envs` among `n` frontends: an even split, the first ones holding
+/// one more.
+fn share(envs: u32, i: u32, n: u32) -> u32 {
+    envs / n + u32::from(i < envs % n)
+}
+
 impl Strategy for ArcRoute {
+    fn provisioned(&mut self, f: u32, placed: u32) {
+        let n = self.routers.len() as u32;
+        let task = self.tasks[f as usize];
+        for (i, router) in (0..).zip(&self.routers) {
+            router.put_reservation(task, Reservation::new(share(placed, i, n), placed));
+        }
+    }
+
     fn route(&mut self, frontend: usize, f: u32, now: u64, _: &Fleet) -> Option<Ticket> {
         self.clock.set(Duration::from_millis(now));
         let route = self.routers[frontend].route(self.tasks[f as usize])?;
@@ -207,7 +257,8 @@ impl Strategy for ArcRoute {
             manager,
             frontend,
             route: Some(route),
-            tried: Vec::new(),
+            tried: Tried::default(),
+            at: 0,
         })
     }
 
@@ -240,11 +291,19 @@ impl Strategy for ArcRoute {
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
         let task = self.tasks[f as usize];
-        self.routers[0]
-            .unreserved_arc(task.into())
+        let reserved = self
+            .provisioner
+            .reserved_arc(task)
             .into_iter()
-            .map(index)
-            .collect()
+            .map(|s| s.manager);
+        let unreserved = self
+            .routers
+            .iter()
+            .flat_map(|r| r.unreserved_arc(task.into()));
+        let mut all: Vec<usize> = reserved.chain(unreserved).map(index).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
     fn report_busy(&mut self, fleet: &Fleet, pinned: &HashMap<u32, Vec<(usize, u32)>>, now: u64) {
@@ -279,17 +338,29 @@ impl Strategy for RandomPick {
     }
 
     fn throttled(&mut self, ticket: &mut Ticket, _: u32, fleet: &Fleet) -> bool {
-        let untried: Vec<usize> = fleet
-            .alive()
-            .iter()
-            .copied()
-            .filter(|m| !ticket.tried.contains(m))
-            .collect();
-        if untried.is_empty() {
+        let alive = fleet.alive();
+        // Uniform over the untried: redraw a tried one (a few times at most while most are
+        // untried), and when most were tried, pick among the rest directly.
+        let untried = alive.len().saturating_sub(ticket.tried.count);
+        if untried == 0 {
             return false;
         }
-        ticket.manager = untried[self.rng.below(untried.len() as u64) as usize];
-        ticket.tried.push(ticket.manager);
+        let next = if untried * 2 >= alive.len() {
+            (0..).find_map(|_| {
+                let m = alive[self.rng.below(alive.len() as u64) as usize];
+                (!ticket.tried.contains(m)).then_some(m)
+            })
+        } else {
+            let k = self.rng.below(untried as u64) as usize;
+            alive
+                .iter()
+                .copied()
+                .filter(|&m| !ticket.tried.contains(m))
+                .nth(k)
+        };
+        let Some(next) = next else { return false };
+        ticket.manager = next;
+        ticket.tried.mark(next);
         true
     }
 
@@ -318,17 +389,19 @@ impl Strategy for RoundRobin {
         }
         let cursor = &mut self.cursors[frontend];
         *cursor = cursor.wrapping_add(1);
-        Some(ticket(alive[*cursor % alive.len()]))
+        let mut t = ticket(alive[*cursor % alive.len()]);
+        t.at = *cursor % alive.len();
+        Some(t)
     }
 
     fn throttled(&mut self, ticket: &mut Ticket, _: u32, fleet: &Fleet) -> bool {
         let alive = fleet.alive();
-        if ticket.tried.len() >= alive.len() {
+        if ticket.tried.count >= alive.len() {
             return false;
         }
-        let at = alive.iter().position(|&m| m == ticket.manager).unwrap_or(0);
-        ticket.manager = alive[(at + 1) % alive.len()];
-        ticket.tried.push(ticket.manager);
+        ticket.at = (ticket.at + 1) % alive.len();
+        ticket.manager = alive[ticket.at];
+        ticket.tried.mark(ticket.manager);
         true
     }
 
@@ -355,6 +428,8 @@ impl Strategy for RoundRobin {
 struct HashRing {
     ring: Ring,
     starts: Vec<u64>,
+    /// Each function's managers in ring order from its start, made when first needed.
+    orders: Vec<Option<Vec<usize>>>,
     factor: Option<f64>,
     seed: u64,
 }
@@ -362,16 +437,24 @@ struct HashRing {
 impl HashRing {
     fn new(fleet: &Fleet, tasks: &[TaskId], seed: u64, factor: Option<f64>) -> Self {
         let ring = Self::ring(fleet, seed);
-        let starts = tasks
+        let starts: Vec<u64> = tasks
             .iter()
             .map(|&t| ring.unreserved_start(t.into()))
             .collect();
         Self {
             ring,
+            orders: vec![None; starts.len()],
             starts,
             factor,
             seed,
         }
+    }
+
+    /// `f`'s managers in ring order from its start.
+    fn order(&mut self, f: u32) -> &[usize] {
+        let (ring, start) = (&self.ring, self.starts[f as usize]);
+        self.orders[f as usize]
+            .get_or_insert_with(|| ring.arc(start, u32::MAX).map(index).collect())
     }
 
     fn ring(fleet: &Fleet, seed: u64) -> Ring {
@@ -382,39 +465,46 @@ impl HashRing {
         self.ring.arc(self.starts[f as usize], u32::MAX).map(index)
     }
 
-    fn under_cap(&self, m: usize, fleet: &Fleet) -> bool {
+    /// Bounded loads' cap on one manager's running calls; unbounded for plain hashing.
+    fn cap(&self, fleet: &Fleet) -> u64 {
         let Some(factor) = self.factor else {
-            return true;
+            return u64::MAX;
         };
         let alive = fleet.alive().len().max(1) as f64;
-        let cap = (factor * (fleet.busy() + 1) as f64 / alive).ceil() as u64;
-        u64::from(fleet.managers[m].busy) < cap
+        (factor * (fleet.busy() + 1) as f64 / alive).ceil() as u64
     }
 }
 
 impl Strategy for HashRing {
     fn route(&mut self, _: usize, f: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
-        let first = self
-            .walk(f)
-            .find(|&m| self.under_cap(m, fleet))
-            .or_else(|| self.walk(f).next())?;
+        let cap = self.cap(fleet);
+        let order = self.order(f);
+        let under = |&m: &usize| u64::from(fleet.managers[m].busy) < cap;
+        let first = order
+            .iter()
+            .copied()
+            .find(under)
+            .or_else(|| order.first().copied())?;
         Some(ticket(first))
     }
 
     fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool {
-        let next = self
-            .walk(f)
-            .filter(|m| !ticket.tried.contains(m))
-            .find(|&m| self.under_cap(m, fleet))
-            .or_else(|| self.walk(f).find(|m| !ticket.tried.contains(m)));
+        let cap = self.cap(fleet);
+        let order = self.order(f);
+        let mut untried = order.iter().copied().filter(|&m| !ticket.tried.contains(m));
+        let next = untried
+            .clone()
+            .find(|&m| u64::from(fleet.managers[m].busy) < cap)
+            .or_else(|| untried.next());
         let Some(next) = next else { return false };
         ticket.manager = next;
-        ticket.tried.push(next);
+        ticket.tried.mark(next);
         true
     }
 
     fn membership_changed(&mut self, fleet: &Fleet) {
         self.ring = Self::ring(fleet, self.seed);
+        self.orders.iter_mut().for_each(|o| *o = None);
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
@@ -478,13 +568,13 @@ impl Strategy for OpenWhisk {
 
     fn throttled(&mut self, ticket: &mut Ticket, f: u32, _: &Fleet) -> bool {
         let n = self.managers.len();
-        if ticket.tried.len() >= n {
+        if ticket.tried.count >= n {
             return false;
         }
         let (home, step) = self.home_and_step(f);
-        let next = self.managers[(home + step * ticket.tried.len()) % n];
+        let next = self.managers[(home + step * ticket.tried.count) % n];
         ticket.manager = next;
-        ticket.tried.push(next);
+        ticket.tried.mark(next);
         true
     }
 
@@ -513,11 +603,14 @@ impl Strategy for OpenWhisk {
     }
 }
 
-/// Fraction of `before` that is not in `after`.
+/// How much of a placement moved: the managers in one set but not the other, over those in
+/// either (0 when both are empty). Symmetric, so managers added count as well as removed.
 pub fn moved(before: &[usize], after: &[usize]) -> f64 {
-    if before.is_empty() {
+    let before: HashSet<usize> = before.iter().copied().collect();
+    let after: HashSet<usize> = after.iter().copied().collect();
+    let union = before.union(&after).count();
+    if union == 0 {
         return 0.0;
     }
-    let after: HashSet<usize> = after.iter().copied().collect();
-    before.iter().filter(|m| !after.contains(m)).count() as f64 / before.len() as f64
+    before.symmetric_difference(&after).count() as f64 / union as f64
 }
