@@ -520,7 +520,10 @@ impl Strategy for HashRing {
 
 /// `openwhisk` (Apache OpenWhisk's ShardingContainerPoolBalancer): home invoker
 /// `hash mod n`; when it is full, step by a step size co-prime with `n` (chosen by the
-/// hash) until every invoker was tried.
+/// hash) until every invoker was tried. Two simplifications, neither a handicap: every step
+/// size co-prime with `n` is a candidate (OpenWhisk keeps a pairwise co-prime subset), and a
+/// call that finds every invoker full is throttled (OpenWhisk then forces it onto a random,
+/// overloaded invoker).
 struct OpenWhisk {
     managers: Vec<usize>,
     hashes: Vec<u64>,
