@@ -1,0 +1,77 @@
+//! Writers: what a membership, health or reservation change costs to publish.
+//!
+//! Run with `cargo bench --bench writers`.
+
+use std::hint::black_box;
+
+use arcroute::{ManagerId, Reservation, Router, TaskId};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+
+fn fleet(n: u64, offset: u64) -> Vec<(ManagerId, u32)> {
+    (offset..offset + n)
+        .map(|i| (ManagerId::new(i), 1))
+        .collect()
+}
+
+fn set_managers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("set_managers");
+    for n in [100u64, 1_000] {
+        let router = Router::builder().managers(fleet(n, 0)).build().unwrap();
+        // Alternate between two fleets that differ by one manager: every call publishes.
+        let (a, b) = (fleet(n, 0), fleet(n, 1));
+        let mut flip = false;
+        group.bench_function(BenchmarkId::new("one_changed", n), |bench| {
+            bench.iter(|| {
+                flip = !flip;
+                let next = if flip { &b } else { &a };
+                black_box(router.set_managers(next.iter().copied()).unwrap())
+            })
+        });
+        group.bench_function(BenchmarkId::new("unchanged", n), |bench| {
+            bench.iter_batched(
+                || if flip { b.clone() } else { a.clone() },
+                |same| black_box(router.set_managers(same).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn set_health(c: &mut Criterion) {
+    let mut group = c.benchmark_group("set_health");
+    for n in [100u64, 1_000, 10_000] {
+        let router = Router::builder().managers(fleet(n, 0)).build().unwrap();
+        let mut up = true;
+        group.bench_function(BenchmarkId::from_parameter(n), |bench| {
+            bench.iter(|| {
+                up = !up;
+                black_box(router.set_health(ManagerId::new(n / 2), up).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn set_reservation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("set_reservation");
+    for present in [1_000u128, 100_000] {
+        let mut builder = Router::builder().managers(fleet(1_000, 0));
+        for t in 0..present {
+            builder = builder.reservation(TaskId::new(t), Reservation::new(10, 10));
+        }
+        let router = builder.build().unwrap();
+        let task = TaskId::new(present / 2);
+        let mut limit = 10;
+        group.bench_function(BenchmarkId::new("present", present), |bench| {
+            bench.iter(|| {
+                limit = if limit == 10 { 11 } else { 10 };
+                black_box(router.set_reservation(task, limit))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, set_managers, set_health, set_reservation);
+criterion_main!(benches);
