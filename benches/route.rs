@@ -1,4 +1,6 @@
-//! The hot path: `route` plus permit drop on a warm task, and the ring's first-manager query.
+//! The hot path: `route` plus permit drop on a warm task, next to a bare pingora-ketama
+//! lookup on the same number of points (the ratio a platform author compares), and the ring's
+//! first-manager query.
 //!
 //! Run with `cargo bench --bench route`.
 
@@ -6,6 +8,7 @@ use std::hint::black_box;
 
 use arcroute::{ManagerId, Reservation, Ring, RingConfig, Router, TaskId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use pingora_ketama::{Bucket, Continuum};
 
 const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
 
@@ -28,6 +31,18 @@ fn route(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("reserved", n), &n, |b, _| {
             b.iter(|| black_box(router.route(black_box(reserved))))
+        });
+        // The baseline: one ketama lookup, 160 points per manager as arcroute's default.
+        let buckets: Vec<Bucket> = (0..n)
+            .map(|i| {
+                let [a, b, c, d] = (i as u32).to_be_bytes();
+                Bucket::new(([10, b, c, d], 1024 + u16::from(a)).into(), 1)
+            })
+            .collect();
+        let ketama = Continuum::new(&buckets);
+        let key = *b"warm-unreserved";
+        group.bench_with_input(BenchmarkId::new("pingora-ketama-lookup", n), &n, |b, _| {
+            b.iter(|| black_box(ketama.node_idx(black_box(&key))))
         });
     }
     group.finish();
