@@ -1,0 +1,67 @@
+//! Routing from several threads at once: distinct tasks (should scale with cores) and one
+//! hot task (contends on its counters).
+//!
+//! Run with `cargo bench --bench threads`. Throughput is routes per second over all threads;
+//! thread counts above the machine's cores measure oversubscription, not scaling.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use arcroute::{ManagerId, Router, TaskId};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
+
+/// Runs `iters` routes of `task_of(thread)` on each of `threads` threads; returns the wall
+/// time from the common start to the last thread's end.
+fn run(
+    router: &Router,
+    threads: usize,
+    iters: u64,
+    task_of: impl Fn(usize) -> TaskId + Sync,
+) -> Duration {
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, task_of) = (&barrier, &task_of);
+                s.spawn(move || {
+                    let task = task_of(t);
+                    drop(router.route(task));
+                    barrier.wait();
+                    for _ in 0..iters {
+                        black_box(router.route(black_box(task)));
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for h in handles {
+            h.join().expect("a routing thread panicked");
+        }
+        start.elapsed()
+    })
+}
+
+fn threads(c: &mut Criterion) {
+    let router = Router::builder()
+        .managers((0..1_000).map(|i| (ManagerId::new(i), 1)))
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("threads");
+    for n in THREADS {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("distinct_tasks", n), |b| {
+            b.iter_custom(|iters| run(&router, n, iters, |t| TaskId::new(t as u128 + 1)))
+        });
+        group.bench_function(BenchmarkId::new("one_hot_task", n), |b| {
+            b.iter_custom(|iters| run(&router, n, iters, |_| TaskId::new(0)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, threads);
+criterion_main!(benches);
