@@ -25,6 +25,33 @@ fn addr(i: u64) -> SocketAddr {
     SocketAddr::from(([10, b, c, d], 1024 + u16::from(a)))
 }
 
+/// The same `n` managers in every ring measured.
+struct Rings {
+    arcroute: Ring,
+    ketama: Continuum,
+    hashring: hashring::HashRing<u64>,
+    multi_probe: mpchash::HashRing<u64>,
+}
+
+fn rings(n: u64) -> Rings {
+    let arcroute = Ring::new(
+        RingConfig::default(),
+        (0..n).map(|i| (ManagerId::new(i), 1)),
+    )
+    .unwrap();
+    let buckets: Vec<Bucket> = (0..n).map(|i| Bucket::new(addr(i), 1)).collect();
+    let mut hashring = hashring::HashRing::new();
+    hashring.batch_add((0..n).collect());
+    let multi_probe = mpchash::HashRing::new();
+    (0..n).for_each(|i| multi_probe.add(i));
+    Rings {
+        arcroute,
+        ketama: Continuum::new(&buckets),
+        hashring,
+        multi_probe,
+    }
+}
+
 /// Cycles through `keys`, one per iteration.
 fn cycle(keys: &[u64]) -> impl FnMut() -> u64 + '_ {
     let mut i = 0;
@@ -39,18 +66,13 @@ fn first_manager(c: &mut Criterion) {
     let mut group = c.benchmark_group("first_manager");
     group.throughput(Throughput::Elements(1));
     for n in FLEETS {
-        let ring = Ring::new(
-            RingConfig::default(),
-            (0..n).map(|i| (ManagerId::new(i), 1)),
-        )
-        .unwrap();
-        let buckets: Vec<Bucket> = (0..n).map(|i| Bucket::new(addr(i), 1)).collect();
-        let ketama = Continuum::new(&buckets);
+        let Rings {
+            arcroute: ring,
+            ketama,
+            hashring,
+            multi_probe,
+        } = rings(n);
         let jump = jumphash::JumpHasher::new();
-        let mut hashring = hashring::HashRing::new();
-        hashring.batch_add((0..n).collect());
-        let multi_probe = mpchash::HashRing::new();
-        (0..n).for_each(|i| multi_probe.add(i));
 
         let mut next = cycle(&keys);
         group.bench_function(BenchmarkId::new("arcroute", n), |b| {
@@ -78,18 +100,13 @@ fn eighth_of_arc(c: &mut Criterion) {
     let mut group = c.benchmark_group("eighth_of_arc");
     group.throughput(Throughput::Elements(1));
     for n in FLEETS.into_iter().filter(|&n| n >= 8) {
-        let ring = Ring::new(
-            RingConfig::default(),
-            (0..n).map(|i| (ManagerId::new(i), 1)),
-        )
-        .unwrap();
+        let Rings {
+            arcroute: ring,
+            ketama,
+            hashring,
+            multi_probe,
+        } = rings(n);
         let mask = HealthMask::all_up(&ring);
-        let buckets: Vec<Bucket> = (0..n).map(|i| Bucket::new(addr(i), 1)).collect();
-        let ketama = Continuum::new(&buckets);
-        let mut hashring = hashring::HashRing::new();
-        hashring.batch_add((0..n).collect());
-        let multi_probe = mpchash::HashRing::new();
-        (0..n).for_each(|i| multi_probe.add(i));
 
         let mut next = cycle(&keys);
         group.bench_function(BenchmarkId::new("arcroute", n), |b| {

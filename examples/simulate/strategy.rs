@@ -92,11 +92,18 @@ pub trait Strategy: Send {
     /// The ticket's manager was full: move the ticket to the next manager to try, or give up.
     fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool;
     /// Managers were added or removed; `fleet` is the new fleet.
-    fn membership_changed(&mut self, fleet: &Fleet);
-    /// Where `envs` pinned environments of `f` go: `(manager, count)`.
-    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)>;
-    /// The managers `f`'s calls go to now (for the membership-change metric).
-    fn placement(&self, f: u32, fleet: &Fleet) -> Vec<usize>;
+    fn membership_changed(&mut self, _fleet: &Fleet) {}
+    /// Where `envs` pinned environments of `f` go: `(manager, count)`. By default, for
+    /// strategies without a home: spread evenly over every manager from one picked by `f`.
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
+        let alive = fleet.alive();
+        spread(alive, f as usize % alive.len().max(1), envs)
+    }
+    /// The managers `f`'s calls go to now (for the membership-change metric); by default
+    /// every manager.
+    fn placement(&self, _f: u32, fleet: &Fleet) -> Vec<usize> {
+        fleet.alive().to_vec()
+    }
     /// The provisioning side placed `placed` of `f`'s reserved environments. arcroute's
     /// routers then count against those (the host reports them ready); the rivals do not
     /// know of reservations.
@@ -363,17 +370,6 @@ impl Strategy for RandomPick {
         ticket.tried.mark(next);
         true
     }
-
-    fn membership_changed(&mut self, _: &Fleet) {}
-
-    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
-        let alive = fleet.alive();
-        spread(alive, f as usize % alive.len().max(1), envs)
-    }
-
-    fn placement(&self, _: u32, fleet: &Fleet) -> Vec<usize> {
-        fleet.alive().to_vec()
-    }
 }
 
 /// `round-robin`: each frontend cycles over the managers; when full, the next one.
@@ -403,17 +399,6 @@ impl Strategy for RoundRobin {
         ticket.manager = alive[ticket.at];
         ticket.tried.mark(ticket.manager);
         true
-    }
-
-    fn membership_changed(&mut self, _: &Fleet) {}
-
-    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
-        let alive = fleet.alive();
-        spread(alive, f as usize % alive.len().max(1), envs)
-    }
-
-    fn placement(&self, _: u32, fleet: &Fleet) -> Vec<usize> {
-        fleet.alive().to_vec()
     }
 }
 
