@@ -201,8 +201,9 @@ pub struct Stats {
     pub reserved_tasks: u64,
 }
 
-/// Everything a route reads, published as one value.
-#[derive(Debug)]
+/// Everything a route reads, published as one value. Cloning shares the ring, the loads
+/// and the reservation shards; writers replace what changes.
+#[derive(Clone, Debug)]
 struct Snapshot {
     generation: u64,
     ring: Arc<Ring>,
@@ -217,6 +218,12 @@ struct Snapshot {
 impl Snapshot {
     fn healthy(&self) -> u32 {
         self.health.healthy_count()
+    }
+
+    /// Managers in the reserved arc of a task with reservation `res`.
+    fn reserved_len(&self, res: Reservation) -> u32 {
+        self.assigner
+            .reserved_len(res.limit, res.ready, self.healthy())
     }
 
     /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
@@ -296,7 +303,7 @@ impl<C: Clock> Router<C> {
     ///
     /// Returns `None` only when no manager is healthy. On a warm task: one snapshot load, one
     /// read lock on a map shard, a few atomics, a binary search and a walk of the chosen slot;
-    /// no allocation and no hashing of the task.
+    /// no allocation and no placement hash (XXH3) of the task.
     pub fn route(&self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
@@ -319,9 +326,7 @@ impl<C: Clock> Router<C> {
             (reservation.is_some() || own_group).then(|| self.live_of(task.get(), &snap, now));
         if let (Some(res), Some(live)) = (reservation, &task_live) {
             if let Some(permit) = self.admit_reserved(&snap, live, res, now) {
-                let len = snap
-                    .assigner
-                    .reserved_len(res.limit, res.ready, snap.healthy());
+                let len = snap.reserved_len(res);
                 let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
                 let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
                 let (slot, index) = snap.pick_slot(live.reserved_start, len, slot)?;
@@ -384,7 +389,7 @@ impl<C: Clock> Router<C> {
         if route.kind == RouteKind::Reserved {
             // Only the first `min(len, environments)` slots hold reserved environments.
             let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
-                let len = snap.assigner.reserved_len(r.limit, r.ready, healthy);
+                let len = snap.reserved_len(r);
                 (len, len.min(r.environments()))
             });
             let start = route.permit.live().reserved_start;
@@ -551,7 +556,7 @@ impl<C: Clock> Router<C> {
                 ring: Arc::new(ring),
                 health,
                 loads,
-                ..cur.clone_parts()
+                ..Snapshot::clone(cur)
             }))
         })
     }
@@ -565,7 +570,7 @@ impl<C: Clock> Router<C> {
             let mut health = cur.health.clone();
             Ok(health.set(&cur.ring, id, healthy)?.then(|| Snapshot {
                 health,
-                ..cur.clone_parts()
+                ..Snapshot::clone(cur)
             }))
         })
     }
@@ -656,7 +661,7 @@ impl<C: Clock> Router<C> {
                 .with(task, next)
                 .map(|reservations| Snapshot {
                     reservations,
-                    ..cur.clone_parts()
+                    ..Snapshot::clone(cur)
                 }))
         })
     }
@@ -714,9 +719,7 @@ impl<C: Clock> Router<C> {
         let Some(res) = snap.reservations.get(task) else {
             return Vec::new();
         };
-        let len = snap
-            .assigner
-            .reserved_len(res.limit, res.ready, snap.healthy());
+        let len = snap.reserved_len(res);
         let start = hash::reserved_start(snap.config.ring.seed, task);
         (0..)
             .zip(snap.ring.arc_with(start, len, &snap.health))
@@ -767,21 +770,6 @@ impl<C: Clock> Router<C> {
         s.in_flight_unreserved = totals.unreserved;
         s.live_entries = totals.entries as u64;
         s
-    }
-}
-
-impl Snapshot {
-    /// A copy sharing the ring, loads and reservation shards; the caller replaces what changes.
-    fn clone_parts(&self) -> Self {
-        Self {
-            generation: self.generation,
-            ring: Arc::clone(&self.ring),
-            health: self.health.clone(),
-            loads: Arc::clone(&self.loads),
-            reservations: self.reservations.clone(),
-            config: self.config,
-            assigner: self.assigner,
-        }
     }
 }
 

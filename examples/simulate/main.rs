@@ -457,6 +457,10 @@ fn simulate(
 
     // The calls, then the end of the replay: what remains of ends, samples and events.
     for (i, call) in w.calls.iter().map(Some).chain([None]).enumerate() {
+        // Calls before this one are done: count them in blocks.
+        if i > 0 && i % 4096 == 0 {
+            progress.add(4096);
+        }
         let now = call.map_or(end_ms, |c| c.at_ms);
         // Everything before this arrival, in time order: ends, samples, reports, events.
         loop {
@@ -479,20 +483,7 @@ fn simulate(
                 free.push(slot);
             } else if next == event {
                 let &(t, change) = events.next().expect("peeked");
-                let f_count = w.functions.len() as u32;
-                let before: Vec<Vec<usize>> =
-                    (0..f_count).map(|f| strat.placement(f, &fleet)).collect();
-                change_membership(&mut fleet, change, t, sim.seed);
-                strat.membership_changed(&fleet);
-                // Weighted by calls: a busy function's move matters more.
-                let (mut moved, mut weight) = (0.0, 0.0);
-                for f in 0..f_count {
-                    let calls = w.functions[f as usize].total_calls as f64;
-                    let after = strat.placement(f, &fleet);
-                    moved += calls * strategy::moved(&before[f as usize], &after);
-                    weight += calls;
-                }
-                moved_sum += if weight > 0.0 { moved / weight } else { 0.0 };
+                moved_sum += change_membership(&mut fleet, strat.as_mut(), w, change, t, sim.seed);
                 moved_events += 1;
                 provision(&mut fleet, strat.as_mut(), reservations, &mut pinned, t);
             } else if next == next_sample {
@@ -570,9 +561,6 @@ fn simulate(
         };
         ends.push(Reverse((done_at, slot)));
         in_flight[fi] += 1;
-        if i % 4096 == 4095 {
-            progress.add(4096);
-        }
     }
     progress.add(w.calls.len() as u64 % 4096);
 
@@ -593,21 +581,47 @@ fn simulate(
     r
 }
 
-/// Adds managers (`change > 0`) or removes `-change` of them, chosen by the seed, at `now`.
-fn change_membership(fleet: &mut Fleet, change: i64, now: u64, seed: u64) {
+/// Adds managers (`change > 0`) or removes `-change` of them, chosen by the seed, at `now`,
+/// and tells the strategy. Returns how much of the functions' placements moved, weighted by
+/// calls (a busy function's move matters more).
+fn change_membership(
+    fleet: &mut Fleet,
+    strat: &mut dyn Strategy,
+    w: &Workload,
+    change: i64,
+    now: u64,
+    seed: u64,
+) -> f64 {
+    let functions = 0..w.functions.len() as u32;
+    let before: Vec<Vec<usize>> = functions
+        .clone()
+        .map(|f| strat.placement(f, fleet))
+        .collect();
     if change > 0 {
         fleet.add_managers(change as usize);
-        return;
-    }
-    let mut rng = Rng::stream(seed, now);
-    for _ in 0..(-change) {
-        let alive = fleet.alive();
-        // Keep at least one manager: a fleet of none routes nothing.
-        if alive.len() <= 1 {
-            break;
+    } else {
+        let mut rng = Rng::stream(seed, now);
+        for _ in 0..(-change) {
+            let alive = fleet.alive();
+            // Keep at least one manager: a fleet of none routes nothing.
+            if alive.len() <= 1 {
+                break;
+            }
+            let m = alive[rng.below(alive.len() as u64) as usize];
+            fleet.remove_manager(m, now);
         }
-        let m = alive[rng.below(alive.len() as u64) as usize];
-        fleet.remove_manager(m, now);
+    }
+    strat.membership_changed(fleet);
+    let (mut moved, mut weight) = (0.0, 0.0);
+    for (f, before) in functions.zip(&before) {
+        let calls = w.functions[f as usize].total_calls as f64;
+        moved += calls * strategy::moved(before, &strat.placement(f, fleet));
+        weight += calls;
+    }
+    if weight > 0.0 {
+        moved / weight
+    } else {
+        0.0
     }
 }
 
