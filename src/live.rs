@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use crate::assign::ArcState;
 
-pub(crate) const SHARDS: usize = 64;
+const SHARDS: usize = 64;
 
 /// Sweep a shard on insert once it holds this many entries (then at twice its live size).
 const FIRST_SWEEP: usize = 1024;
@@ -153,6 +153,25 @@ pub(crate) struct Shard {
     pub(crate) counters: Counters,
 }
 
+impl Shard {
+    /// Evicts the idle entries of this shard's `map` (whose write lock the caller holds) and
+    /// counts them. An entry whose `Arc` is held only by the map has no permit out and no
+    /// route in progress: clones are taken only under the shard's read lock, which the
+    /// write lock excludes, so nothing can revive it after the check.
+    fn sweep(
+        &self,
+        map: &mut HashMap<u128, Arc<Live>, ahash::RandomState>,
+        now: Duration,
+        ttl: Duration,
+    ) -> usize {
+        let before = map.len();
+        map.retain(|_, live| Arc::strong_count(live) > 1 || !live.idle(now, ttl));
+        let evicted = before - map.len();
+        self.counters.evictions.fetch_add(evicted as u64, Relaxed);
+        evicted
+    }
+}
+
 /// Totals over all shards of what lives in them.
 #[derive(Debug, Default)]
 pub(crate) struct LiveTotals {
@@ -180,7 +199,8 @@ impl LiveMap {
         &self.shards[shard_index(key)]
     }
 
-    /// The live state of `key`, made with `starts()` if absent; marks it used at `now`.
+    /// The live state of `key`, made from `make()` (arc starts and initial arc length) if
+    /// absent; marks it used at `now`.
     ///
     /// A read lock on one shard on the warm path; a write lock (and, now and then, an
     /// amortized sweep of that shard's idle entries) when the key is new.
@@ -203,8 +223,7 @@ impl LiveMap {
             return Arc::clone(live);
         }
         if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
-            let evicted = sweep(&mut guard.map, now, ttl);
-            shard.counters.evictions.fetch_add(evicted as u64, Relaxed);
+            shard.sweep(&mut guard.map, now, ttl);
             guard.sweep_at = guard.map.len().saturating_mul(2);
         }
         let (reserved_start, unreserved_start, arc_len) = make();
@@ -220,13 +239,10 @@ impl LiveMap {
 
     /// Removes every entry with no permit out that was not used within `ttl` of `now`.
     pub(crate) fn evict_idle(&self, now: Duration, ttl: Duration) -> usize {
-        let mut total = 0;
-        for shard in self.shards.iter() {
-            let evicted = sweep(&mut shard.map.write().map, now, ttl);
-            shard.counters.evictions.fetch_add(evicted as u64, Relaxed);
-            total += evicted;
-        }
-        total
+        self.shards
+            .iter()
+            .map(|shard| shard.sweep(&mut shard.map.write().map, now, ttl))
+            .sum()
     }
 
     pub(crate) fn shards(&self) -> &[Shard] {
@@ -245,19 +261,6 @@ impl LiveMap {
         }
         totals
     }
-}
-
-/// Evicts idle entries. An entry whose `Arc` is held only by the map has no permit out and no
-/// route in progress: clones are taken only under the shard's read lock, which the caller's
-/// write lock excludes, so nothing can revive it after the check.
-fn sweep(
-    map: &mut HashMap<u128, Arc<Live>, ahash::RandomState>,
-    now: Duration,
-    ttl: Duration,
-) -> usize {
-    let before = map.len();
-    map.retain(|_, live| Arc::strong_count(live) > 1 || !live.idle(now, ttl));
-    before - map.len()
 }
 
 fn shard_index(key: u128) -> usize {
