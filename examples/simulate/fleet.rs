@@ -109,17 +109,8 @@ impl Fleet {
     pub fn remove_manager(&mut self, m: usize, now: u64) {
         let pools = std::mem::take(&mut self.managers[m].pools);
         for (f, pool) in pools {
-            let mem = u128::from(self.memory_mb[f as usize]);
-            for idle in pool.idle {
-                self.mb_ms +=
-                    mem * u128::from(now.min(idle.since + self.keep_alive_ms) - idle.created);
-            }
-            for created in pool.busy_created {
-                self.mb_ms += mem * u128::from(now - created);
-            }
-            for created in self.pinned_since.remove(&(m, f)).unwrap_or_default() {
-                self.mb_ms += mem * u128::from(now - created);
-            }
+            self.mb_ms += self.held_until(m, f, &pool, now);
+            self.pinned_since.remove(&(m, f));
         }
         let manager = &mut self.managers[m];
         self.busy -= u64::from(manager.busy);
@@ -262,24 +253,30 @@ impl Fleet {
     pub fn gb_seconds(&self, end: u64) -> f64 {
         let mut mb_ms = self.mb_ms;
         for (m, manager) in self.managers.iter().enumerate() {
-            if !manager.alive {
-                continue;
-            }
-            for (&f, pool) in &manager.pools {
-                let mem = u128::from(self.memory_mb[f as usize]);
-                for idle in &pool.idle {
-                    let gone = end.min(idle.since + self.keep_alive_ms).max(idle.created);
-                    mb_ms += mem * u128::from(gone - idle.created);
-                }
-                for &created in &pool.busy_created {
-                    mb_ms += mem * u128::from(end.saturating_sub(created));
-                }
-                for &created in self.pinned_since.get(&(m, f)).into_iter().flatten() {
-                    mb_ms += mem * u128::from(end.saturating_sub(created));
+            if manager.alive {
+                for (&f, pool) in &manager.pools {
+                    mb_ms += self.held_until(m, f, pool, end);
                 }
             }
         }
         mb_ms as f64 / 1024.0 / 1000.0
+    }
+
+    /// Memory held by the environments of `f` on `m` (in `pool`) from their making until
+    /// `end` (idle ones at most until their keep-alive runs out), in MB·ms.
+    fn held_until(&self, m: usize, f: u32, pool: &Pool, end: u64) -> u128 {
+        let mem = u128::from(self.memory_mb[f as usize]);
+        let idle = pool
+            .idle
+            .iter()
+            .map(|i| end.min(i.since + self.keep_alive_ms).max(i.created) - i.created);
+        let pinned = self.pinned_since.get(&(m, f)).into_iter().flatten();
+        let busy = pool
+            .busy_created
+            .iter()
+            .chain(pinned)
+            .map(|&c| end.saturating_sub(c));
+        idle.chain(busy).map(|ms| mem * u128::from(ms)).sum()
     }
 
     /// Frees `mem` MB on `m`: expired environments first, then idle unpinned ones, least
