@@ -1348,61 +1348,84 @@ mod tests {
 
     #[test]
     fn bad_numbers_report_file_line_and_column() {
-        let inv = INV.replace("fb,app2,o1,0,3", "fb,app2,o1,0,x3");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            3,
-            5,
-            "`x3` is not a number",
-        );
-        let inv = INV.replace("fc,app1,o1,1,1,1,600", "fc,app1,o1,1,1,-1,600");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            4,
-            6,
-            "negative",
-        );
-        let inv = INV.replace("fa,app1,o1,2,0", "fa,app1,o1,2.5,0");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            2,
-            4,
-            "whole number",
-        );
-        let inv = INV.replace("fa,app1,o1,2,0", "fa,app1,o1,,0");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            2,
-            4,
-            "empty field",
-        );
-        let inv = INV.replace("fa,app1,o1,2,0", "fa,app1,o1,NaN,0");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            2,
-            4,
-            "finite",
-        );
-        let run = run_csv().replace(
-            "1000,1000,1000,1000,1000,1000,1000",
-            "1000,1000,1000,1000,1000,1000,1e400",
-        );
-        assert_at(&load_error(INV, &run, MEM), "t_run.csv", 3, 14, "finite");
-        let run = run_csv().replace("10,11,20,30,40,90,100", "10,11,20,30,-40,90,100");
-        assert_at(&load_error(INV, &run, MEM), "t_run.csv", 2, 12, "negative");
-        let mem = MEM.replace("300.4", "lots");
-        assert_at(
-            &load_error(INV, &run_csv(), &mem),
-            "t_mem.csv",
-            2,
-            4,
-            "not a number",
-        );
+        let run = run_csv();
+        // (which file to break: 0 inv, 1 run, 2 mem; text to replace, by what; where; message)
+        let cases = [
+            (
+                0,
+                "fb,app2,o1,0,3",
+                "fb,app2,o1,0,x3",
+                "t_inv.csv",
+                3,
+                5,
+                "`x3` is not a number",
+            ),
+            (
+                0,
+                "fc,app1,o1,1,1,1,600",
+                "fc,app1,o1,1,1,-1,600",
+                "t_inv.csv",
+                4,
+                6,
+                "negative",
+            ),
+            (
+                0,
+                "fa,app1,o1,2,0",
+                "fa,app1,o1,2.5,0",
+                "t_inv.csv",
+                2,
+                4,
+                "whole number",
+            ),
+            (
+                0,
+                "fa,app1,o1,2,0",
+                "fa,app1,o1,,0",
+                "t_inv.csv",
+                2,
+                4,
+                "empty field",
+            ),
+            (
+                0,
+                "fa,app1,o1,2,0",
+                "fa,app1,o1,NaN,0",
+                "t_inv.csv",
+                2,
+                4,
+                "finite",
+            ),
+            (
+                1,
+                "1000,1000,1000,1000,1000,1000,1000",
+                "1000,1000,1000,1000,1000,1000,1e400",
+                "t_run.csv",
+                3,
+                14,
+                "finite",
+            ),
+            (
+                1,
+                "10,11,20,30,40,90,100",
+                "10,11,20,30,-40,90,100",
+                "t_run.csv",
+                2,
+                12,
+                "negative",
+            ),
+            (2, "300.4", "lots", "t_mem.csv", 2, 4, "not a number"),
+        ];
+        for (which, from, to, file, line, column, message) in cases {
+            let mut files = [INV.to_owned(), run.clone(), MEM.to_owned()];
+            assert!(
+                files[which].contains(from),
+                "case {from:?} matches its file"
+            );
+            files[which] = files[which].replace(from, to);
+            let e = load_error(&files[0], &files[1], &files[2]);
+            assert_at(&e, file, line, column, message);
+        }
         // An error in a minute outside the range still counts: the file is malformed.
         let inv = INV.replace("fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3,0,zero");
         let e = load(&inv, &run_csv(), MEM, 0..2, Arrivals::Random, 1).unwrap_err();
