@@ -150,19 +150,32 @@ impl ArcAssigner {
         now: Duration,
         healthy: u32,
     ) -> ArcState {
+        self.unreserved_with(current, load, healthy, || now)
+    }
+
+    /// [`ArcAssigner::unreserved`], calling `now` only when the shrink timer needs the time.
+    pub(crate) fn unreserved_with(
+        &self,
+        current: ArcState,
+        load: u32,
+        healthy: u32,
+        now: impl FnOnce() -> Duration,
+    ) -> ArcState {
         let c = &self.config;
-        let wanted = load
-            .div_ceil(c.target_per_manager.get())
-            .max(c.min_unreserved_arc.get());
+        let target = c.target_per_manager.get();
         let mut next = current;
-        if wanted > current.len {
+        // `ceil(load / target) > len` without a division on the steady path.
+        if u64::from(load) > u64::from(current.len) * u64::from(target)
+            || current.len < c.min_unreserved_arc.get()
+        {
             next = ArcState {
-                len: wanted,
+                len: load.div_ceil(target).max(c.min_unreserved_arc.get()),
                 below_since: None,
             };
         } else if current.len > c.min_unreserved_arc.get()
             && self.below_threshold(load, current.len)
         {
+            let now = now();
             match current.below_since {
                 None => next.below_since = Some(now),
                 Some(since) if now.checked_sub(since).is_some_and(|d| d >= c.shrink_delay) => {

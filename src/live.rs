@@ -2,7 +2,9 @@
 //! eviction and striped counters.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,15 +28,22 @@ pub(crate) struct Live {
     pub(crate) unreserved_start: u64,
     /// Calls in flight on this task's reserved arc.
     pub(crate) reserved: AtomicU32,
-    /// Calls in flight on this group's unreserved arc (unreserved and spillover).
-    pub(crate) unreserved: AtomicU32,
-    /// Round-robin cursors of the reserved and the unreserved arc, apart so that spillover
-    /// does not skew the reserved arc's proportions.
+    /// Calls in flight on this group's unreserved arc (unreserved and spillover) in the low
+    /// 32 bits, and the arc's round-robin cursor in the high 32 bits: one `fetch_add` both
+    /// counts a call and takes its turn. In-flight calls cannot reach 2^32, so the count never
+    /// carries into the cursor; the cursor wraps.
+    unreserved: AtomicU64,
+    /// Round-robin cursor of the reserved arc, apart so that spillover does not skew the
+    /// reserved arc's proportions.
     pub(crate) reserved_cursor: AtomicU32,
-    pub(crate) cursor: AtomicU32,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
-    last_used: AtomicU64,
+    /// Whether a route used this state since the last sweep looked at it. Routes set it
+    /// without reading the clock; a sweep turns it into `last_seen`.
+    used: AtomicBool,
+    /// When this state was made, or the latest sweep that found it used: never earlier than
+    /// its last use.
+    last_seen: AtomicU64,
     /// Host-reported reserved busy fraction in permille, and when it was reported.
     busy_permille: AtomicU32,
     busy_at: AtomicU64,
@@ -46,15 +55,31 @@ impl Live {
             reserved_start,
             unreserved_start,
             reserved: AtomicU32::new(0),
-            unreserved: AtomicU32::new(0),
+            unreserved: AtomicU64::new(0),
             reserved_cursor: AtomicU32::new(0),
-            cursor: AtomicU32::new(0),
             arc_len: AtomicU32::new(arc_len),
             below_since: AtomicU64::new(NONE),
-            last_used: AtomicU64::new(stamp(now)),
+            used: AtomicBool::new(false),
+            last_seen: AtomicU64::new(stamp(now)),
             busy_permille: AtomicU32::new(0),
             busy_at: AtomicU64::new(NONE),
         }
+    }
+
+    /// Counts one more call on the unreserved arc: `(calls in flight with it, its cursor)`.
+    pub(crate) fn enter_unreserved(&self) -> (u32, u32) {
+        let before = self.unreserved.fetch_add(1 | 1 << 32, Relaxed);
+        ((before as u32).saturating_add(1), (before >> 32) as u32)
+    }
+
+    /// Ends one call counted by [`Live::enter_unreserved`].
+    pub(crate) fn exit_unreserved(&self) {
+        self.unreserved.fetch_sub(1, Release);
+    }
+
+    /// Calls in flight on the unreserved arc.
+    pub(crate) fn unreserved_in_flight(&self) -> u32 {
+        self.unreserved.load(Relaxed) as u32
     }
 
     pub(crate) fn arc_state(&self) -> ArcState {
@@ -82,11 +107,11 @@ impl Live {
         moved
     }
 
-    pub(crate) fn touch(&self, now: Duration) {
-        let now = stamp(now);
-        // Skip the store while the value is already current to keep the line shared.
-        if self.last_used.load(Relaxed) != now {
-            self.last_used.store(now, Relaxed);
+    /// Marks the state used. No clock read; once per sweep interval a store.
+    pub(crate) fn touch(&self) {
+        // Skip the store while the flag is set to keep the line shared.
+        if !self.used.load(Relaxed) {
+            self.used.store(true, Relaxed);
         }
     }
 
@@ -102,8 +127,17 @@ impl Live {
         fresh.then(|| self.busy_permille.load(Relaxed))
     }
 
+    /// Looked at by a sweep at `now`: whether the state went unused for more than `ttl`.
+    ///
+    /// Used since the last sweep: not idle, and `now` becomes its last-seen time (a route that
+    /// sets the flag while this clears it ran before `now`, so `now` is still not early).
     fn idle(&self, now: Duration, ttl: Duration) -> bool {
-        unstamp(self.last_used.load(Relaxed))
+        if self.used.load(Relaxed) {
+            self.used.store(false, Relaxed);
+            self.last_seen.store(stamp(now), Relaxed);
+            return false;
+        }
+        unstamp(self.last_seen.load(Relaxed))
             .is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
     }
 }
@@ -165,7 +199,8 @@ impl Shard {
         ttl: Duration,
     ) -> usize {
         let before = map.len();
-        map.retain(|_, live| Arc::strong_count(live) > 1 || !live.idle(now, ttl));
+        // Every entry is looked at, held or not, so that its use turns into a time.
+        map.retain(|_, live| !live.idle(now, ttl) || Arc::strong_count(live) > 1);
         let evicted = before - map.len();
         self.counters.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
@@ -200,28 +235,29 @@ impl LiveMap {
     }
 
     /// The live state of `key`, made from `make()` (arc starts and initial arc length) if
-    /// absent; marks it used at `now`.
+    /// absent; marks it used.
     ///
-    /// A read lock on one shard on the warm path; a write lock (and, now and then, an
-    /// amortized sweep of that shard's idle entries) when the key is new.
+    /// A read lock on one shard and no clock read on the warm path; a write lock, a clock
+    /// read (and, now and then, an amortized sweep of that shard) when the key is new.
     pub(crate) fn get_or_insert(
         &self,
         key: u128,
-        now: Duration,
         ttl: Duration,
+        now: impl FnOnce() -> Duration,
         make: impl FnOnce() -> (u64, u64, u32),
     ) -> Arc<Live> {
         let shard = self.shard(key);
         let found = shard.map.read().map.get(&key).cloned();
         if let Some(live) = found {
-            live.touch(now);
+            live.touch();
             return live;
         }
         let mut guard = shard.map.write();
         if let Some(live) = guard.map.get(&key) {
-            live.touch(now);
+            live.touch();
             return Arc::clone(live);
         }
+        let now = now();
         if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
             shard.sweep(&mut guard.map, now, ttl);
             guard.sweep_at = guard.map.len().saturating_mul(2);
@@ -256,7 +292,7 @@ impl LiveMap {
             totals.entries += guard.map.len();
             for live in guard.map.values() {
                 totals.reserved += u64::from(live.reserved.load(Relaxed));
-                totals.unreserved += u64::from(live.unreserved.load(Relaxed));
+                totals.unreserved += u64::from(live.unreserved_in_flight());
             }
         }
         totals
@@ -276,9 +312,9 @@ mod tests {
     #[test]
     fn evicts_only_idle_entries_without_holders() {
         let map = LiveMap::default();
-        let held = map.get_or_insert(1, S, S, || (0, 0, 1));
-        drop(map.get_or_insert(2, S, S, || (0, 0, 1)));
-        drop(map.get_or_insert(3, 10 * S, S, || (0, 0, 1)));
+        let held = map.get_or_insert(1, S, || S, || (0, 0, 1));
+        drop(map.get_or_insert(2, S, || S, || (0, 0, 1)));
+        drop(map.get_or_insert(3, S, || 10 * S, || (0, 0, 1)));
         assert_eq!(
             map.evict_idle(10 * S, S),
             1,
@@ -291,6 +327,17 @@ mod tests {
     }
 
     #[test]
+    fn a_use_counts_from_the_sweep_that_sees_it() {
+        let map = LiveMap::default();
+        drop(map.get_or_insert(1, S, || S, || (0, 0, 1)));
+        // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
+        drop(map.get_or_insert(1, S, || unreachable!("warm: no clock"), || (0, 0, 1)));
+        assert_eq!(map.evict_idle(10 * S, S), 0);
+        assert_eq!(map.evict_idle(11 * S, S), 0, "idle exactly ttl: kept");
+        assert_eq!(map.evict_idle(11 * S + Duration::from_nanos(1), S), 1);
+    }
+
+    #[test]
     fn inserts_sweep_a_full_shard() {
         let map = LiveMap::default();
         let key_in_shard = |n: usize| -> Vec<u128> {
@@ -298,10 +345,10 @@ mod tests {
         };
         let keys = key_in_shard(FIRST_SWEEP + 1);
         for &k in &keys[..FIRST_SWEEP] {
-            drop(map.get_or_insert(k, S, S, || (0, 0, 1)));
+            drop(map.get_or_insert(k, S, || S, || (0, 0, 1)));
         }
         // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(map.get_or_insert(keys[FIRST_SWEEP], 10 * S, S, || (0, 0, 1)));
+        drop(map.get_or_insert(keys[FIRST_SWEEP], S, || 10 * S, || (0, 0, 1)));
         assert_eq!(map.totals().entries, 1);
         assert_eq!(
             map.shards[0].counters.evictions.load(Relaxed),

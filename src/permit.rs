@@ -35,12 +35,11 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let counter = if self.reserved {
-            &self.live.reserved
+        if self.reserved {
+            self.live.reserved.fetch_sub(1, Release);
         } else {
-            &self.live.unreserved
-        };
-        counter.fetch_sub(1, Release);
+            self.live.exit_unreserved();
+        }
     }
 }
 

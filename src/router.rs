@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::AtomicU32;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,10 @@ pub struct RouterConfig {
     pub pick: Pick,
     /// Live state of a task or group with no call in flight is evicted once unused this long
     /// (default 10 minutes). Its arc then starts again from the minimum length.
+    ///
+    /// Routes do not read the clock to mark a use; a sweep dates the uses it finds since the
+    /// previous sweep. So state is never evicted before `idle_ttl` of disuse, and with sweeps
+    /// every `I` it goes by the sweep after `idle_ttl + 2·I` at the latest.
     pub idle_ttl: Duration,
     /// Sibling rule: a call beyond the reservation still goes to the reserved arc while the
     /// host-reported busy fraction of reserved environments is below this (default 0.8, within
@@ -204,7 +208,7 @@ pub struct Stats {
 /// Everything a route reads, published as one value. Cloning shares the ring, the loads
 /// and the reservation shards; writers replace what changes.
 #[derive(Clone, Debug)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     generation: u64,
     ring: Arc<Ring>,
     health: HealthMask,
@@ -237,8 +241,11 @@ impl Snapshot {
 
     /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
     fn pick(&self, start: u64, len: u32, cursor: u32) -> Option<(u32, u32)> {
-        let first = cursor % len.max(1);
-        if self.config.pick == Pick::RoundRobin || len < 2 {
+        if len < 2 {
+            return self.pick_slot(start, len, 0);
+        }
+        let first = cursor % len;
+        if self.config.pick == Pick::RoundRobin {
             return self.pick_slot(start, len, first);
         }
         // A second, distinct slot, spread by a cheap mix of the cursor.
@@ -268,7 +275,7 @@ impl Snapshot {
 /// lock. Writers are serialized by a mutex and publish whole new snapshots; a write that
 /// changes nothing publishes nothing.
 pub struct Router<C: Clock = MonotonicClock> {
-    snapshot: ArcSwap<Snapshot>,
+    pub(crate) snapshot: ArcSwap<Snapshot>,
     writer: Mutex<()>,
     live: LiveMap,
     clock: C,
@@ -312,35 +319,44 @@ impl<C: Clock> Router<C> {
     ///
     /// The reservation and its in-flight count stay the task's own.
     pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
-        let snap = self.snapshot.load();
+        self.route_on(&self.snapshot.load(), task, group)
+    }
+
+    pub(crate) fn route_on(&self, snap: &Snapshot, task: TaskId, group: GroupId) -> Option<Route> {
         let counters = &self.live.shard(task.get()).counters;
         if snap.healthy() == 0 {
             bump(&counters.no_manager);
             return None;
         }
-        let now = self.clock.now();
+        // Read only where a rule needs the time; a warm route usually does not.
+        let now = || self.clock.now();
         let reservation = snap.reservations.get(task);
         let own_group = group.get() == task.get();
         // An unreserved task routed in another group needs no state of its own.
-        let task_live =
-            (reservation.is_some() || own_group).then(|| self.live_of(task.get(), &snap, now));
-        if let (Some(res), Some(live)) = (reservation, &task_live) {
-            if let Some(permit) = self.admit_reserved(&snap, live, res, now) {
-                let len = snap.reserved_len(res);
-                let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
-                let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
-                let (slot, index) = snap.pick_slot(live.reserved_start, len, slot)?;
-                bump(&counters.reserved);
-                return Some(Route {
-                    manager: snap.ring.manager_at(index),
-                    kind: RouteKind::Reserved,
-                    generation: snap.generation,
-                    task,
-                    group,
-                    slot,
-                    tries: 0,
-                    permit,
-                });
+        let mut task_live =
+            (reservation.is_some() || own_group).then(|| self.live_of(task.get(), snap, &now));
+        if let (Some(res), Some(live)) = (reservation, task_live.take_if(|_| reservation.is_some()))
+        {
+            match self.admit_reserved(snap, live, res, &now) {
+                Ok(permit) => {
+                    let live = permit.live();
+                    let len = snap.reserved_len(res);
+                    let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
+                    let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
+                    let (slot, index) = snap.pick_slot(live.reserved_start, len, slot)?;
+                    bump(&counters.reserved);
+                    return Some(Route {
+                        manager: snap.ring.manager_at(index),
+                        kind: RouteKind::Reserved,
+                        generation: snap.generation,
+                        task,
+                        group,
+                        slot,
+                        tries: 0,
+                        permit,
+                    });
+                }
+                Err(live) => task_live = Some(live),
             }
         }
         let (kind, counter) = match reservation {
@@ -349,10 +365,10 @@ impl<C: Clock> Router<C> {
         };
         let group_live = match task_live {
             Some(live) if own_group => live,
-            _ => self.live_of(group.get(), &snap, now),
+            _ => self.live_of(group.get(), snap, &now),
         };
         let (permit, slot, index) =
-            self.place_unreserved(&snap, group_live, now, counters, None)?;
+            self.place_unreserved(snap, group_live, &now, counters, None)?;
         bump(counter);
         Some(Route {
             manager: snap.ring.manager_at(index),
@@ -377,7 +393,10 @@ impl<C: Clock> Router<C> {
     /// next slot of its arc, which grows by one manager, so it meets a manager it has not
     /// tried until the arc spans every healthy manager.
     pub fn on_throttle(&self, route: &mut Route) -> bool {
-        let snap = self.snapshot.load();
+        self.throttle_on(&self.snapshot.load(), route)
+    }
+
+    pub(crate) fn throttle_on(&self, snap: &Snapshot, route: &mut Route) -> bool {
         let counters = &self.live.shard(route.task.get()).counters;
         bump(&counters.throttles);
         let healthy = snap.healthy();
@@ -385,7 +404,7 @@ impl<C: Clock> Router<C> {
             bump(&counters.throttles_exhausted);
             return false;
         }
-        let now = self.clock.now();
+        let now = || self.clock.now();
         if route.kind == RouteKind::Reserved {
             // Only the first `min(len, environments)` slots hold reserved environments.
             let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
@@ -395,21 +414,21 @@ impl<C: Clock> Router<C> {
             let start = route.permit.live().reserved_start;
             if route.tries + 1 < usable {
                 if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
-                    route.advance(&snap, next);
+                    route.advance(snap, next);
                     return true;
                 }
             }
-            let live = self.live_of(route.group.get(), &snap, now);
+            let live = self.live_of(route.group.get(), snap, &now);
             let avoid = Some(route.manager);
             let Some((permit, slot, index)) =
-                self.place_unreserved(&snap, live, now, counters, avoid)
+                self.place_unreserved(snap, live, &now, counters, avoid)
             else {
                 return false;
             };
             route.permit = permit; // drops the reserved count
             route.kind = RouteKind::Spillover;
             bump(&counters.spilled_on_throttle);
-            route.advance(&snap, (slot, index));
+            route.advance(snap, (slot, index));
             return true;
         }
         let live = route.permit.live();
@@ -418,17 +437,17 @@ impl<C: Clock> Router<C> {
         let len = commit_arc(live, current, next, counters).max(1);
         match snap.pick_slot(live.unreserved_start, len, (route.slot + 1) % len) {
             Some(next) => {
-                route.advance(&snap, next);
+                route.advance(snap, next);
                 true
             }
             None => false,
         }
     }
 
-    fn live_of(&self, key: u128, snap: &Snapshot, now: Duration) -> Arc<Live> {
+    fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
         let seed = snap.config.ring.seed;
         let min_len = snap.config.assign.min_unreserved_arc.get();
-        self.live.get_or_insert(key, now, snap.config.idle_ttl, || {
+        self.live.get_or_insert(key, snap.config.idle_ttl, now, || {
             (
                 hash::reserved_start(seed, TaskId::new(key)),
                 hash::unreserved_start(seed, GroupId::new(key)),
@@ -437,26 +456,29 @@ impl<C: Clock> Router<C> {
         })
     }
 
-    /// Counts a reserved call if the reservation admits it; the permit undoes the count.
+    /// Counts a reserved call if the reservation admits it, into a permit that undoes the
+    /// count; otherwise hands `live` back uncounted.
     fn admit_reserved(
         &self,
         snap: &Snapshot,
-        live: &Arc<Live>,
+        live: Arc<Live>,
         res: Reservation,
-        now: Duration,
-    ) -> Option<Permit> {
+        now: &impl Fn() -> Duration,
+    ) -> Result<Permit, Arc<Live>> {
         let before = live.reserved.fetch_add(1, Relaxed);
-        let permit = Permit::adopt(Arc::clone(live), true);
-        if before < res.share() {
-            return Some(permit);
+        // Sibling rule: past the share, but the host says reserved environments sit idle.
+        // Bounded by the environments that exist.
+        let admit = before < res.share()
+            || (before < res.ready
+                && live
+                    .busy(now(), snap.config.busy_ttl)
+                    .is_some_and(|busy| busy < permille(snap.config.busy_threshold)));
+        if admit {
+            Ok(Permit::adopt(live, true))
+        } else {
+            live.reserved.fetch_sub(1, Release);
+            Err(live)
         }
-        // Sibling rule: counted concurrency is past the share, but the host says reserved
-        // environments sit idle. Bounded by the environments that exist.
-        let threshold = permille(snap.config.busy_threshold);
-        let idle = live
-            .busy(now, snap.config.busy_ttl)
-            .is_some_and(|busy| busy < threshold);
-        (idle && before < res.ready).then_some(permit)
     }
 
     /// Counts one more call on `live`'s unreserved arc, resizes the arc for the new load and
@@ -466,15 +488,14 @@ impl<C: Clock> Router<C> {
         &self,
         snap: &Snapshot,
         live: Arc<Live>,
-        now: Duration,
+        now: &impl Fn() -> Duration,
         counters: &Counters,
         avoid: Option<ManagerId>,
     ) -> Option<(Permit, u32, u32)> {
-        let load = live.unreserved.fetch_add(1, Relaxed).saturating_add(1);
+        let (load, cursor) = live.enter_unreserved();
         let permit = Permit::adopt(live, false);
         let live = permit.live();
         let mut len = self.resize(snap, live, load, now, counters);
-        let cursor = live.cursor.fetch_add(1, Relaxed);
         let (mut slot, mut index) = snap.pick(live.unreserved_start, len, cursor)?;
         if avoid == Some(snap.ring.manager_at(index)) {
             if len < 2 {
@@ -493,11 +514,13 @@ impl<C: Clock> Router<C> {
         snap: &Snapshot,
         live: &Live,
         load: u32,
-        now: Duration,
+        now: &impl Fn() -> Duration,
         counters: &Counters,
     ) -> u32 {
         let current = live.arc_state();
-        let next = snap.assigner.unreserved(current, load, now, snap.healthy());
+        let next = snap
+            .assigner
+            .unreserved_with(current, load, snap.healthy(), now);
         commit_arc(live, current, next, counters)
     }
 }
@@ -620,7 +643,7 @@ impl<C: Clock> Router<C> {
         }
         let snap = self.snapshot.load();
         let now = self.clock.now();
-        self.live_of(task.get(), &snap, now)
+        self.live_of(task.get(), &snap, &|| now)
             .report_busy(permille(fraction), now);
         Ok(())
     }
@@ -639,7 +662,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Evicts the live state of every task and group with no permit out and no route within
-    /// [`RouterConfig::idle_ttl`]. Returns how many entries went.
+    /// [`RouterConfig::idle_ttl`]; dates the uses since the previous sweep (see there). Returns
+    /// how many entries went. O(live entries), one shard's write lock at a time.
     ///
     /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
     /// its last sweep), so memory stays bounded even if this is never called; calling it

@@ -459,7 +459,10 @@ struct Held {
 /// What the model knows of one live entry (a task, which is also its own group).
 #[derive(Debug)]
 struct LiveModel {
-    last_used: Duration,
+    /// When made, or the latest sweep that found it used.
+    last_seen: Duration,
+    /// Used since the last sweep (routes read no clock; sweeps date the use).
+    used: bool,
     cursor: u32,
     reserved_cursor: u32,
     arc: ArcState,
@@ -612,8 +615,10 @@ impl Harness {
         };
         assert!(healthy > 0, "routed with no healthy manager");
         let now = self.now;
+        let fresh = !self.live.contains_key(&t);
         let live = self.live.entry(t).or_insert(LiveModel {
-            last_used: now,
+            last_seen: now,
+            used: false,
             cursor: 0,
             reserved_cursor: 0,
             arc: ArcState {
@@ -621,7 +626,7 @@ impl Harness {
                 below_since: None,
             },
         });
-        live.last_used = now;
+        live.used |= !fresh;
 
         let ring = self.router.ring();
         let expected_kind = match res {
@@ -736,7 +741,7 @@ impl Harness {
             (ring.reserved_start(id), reserved, s)
         } else if kind == RouteKind::Reserved {
             // Spills to the group's unreserved arc: touches the entry, counts as load.
-            self.live.get_mut(&t).unwrap().last_used = self.now;
+            self.live.get_mut(&t).unwrap().used = true;
             let load = self.held_of(t, false) + 1;
             let start = ring.unreserved_start(id.into());
             let mut len = self.resize(t, load);
@@ -861,14 +866,14 @@ impl Harness {
             }
             Op::Evict => {
                 let now = self.now;
-                let idle: Vec<usize> = self
-                    .live
-                    .iter()
-                    .filter(|&(&t, l)| {
-                        !self.held.iter().any(|h| h.task == t) && now - l.last_used > TTL
-                    })
-                    .map(|(&t, _)| t)
-                    .collect();
+                let mut idle = Vec::new();
+                for (&t, l) in self.live.iter_mut() {
+                    if std::mem::take(&mut l.used) {
+                        l.last_seen = now;
+                    } else if now - l.last_seen > TTL && !self.held.iter().any(|h| h.task == t) {
+                        idle.push(t);
+                    }
+                }
                 assert_eq!(
                     self.router.evict_idle(),
                     idle.len(),
@@ -957,8 +962,11 @@ impl Harness {
         self.held.clear();
         let s = self.router.stats();
         assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
-        self.clock.advance(TTL + Duration::from_secs(1));
-        assert_eq!(self.router.evict_idle(), self.live.len());
+        // One sweep dates the latest uses; one a TTL later finds everything idle.
+        self.apply(&Op::Evict);
+        self.apply(&Op::Advance(TTL.as_secs() + 1));
+        self.apply(&Op::Evict);
+        assert!(self.live.is_empty());
         assert_eq!(self.router.stats().live_entries, 0);
     }
 }
