@@ -74,21 +74,24 @@
 //! - **Counts are conserved**: every in-flight count is held by a [`Permit`] and released
 //!   when it drops, on any thread, during unwinding too. With no permit out, every in-flight
 //!   gauge in [`Stats`] is zero.
-//! - **Readers never lock the snapshot**: one `ArcSwap` load per call. Writers are serialized
-//!   and publish whole snapshots (ring, health, reservations, config, generation); a route
-//!   never sees half of a change. Writes that change nothing publish nothing. Per-task live
+//! - **Readers never lock the snapshot**: one `ArcSwap` load per call (or, through a
+//!   per-thread [`LocalRouter`], one pointer check while nothing was published). Writers are
+//!   serialized and publish whole snapshots (ring, health, reservations, config, generation);
+//!   a route never sees half of a change. Writes that change nothing publish nothing. Per-task live
 //!   state sits in a 64-way sharded map: a warm route takes one shard's read lock; a task's
 //!   first route in a while takes its write lock, and now and then sweeps that shard's idle
 //!   entries under it (amortized O(1) per new task, but readers of that shard wait for it).
 //! - **No allocation on a warm route**, and no placement hashing (XXH3) of the task when it
 //!   is routed by a precomputed [`TaskId`]: arc starts are cached in the task's live state.
 //!   Reserved calls go only to managers whose reserved slots hold environments, in proportion
-//!   to how many each holds.
+//!   to how many each holds. A warm route reads the clock only where a rule needs the time
+//!   (an arc's shrink timer, a reservation past its share), not to mark the task used.
 //! - **Bad input changes nothing**: every writer validates first and returns a typed
 //!   [`Error`]; nothing panics on input a host can send.
 //! - **Bounded memory**: per-task live state is evicted once idle for
 //!   [`RouterConfig::idle_ttl`] with no permit out, by [`Router::evict_idle`] and by
-//!   amortized sweeps when new tasks arrive.
+//!   amortized sweeps when new tasks arrive (never earlier; later by up to two sweep
+//!   intervals, since routes mark a use without reading the clock).
 //!
 //! # Pitfalls
 //!
@@ -169,6 +172,7 @@ mod clock;
 mod error;
 mod hash;
 mod live;
+mod local;
 mod permit;
 mod reservation;
 mod ring;
@@ -178,6 +182,7 @@ pub use assign::{ArcAssigner, ArcState, AssignConfig};
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use error::Error;
 pub use hash::{GroupId, ManagerId, RingVersion, TaskId};
+pub use local::LocalRouter;
 pub use permit::Permit;
 pub use reservation::Reservation;
 pub use ring::{

@@ -58,9 +58,12 @@ fn warm_routes_and_permit_drops_do_not_allocate() {
     drop(router.route(reserved));
 
     let mut held = Vec::with_capacity(64);
+    let mut local = router.local();
+    drop(local.route(unreserved));
     let counted = allocations_during(|| {
         for _ in 0..10_000 {
             drop(router.route(unreserved));
+            drop(local.route(unreserved));
         }
         // Reserved, then spillover once the share is held; arcs grow as calls pile up.
         for _ in 0..64 {
