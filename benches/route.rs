@@ -2,11 +2,12 @@
 //! lookup on the same number of points (the ratio a platform author compares), and the ring's
 //! first-manager query.
 //!
-//! Run with `cargo bench --bench route`.
+//! Run with `cargo bench --bench route`. Every routed task is warm (its live state exists);
+//! each variant routes one task over and over, as the ketama baseline looks up one key.
 
 use std::hint::black_box;
 
-use arcroute::{ManagerId, Reservation, Ring, RingConfig, Router, TaskId};
+use arcroute::{ManagerId, Reservation, Ring, RingConfig, Route, Router, TaskId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pingora_ketama::{Bucket, Continuum};
 
@@ -16,34 +17,61 @@ fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
     (0..n).map(|i| (ManagerId::new(i), 1))
 }
 
+/// A pingora-ketama ring of `n` managers: 160 points each, as arcroute's default.
+fn ketama(n: u64) -> Continuum {
+    let buckets: Vec<Bucket> = (0..n)
+        .map(|i| {
+            let [a, b, c, d] = (i as u32).to_be_bytes();
+            Bucket::new(([10, b, c, d], 1024 + u16::from(a)).into(), 1)
+        })
+        .collect();
+    Continuum::new(&buckets)
+}
+
 fn route(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_and_drop");
     group.throughput(Throughput::Elements(1));
     for n in FLEETS {
         let router = Router::builder().managers(fleet(n)).build().unwrap();
-        let unreserved = TaskId::from_name("warm-unreserved");
+        let name = "tenant-0042/resize-image";
+        let unreserved = TaskId::from_name(name);
         let reserved = TaskId::from_name("warm-reserved");
         router.put_reservation(reserved, Reservation::new(64, 64));
-        drop(router.route(unreserved));
-        drop(router.route(reserved));
-        group.bench_with_input(BenchmarkId::new("unreserved", n), &n, |b, _| {
-            b.iter(|| black_box(router.route(black_box(unreserved))))
+        // A reservation whose whole share is held: every further call spills over.
+        let spilling = TaskId::from_name("warm-spilling");
+        router.put_reservation(spilling, Reservation::new(4, 4));
+        let held: Vec<Route> = (0..4).filter_map(|_| router.route(spilling)).collect();
+        assert!(held.iter().all(|r| r.permit().is_reserved()));
+        for task in [unreserved, reserved, spilling] {
+            drop(router.route(task));
+        }
+        let variants = [
+            ("unreserved", unreserved),
+            ("reserved", reserved),
+            ("spillover", spilling),
+        ];
+        for (label, task) in variants {
+            group.bench_with_input(BenchmarkId::new(label, n), &n, |b, _| {
+                b.iter(|| black_box(router.route(black_box(task))))
+            });
+        }
+        group.bench_with_input(BenchmarkId::new("unreserved_by_name", n), &n, |b, _| {
+            b.iter(|| black_box(router.route(TaskId::from_name(black_box(name)))))
         });
-        group.bench_with_input(BenchmarkId::new("reserved", n), &n, |b, _| {
-            b.iter(|| black_box(router.route(black_box(reserved))))
-        });
-        // The baseline: one ketama lookup, 160 points per manager as arcroute's default.
-        let buckets: Vec<Bucket> = (0..n)
-            .map(|i| {
-                let [a, b, c, d] = (i as u32).to_be_bytes();
-                Bucket::new(([10, b, c, d], 1024 + u16::from(a)).into(), 1)
-            })
-            .collect();
-        let ketama = Continuum::new(&buckets);
-        let key = *b"warm-unreserved";
+        let mut local = router.local();
+        for (label, task) in [
+            ("local_unreserved", unreserved),
+            ("local_reserved", reserved),
+        ] {
+            group.bench_with_input(BenchmarkId::new(label, n), &n, |b, _| {
+                b.iter(|| black_box(local.route(black_box(task))))
+            });
+        }
+        let ketama = ketama(n);
         group.bench_with_input(BenchmarkId::new("pingora-ketama-lookup", n), &n, |b, _| {
-            b.iter(|| black_box(ketama.node_idx(black_box(&key))))
+            b.iter(|| black_box(ketama.node_idx(black_box(name.as_bytes()))))
         });
+        drop(held);
     }
     group.finish();
 }
