@@ -3,6 +3,7 @@
 //! Run with `cargo bench --bench writers`.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use arcroute::{ManagerId, Reservation, Router, TaskId};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
@@ -73,5 +74,59 @@ fn set_reservation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, set_managers, set_health, set_reservation);
+/// Runs `f` while another thread repeats `background` until `f` returns.
+fn with_background<R>(background: impl Fn() + Sync, f: impl FnOnce() -> R) -> R {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Relaxed) {
+                background();
+            }
+        });
+        let out = f();
+        stop.store(true, Relaxed);
+        out
+    })
+}
+
+/// Publishing while another thread routes, and routing while another thread publishes
+/// (health flips of one manager of 1,000): what each side costs the other. Compare with
+/// `set_health/1000` here and `route_and_drop/unreserved/1000` in the route bench.
+fn publish_while_routing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("publish_while_routing");
+    let router = Router::builder().managers(fleet(1_000, 0)).build().unwrap();
+    let task = TaskId::from_name("routed-meanwhile");
+    let flipped = ManagerId::new(500);
+    let up = AtomicBool::new(true);
+    let flip = || {
+        let next = !up.load(Relaxed);
+        up.store(next, Relaxed);
+        router.set_health(flipped, next).unwrap()
+    };
+    with_background(
+        || drop(black_box(router.route(task))),
+        || {
+            group.bench_function("set_health_while_routing", |b| b.iter(|| black_box(flip())));
+        },
+    );
+    with_background(
+        || {
+            black_box(flip());
+        },
+        || {
+            group.bench_function("route_while_publishing", |b| {
+                b.iter(|| black_box(router.route(black_box(task))))
+            });
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    set_managers,
+    set_health,
+    set_reservation,
+    publish_while_routing
+);
 criterion_main!(benches);
