@@ -155,13 +155,15 @@
 //! `min_reserved_arc` are [`AssignConfig`] fields (defaults 16 and 2).
 //!
 //! `tests/data/golden_v1.txt` pins the points of two small fleets and the arcs of ten tasks;
-//! an implementation in another language should reproduce it byte for byte. Its header gives
-//! the line formats; in addition, each `ring` line builds a ring of every `manager` line above
-//! it (with their weights), and the `point`, `start`, `arc`, `arc_down` and `reserved` lines
-//! that follow it, up to the next `ring` line, are of that ring. `start` lines use the task's
-//! default group; `arc` and `arc_down` lines list whole arcs (`len` = the number of managers
-//! of the ring, all healthy but the one `DOWN_ID`); `reserved` lines list the task's reserved
-//! arc with all managers healthy and the default [`AssignConfig`].
+//! an implementation in another language should reproduce it byte for byte. A reference
+//! implementation in Python lives in `tests/reference/placement.py` and is run by CI against
+//! the golden vectors. The file's header gives the line formats; in addition, each `ring` line
+//! builds a ring of every `manager` line above it (with their weights), and the `point`,
+//! `start`, `arc`, `arc_down` and `reserved` lines that follow it, up to the next `ring` line,
+//! are of that ring. `start` lines use the task's default group; `arc` and `arc_down` lines
+//! list whole arcs (`len` = the number of managers of the ring, all healthy but the one
+//! `DOWN_ID`); `reserved` lines list the task's reserved arc with all managers healthy and the
+//! default [`AssignConfig`].
 //!
 //! Unreserved arc *lengths* depend on each frontend's own load and are not part of the spec;
 //! the arc for a given length is.
