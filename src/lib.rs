@@ -147,15 +147,29 @@
 //!    first point of the ring if none is); walk the points in order, wrapping, for at most one
 //!    revolution; a manager joins the arc the first time one of its points is met, if it is
 //!    healthy; stop after `len` managers. Slot `k` of the arc is the `k`-th manager to join.
-//! 6. **Lengths.** A reserved arc has `ceil(max(limit, ready) / reserved_per_manager)`
-//!    managers, at least `min_reserved_arc`, at most the healthy count; 0 for a reservation of
-//!    0 with nothing ready. Its `k`-th manager holds `limit / len` reserved environments,
-//!    plus one if `k < limit % len`.
+//! 6. **Lengths.** A reserved arc has
+//!    `min(healthy, max(min_reserved_arc, ceil(max(limit, ready) / reserved_per_manager)))`
+//!    managers, `healthy` being the number of healthy managers (so it wins when it is below
+//!    `min_reserved_arc`); 0 for a reservation of 0 with nothing ready. Its `k`-th manager
+//!    holds `limit / len` reserved environments (integer division), plus one if
+//!    `k < limit % len`.
 //!
-//! `seed` is the fleet-wide [`RingConfig::seed`]. `tests/data/golden_v1.txt` pins the points of
-//! two small fleets and the arcs of ten tasks; an implementation in another language should
-//! reproduce it byte for byte. Unreserved arc *lengths* depend on each frontend's own load and
-//! are not part of the spec; the arc for a given length is.
+//! `seed` is the fleet-wide [`RingConfig::seed`]; `reserved_per_manager` and
+//! `min_reserved_arc` are [`AssignConfig`] fields (defaults 16 and 2).
+//!
+//! `tests/data/golden_v1.txt` pins the points of two small fleets and the arcs of ten tasks;
+//! an implementation in another language should reproduce it byte for byte. A reference
+//! implementation in Python lives in `tests/reference/placement.py` and is run by CI against
+//! the golden vectors. The file's header gives the line formats; in addition, each `ring` line
+//! builds a ring of every `manager` line above it (with their weights), and the `point`,
+//! `start`, `arc`, `arc_down` and `reserved` lines that follow it, up to the next `ring` line,
+//! are of that ring. `start` lines use the task's default group; `arc` and `arc_down` lines
+//! list whole arcs (`len` = the number of managers of the ring, all healthy but the one
+//! `DOWN_ID`); `reserved` lines list the task's reserved arc with all managers healthy and the
+//! default [`AssignConfig`].
+//!
+//! Unreserved arc *lengths* depend on each frontend's own load and are not part of the spec;
+//! the arc for a given length is.
 //!
 //! # Cargo features
 //!
