@@ -62,12 +62,16 @@
 //!   Adding or removing one manager changes an arc only by that manager entering or leaving
 //!   it at one position (the managers after it shift by one slot, the last may drop out or
 //!   come in); health changes skip a manager in the same way, without moving any other.
-//! - **Reserved calls stay within the reservation**: a router admits a
-//!   [`RouteKind::Reserved`] call only while the task holds fewer Reserved permits than
-//!   `min(limit, ready)` in force at that moment, or through the sibling rule
-//!   ([`RouterConfig::busy_threshold`]), which needs a fresh host report and is bounded by
-//!   `ready`. Lowering a reservation revokes no call already admitted; no new one is admitted
-//!   until the held ones fall below the new share.
+//! - **Reserved calls stay within the environments that exist**: a router admits a
+//!   [`RouteKind::Reserved`] call only while its own Reserved permits of the task are fewer
+//!   than its [`Frontends`] share of the reservation's `ready` count ([`Counting::Local`]:
+//!   the shares of all frontends add up to `ready`, so the fleet never over-admits), or fewer
+//!   than `ready` less the other frontends' last reported count ([`Counting::Global`], fresh
+//!   reports only), or through the sibling rule ([`RouterConfig::busy_threshold`]), which
+//!   needs a fresh host report and is bounded by `ready`. Admission follows `ready`, not
+//!   `limit`: a raise ramps as environments become ready, a cut or a removal drains as the
+//!   host tears them down (see [`Reservation`]). Lowering `ready` revokes no call already
+//!   admitted; no new one is admitted until the held ones fall below the new count.
 //! - **A reservation is a floor, never a ceiling**: calls beyond it are routed
 //!   ([`RouteKind::Spillover`]), never refused. `route` returns `None` only when no manager is
 //!   healthy.
@@ -183,6 +187,7 @@
 
 mod assign;
 mod clock;
+mod counting;
 mod error;
 mod hash;
 mod live;
@@ -194,6 +199,7 @@ mod router;
 
 pub use assign::{ArcAssigner, ArcState, AssignConfig};
 pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use counting::{Counting, Frontends};
 pub use error::Error;
 pub use hash::{GroupId, ManagerId, RingVersion, TaskId};
 pub use local::LocalRouter;

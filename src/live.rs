@@ -47,6 +47,10 @@ pub(crate) struct Live {
     /// Host-reported reserved busy fraction in permille, and when it was reported.
     busy_permille: AtomicU32,
     busy_at: AtomicU64,
+    /// Reserved calls in flight on other frontends, from the host's latest global count, and
+    /// when it was reported.
+    others: AtomicU32,
+    others_at: AtomicU64,
 }
 
 impl Live {
@@ -63,6 +67,8 @@ impl Live {
             last_seen: AtomicU64::new(stamp(now)),
             busy_permille: AtomicU32::new(0),
             busy_at: AtomicU64::new(NONE),
+            others: AtomicU32::new(0),
+            others_at: AtomicU64::new(NONE),
         }
     }
 
@@ -122,9 +128,20 @@ impl Live {
 
     /// The busy fraction in permille, if one was reported within `ttl` of `now`.
     pub(crate) fn busy(&self, now: Duration, ttl: Duration) -> Option<u32> {
-        let at = unstamp(self.busy_at.load(Relaxed))?;
-        let fresh = now.checked_sub(at).is_none_or(|age| age <= ttl);
-        fresh.then(|| self.busy_permille.load(Relaxed))
+        fresh(&self.busy_at, now, ttl).then(|| self.busy_permille.load(Relaxed))
+    }
+
+    /// Takes a fleet-wide count of reserved calls in flight, which includes this frontend's
+    /// own as of about now: the rest are the other frontends'.
+    pub(crate) fn report_global(&self, in_flight: u32, now: Duration) {
+        let own = self.reserved.load(Relaxed);
+        self.others.store(in_flight.saturating_sub(own), Relaxed);
+        self.others_at.store(stamp(now), Relaxed);
+    }
+
+    /// Other frontends' reserved calls in flight, if reported within `ttl` of `now`.
+    pub(crate) fn others(&self, now: Duration, ttl: Duration) -> Option<u32> {
+        fresh(&self.others_at, now, ttl).then(|| self.others.load(Relaxed))
     }
 
     /// Looked at by a sweep at `now`: whether the state went unused for more than `ttl`.
@@ -148,6 +165,12 @@ fn stamp(t: Duration) -> u64 {
         .unwrap_or(u64::MAX)
         .min(u64::MAX - 1)
         + 1
+}
+
+/// Whether a report stamped in `at` is at most `ttl` old at `now` (a clock that stepped back
+/// counts as fresh).
+fn fresh(at: &AtomicU64, now: Duration, ttl: Duration) -> bool {
+    unstamp(at.load(Relaxed)).is_some_and(|at| now.checked_sub(at).is_none_or(|age| age <= ttl))
 }
 
 fn unstamp(v: u64) -> Option<Duration> {

@@ -7,6 +7,18 @@ use std::sync::Arc;
 use crate::TaskId;
 
 /// Reserved capacity of one task.
+///
+/// `limit` is what the host provisions toward; `ready` is what exists. Routers admit Reserved
+/// calls against `ready` (split among frontends, see [`Frontends`](crate::Frontends)), so
+/// the reservation's whole lifecycle follows the environments:
+///
+/// - **raise**: calls ramp up as the host reports new environments ready;
+/// - **cut** (`limit` below `ready`): environments that still exist keep serving Reserved calls,
+///   and traffic drains to the unreserved arc as the host tears them down and lowers `ready`;
+/// - **removal** ([`Router::remove_reservation`](crate::Router::remove_reservation)): a cut
+///   to 0; the entry goes when `ready` reaches 0.
+///
+/// A reservation with `limit` and `ready` both 0 is no reservation: storing one removes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Reservation {
     /// Target number of reserved environments (provisioned concurrency).
@@ -21,14 +33,9 @@ impl Reservation {
         Self { limit, ready }
     }
 
-    /// Calls of this task one frontend sends to the reserved arc before spilling over:
-    /// `min(limit, ready)`, the reserved environments that exist and are wanted.
-    pub const fn share(self) -> u32 {
-        if self.limit < self.ready {
-            self.limit
-        } else {
-            self.ready
-        }
+    /// Whether the target is below what exists: environments are being torn down.
+    pub const fn is_draining(self) -> bool {
+        self.limit < self.ready
     }
 
     /// Reserved environments that may exist now: `max(limit, ready)`. They size the reserved
@@ -85,6 +92,7 @@ impl ReservationTable {
     /// The table with `task` set to `value` (`None` removes it), or `None` if that changes
     /// nothing.
     pub(crate) fn with(&self, task: TaskId, value: Option<Reservation>) -> Option<Self> {
+        let value = value.filter(|r| *r != Reservation::default());
         if self.get(task) == value {
             return None;
         }
@@ -138,8 +146,13 @@ mod tests {
     }
 
     #[test]
-    fn share_is_what_exists_and_is_wanted() {
-        assert_eq!(Reservation::new(10, 3).share(), 3);
-        assert_eq!(Reservation::new(3, 10).share(), 3);
+    fn an_empty_reservation_is_none() {
+        let t = ReservationTable::default();
+        let a = TaskId::new(1);
+        assert!(t.with(a, Some(Reservation::default())).is_none());
+        let t1 = t.with(a, Some(Reservation::new(0, 2))).unwrap();
+        assert!(Reservation::new(0, 2).is_draining());
+        let t2 = t1.with(a, Some(Reservation::new(0, 0))).unwrap();
+        assert_eq!((t2.get(a), t2.len()), (None, 0));
     }
 }

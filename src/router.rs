@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::assign::{ArcAssigner, ArcState, AssignConfig};
 use crate::clock::{Clock, MonotonicClock};
+use crate::counting::{Counting, Frontends};
 use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap};
 use crate::permit::Permit;
@@ -72,6 +73,12 @@ pub struct RouterConfig {
     pub busy_threshold: f32,
     /// A busy fraction older than this is ignored (default 2 s).
     pub busy_ttl: Duration,
+    /// This router's place among the frontends that share the fleet's reservations (default:
+    /// the only one). Change it with [`Router::set_frontends`] when frontends come and go.
+    pub frontends: Frontends,
+    /// How reserved calls in flight are counted across frontends (default
+    /// [`Counting::Local`]).
+    pub counting: Counting,
 }
 
 impl Default for RouterConfig {
@@ -83,6 +90,8 @@ impl Default for RouterConfig {
             idle_ttl: Duration::from_secs(600),
             busy_threshold: 0.8,
             busy_ttl: Duration::from_secs(2),
+            frontends: Frontends::default(),
+            counting: Counting::Local,
         }
     }
 }
@@ -337,7 +346,7 @@ impl<C: Clock> Router<C> {
             (reservation.is_some() || own_group).then(|| self.live_of(task.get(), snap, &now));
         if let (Some(res), Some(live)) = (reservation, task_live.take_if(|_| reservation.is_some()))
         {
-            match self.admit_reserved(snap, live, res, &now) {
+            match self.admit_reserved(snap, task, live, res, &now) {
                 Ok(permit) => {
                     let live = permit.live();
                     let len = snap.reserved_len(res);
@@ -461,18 +470,28 @@ impl<C: Clock> Router<C> {
     fn admit_reserved(
         &self,
         snap: &Snapshot,
+        task: TaskId,
         live: Arc<Live>,
         res: Reservation,
         now: &impl Fn() -> Duration,
     ) -> Result<Permit, Arc<Live>> {
+        let config = &snap.config;
         let before = live.reserved.fetch_add(1, Relaxed);
-        // Sibling rule: past the share, but the host says reserved environments sit idle.
+        let others = match config.counting {
+            Counting::Global { ttl } => live.others(now(), ttl),
+            Counting::Local => None,
+        };
+        let counted = match others {
+            Some(others) => others.saturating_add(before) < res.ready,
+            None => before < config.frontends.share_of(res.ready, task),
+        };
+        // Sibling rule: past the count, but the host says reserved environments sit idle.
         // Bounded by the environments that exist.
-        let admit = before < res.share()
+        let admit = counted
             || (before < res.ready
                 && live
-                    .busy(now(), snap.config.busy_ttl)
-                    .is_some_and(|busy| busy < permille(snap.config.busy_threshold)));
+                    .busy(now(), config.busy_ttl)
+                    .is_some_and(|busy| busy < permille(config.busy_threshold)));
         if admit {
             Ok(Permit::adopt(live, true))
         } else {
@@ -600,7 +619,8 @@ impl<C: Clock> Router<C> {
 
     /// Sets `task`'s reserved limit, keeping the `ready` count of an existing reservation
     /// (a new reservation starts with `ready = 0`: calls count against environments the host
-    /// has reported warm with [`Router::set_ready`]).
+    /// has reported warm with [`Router::set_ready`]). A limit below `ready` drains (see
+    /// [`Reservation`]); a limit of 0 with none ready removes the reservation.
     pub fn set_reservation(&self, task: TaskId, limit: u32) -> bool {
         self.write_reservation(task, |old| {
             Ok(Some(Reservation::new(limit, old.map_or(0, |r| r.ready))))
@@ -625,9 +645,45 @@ impl<C: Clock> Router<C> {
             .unwrap_or(false)
     }
 
-    /// Removes `task`'s reservation; its calls become unreserved.
+    /// Ends `task`'s reservation by draining it: the limit drops to 0, the environments that
+    /// are still ready keep serving Reserved calls and stay addressable, and the entry goes
+    /// once [`Router::set_ready`] reports 0 of them. A reservation with none ready goes at
+    /// once, as does `put_reservation(task, Reservation::default())`. New calls beyond what is
+    /// ready spill over to the unreserved arc, so traffic moves there as environments go.
     pub fn remove_reservation(&self, task: TaskId) -> bool {
-        self.write_reservation(task, |_| Ok(None)).unwrap_or(false)
+        self.write_reservation(task, |old| Ok(old.map(|r| Reservation::new(0, r.ready))))
+            .unwrap_or(false)
+    }
+
+    /// Moves this router to another place among the frontends (when frontends come and go);
+    /// every reservation's share follows at once. Publishes only a change.
+    pub fn set_frontends(&self, frontends: Frontends) -> bool {
+        self.publish(|cur| {
+            Ok((cur.config.frontends != frontends).then(|| {
+                let mut next = Snapshot::clone(cur);
+                next.config.frontends = frontends;
+                next
+            }))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
+    /// included, from the host's counting service, for [`Counting::Global`]. Not published:
+    /// kept with the task's live state, trusted for the mode's `ttl`. The router takes what is
+    /// not its own as the other frontends' count until the next report.
+    ///
+    /// # Errors
+    /// [`Error::NoReservation`] if `task` has none.
+    pub fn report_reserved_in_flight(&self, task: TaskId, in_flight: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        if snap.reservations.get(task).is_none() {
+            return Err(Error::NoReservation { task });
+        }
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, &|| now)
+            .report_global(in_flight, now);
+        Ok(())
     }
 
     /// Reports the fraction of `task`'s reserved environments that are busy, across all
@@ -733,6 +789,14 @@ impl<C: Clock> Router<C> {
     /// `task`'s reservation, if it has one.
     pub fn reservation(&self, task: TaskId) -> Option<Reservation> {
         self.snapshot.load().reservations.get(task)
+    }
+
+    /// `task`'s Reserved calls in flight through this router: what a frontend sends to the
+    /// host's counting service for [`Counting::Global`]. Does not mark the task used.
+    pub fn reserved_in_flight(&self, task: TaskId) -> u32 {
+        self.live
+            .get(task.get())
+            .map_or(0, |live| live.reserved.load(Relaxed))
     }
 
     /// For the host's provisioning side: the managers of `task`'s reserved arc, in arc order,
@@ -933,8 +997,11 @@ mod tests {
     fn sibling_rule_uses_idle_reserved_environments_while_fresh() {
         let (r, clock) = router(20);
         let t = TaskId::from_name("f");
-        r.put_reservation(t, Reservation::new(2, 4));
+        // One of two frontends: a share of 2 of the 4 ready environments.
+        assert!(r.set_frontends(Frontends::new(0, 2).unwrap()));
+        r.put_reservation(t, Reservation::new(4, 4));
         let held: Vec<Route> = (0..2).map(|_| r.route(t).unwrap()).collect();
+        assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
         assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
         r.report_reserved_busy(t, 0.5).unwrap();
         let a = r.route(t).unwrap();
@@ -961,6 +1028,134 @@ mod tests {
             Err(Error::InvalidFraction { value: 1.5 })
         );
         assert!(r.report_reserved_busy(t, f32::NAN).is_err());
+    }
+
+    fn kinds<C: Clock>(r: &Router<C>, t: TaskId, n: usize) -> (Vec<RouteKind>, Vec<Route>) {
+        let routes: Vec<Route> = (0..n).map(|_| r.route(t).unwrap()).collect();
+        (routes.iter().map(Route::kind).collect(), routes)
+    }
+
+    #[test]
+    fn local_counting_admits_this_frontends_share() {
+        let (r, _) = router(20);
+        let t = TaskId::new(4); // 4 % 3 == 1: frontend 0 takes turn 1
+        r.put_reservation(t, Reservation::new(10, 10));
+        let mut shares = Vec::new();
+        for index in 0..3 {
+            assert!(r.set_frontends(Frontends::new(index, 3).unwrap()));
+            let (k, held) = kinds(&r, t, 10);
+            shares.push(k.iter().filter(|&&k| k == RouteKind::Reserved).count());
+            assert!(k[shares[index as usize]..]
+                .iter()
+                .all(|&k| k == RouteKind::Spillover));
+            drop(held);
+        }
+        assert_eq!(
+            shares.iter().sum::<usize>(),
+            10,
+            "shares add up: {shares:?}"
+        );
+        assert!(shares.iter().all(|&s| s == 3 || s == 4));
+        assert!(!r.set_frontends(Frontends::new(2, 3).unwrap()), "unchanged");
+    }
+
+    #[test]
+    fn global_counting_uses_reports_while_fresh_then_falls_back() {
+        let (r, clock) = router(20);
+        let mut config = r.config();
+        config.counting = Counting::Global { ttl: 2 * S };
+        config.frontends = Frontends::new(0, 4).unwrap();
+        let r = Router::builder()
+            .config(config)
+            .managers((0..20).map(|i| (ManagerId::new(i), 1)))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let t = TaskId::new(8);
+        r.put_reservation(t, Reservation::new(8, 8));
+        assert_eq!(
+            r.report_reserved_in_flight(TaskId::new(9), 1),
+            Err(Error::NoReservation {
+                task: TaskId::new(9)
+            })
+        );
+        // No report yet: the local share, 8 / 4.
+        let (k, first) = kinds(&r, t, 3);
+        assert_eq!(r.reserved_in_flight(t), 2);
+        assert_eq!(
+            k,
+            [
+                RouteKind::Reserved,
+                RouteKind::Reserved,
+                RouteKind::Spillover
+            ]
+        );
+        drop(first);
+        // The fleet has 3 in flight, none of them here: 5 more fit.
+        r.report_reserved_in_flight(t, 3).unwrap();
+        let (k, held) = kinds(&r, t, 6);
+        assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 5);
+        assert_eq!(k[5], RouteKind::Spillover);
+        // The next report counts our 5 too, so the others hold 2: once ours end, 6 fit.
+        r.report_reserved_in_flight(t, 7).unwrap();
+        drop(held);
+        let (k, held) = kinds(&r, t, 7);
+        assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 6);
+        drop(held);
+        // Stale: back to the local share.
+        clock.advance(3 * S);
+        let (k, _held) = kinds(&r, t, 3);
+        assert_eq!(
+            k,
+            [
+                RouteKind::Reserved,
+                RouteKind::Reserved,
+                RouteKind::Spillover
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_or_removal_drains_with_the_environments() {
+        let (r, _) = router(20);
+        let t = TaskId::new(5);
+        r.put_reservation(t, Reservation::new(4, 4));
+        // Cut to 1: the 4 environments still exist and still serve.
+        assert!(r.set_reservation(t, 1));
+        assert!(r.reservation(t).unwrap().is_draining());
+        assert_eq!(r.reserved_arc(t).len(), 2, "still addressable");
+        let (k, held) = kinds(&r, t, 5);
+        assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 4);
+        drop(held);
+        // The host tears environments down: admissions follow.
+        r.set_ready(t, 2).unwrap();
+        let (k, held) = kinds(&r, t, 3);
+        assert_eq!(
+            k,
+            [
+                RouteKind::Reserved,
+                RouteKind::Reserved,
+                RouteKind::Spillover
+            ]
+        );
+        drop(held);
+        // Re-raise during the drain: ramps again as environments come back.
+        assert!(r.set_reservation(t, 6));
+        assert_eq!(kinds(&r, t, 3).0[2], RouteKind::Spillover, "2 ready of 6");
+        r.set_ready(t, 6).unwrap();
+        assert_eq!(kinds(&r, t, 6).0, [RouteKind::Reserved; 6]);
+        // Removal drains too, and the entry goes with the last environment.
+        assert!(r.remove_reservation(t));
+        assert_eq!(r.reservation(t), Some(Reservation::new(0, 6)));
+        assert_eq!(kinds(&r, t, 1).0, [RouteKind::Reserved]);
+        r.set_ready(t, 0).unwrap();
+        assert_eq!(r.reservation(t), None);
+        assert_eq!(kinds(&r, t, 1).0, [RouteKind::Unreserved]);
+        assert!(!r.remove_reservation(t), "nothing left to remove");
+        // With nothing ready, removal is immediate.
+        r.set_reservation(t, 3);
+        assert!(r.remove_reservation(t));
+        assert_eq!(r.reservation(t), None);
     }
 
     #[test]

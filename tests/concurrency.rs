@@ -360,19 +360,26 @@ fn writer(
                     Err(Error::NoReservation { task: HOT[2] })
                 ),
                 Some(old) => {
-                    let next = Reservation::new(old.limit, ready);
-                    assert_eq!(router.set_ready(HOT[2], ready), Ok(old != next));
-                    model.reservations[2] = Some(next);
-                    if old != next {
+                    // Nothing ready after a removal: the entry goes.
+                    let next = Some(Reservation::new(old.limit, ready))
+                        .filter(|r| *r != Reservation::default());
+                    let changes = Some(old) != next;
+                    assert_eq!(router.set_ready(HOT[2], ready), Ok(changes));
+                    model.reservations[2] = next;
+                    if changes {
                         record(&model, &mut gen, "set_ready");
                     }
                 }
             }
         }
         if j % 13 == 0 {
-            let changes = model.reservations[2].is_some();
+            // A removal drains: limit 0 while environments are ready, gone when none are.
+            let next = model.reservations[2]
+                .map(|r| Reservation::new(0, r.ready))
+                .filter(|r| *r != Reservation::default());
+            let changes = model.reservations[2] != next;
             assert_eq!(router.remove_reservation(HOT[2]), changes);
-            model.reservations[2] = None;
+            model.reservations[2] = next;
             if changes {
                 record(&model, &mut gen, "remove_reservation");
             }
@@ -509,7 +516,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
                 panic!("hot task {h} Reserved in generation {gen} without a reservation")
             });
             assert!(
-                !at_route || res.share() > 0,
+                !at_route || res.ready > 0,
                 "hot task {h} Reserved with share 0 in generation {gen} (sibling rule is off)"
             );
             let ring = &rings[rec.fleet];
@@ -653,8 +660,8 @@ impl Tally {
 fn reserved_share_is_never_exceeded_by_concurrent_callers() {
     let task = TaskId::from_name("provisioned");
     let reservation = Reservation::new(4, 3);
-    let share = reservation.share() as usize;
-    assert_eq!(share, 3, "min(limit, ready)");
+    let share = reservation.ready as usize;
+    assert_eq!(share, 3, "what is ready");
     let router = Router::builder()
         .managers((1..=6).map(|i| (ManagerId::new(i), 1)))
         .reservation(task, reservation)

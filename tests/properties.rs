@@ -10,8 +10,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use arcroute::{
-    ArcAssigner, ArcState, Error, GroupId, HealthMask, ManagerId, ManualClock, Reservation, Ring,
-    RingConfig, Route, RouteKind, Router, RouterConfig, TaskId,
+    ArcAssigner, ArcState, Error, Frontends, GroupId, HealthMask, ManagerId, ManualClock,
+    Reservation, Ring, RingConfig, Route, RouteKind, Router, RouterConfig, TaskId,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -450,7 +450,7 @@ fn router_config() -> RouterConfig {
 struct Held {
     route: Route,
     task: usize,
-    /// `share()` of the task's reservation when this route was admitted as Reserved.
+    /// `ready` of the task's reservation when this route was admitted as Reserved.
     admitted_share: u32,
     /// Order of admission (throttles never make a route Reserved).
     seq: u64,
@@ -510,7 +510,9 @@ impl Harness {
         for (t, r) in reservations.iter().enumerate() {
             if let Some((l, r)) = *r {
                 builder = builder.reservation(task(t), Reservation::new(l, r));
-                model.insert(t, Reservation::new(l, r));
+                if (l, r) != (0, 0) {
+                    model.insert(t, Reservation::new(l, r));
+                }
             }
         }
         let router = builder.clock(clock.clone()).build().unwrap();
@@ -631,7 +633,7 @@ impl Harness {
         let ring = self.router.ring();
         let expected_kind = match res {
             None => RouteKind::Unreserved,
-            Some(r) if held_reserved < r.share() => RouteKind::Reserved,
+            Some(r) if held_reserved < r.ready => RouteKind::Reserved,
             Some(_) => RouteKind::Spillover,
         };
         assert_eq!(
@@ -688,7 +690,7 @@ impl Harness {
         self.held.push(Held {
             route,
             task: t,
-            admitted_share: res.map_or(0, Reservation::share),
+            admitted_share: res.map_or(0, |r| r.ready),
             seq: self.seq,
         });
     }
@@ -785,6 +787,19 @@ impl Harness {
         self.held.push(h);
     }
 
+    /// Stores `task`'s reservation as the router does (limit and ready both 0 is none);
+    /// returns whether that changed anything, counting a generation if so.
+    fn store_reservation(&mut self, t: usize, new: Option<Reservation>) -> bool {
+        let new = new.filter(|r| *r != Reservation::default());
+        let changed = self.reservations.get(&t).copied() != new;
+        match new {
+            Some(r) => self.reservations.insert(t, r),
+            None => self.reservations.remove(&t),
+        };
+        self.generation += u64::from(changed);
+        changed
+    }
+
     fn apply(&mut self, op: &Op) {
         match *op {
             Op::Route(t) => self.route(t),
@@ -802,33 +817,32 @@ impl Harness {
             Op::SetReservation(t, limit) => {
                 let old = self.reservations.get(&t).copied();
                 let new = Reservation::new(limit, old.map_or(0, |r| r.ready));
-                let changed = old != Some(new);
+                let changed = self.store_reservation(t, Some(new));
                 assert_eq!(self.router.set_reservation(task(t), limit), changed);
-                self.reservations.insert(t, new);
-                self.generation += u64::from(changed);
             }
             Op::SetReady(t, ready) => {
                 let got = self.router.set_ready(task(t), ready);
                 match self.reservations.get(&t).copied() {
                     None => assert_eq!(got, Err(Error::NoReservation { task: task(t) })),
                     Some(old) => {
-                        let new = Reservation::new(old.limit, ready);
-                        assert_eq!(got, Ok(old != new));
-                        self.generation += u64::from(old != new);
-                        self.reservations.insert(t, new);
+                        let changed =
+                            self.store_reservation(t, Some(Reservation::new(old.limit, ready)));
+                        assert_eq!(got, Ok(changed));
                     }
                 }
             }
             Op::Put(t, limit, ready) => {
-                let new = Reservation::new(limit, ready);
-                let changed = self.reservations.insert(t, new) != Some(new);
-                assert_eq!(self.router.put_reservation(task(t), new), changed);
-                self.generation += u64::from(changed);
+                let changed = self.store_reservation(t, Some(Reservation::new(limit, ready)));
+                let got = self
+                    .router
+                    .put_reservation(task(t), Reservation::new(limit, ready));
+                assert_eq!(got, changed);
             }
             Op::Remove(t) => {
-                let changed = self.reservations.remove(&t).is_some();
+                // A removal drains: limit 0, gone once nothing is ready.
+                let old = self.reservations.get(&t).copied();
+                let changed = self.store_reservation(t, old.map(|r| Reservation::new(0, r.ready)));
                 assert_eq!(self.router.remove_reservation(task(t)), changed);
-                self.generation += u64::from(changed);
             }
             Op::Health(m, up) => {
                 let got = self.router.set_health(mid(m), up);
@@ -994,7 +1008,7 @@ proptest! {
     }
 
     /// Property 6, fixed reservations: with reservations that never change, a task never holds more
-    /// Reserved routes than its current `share()`, after every op.
+    /// Reserved routes than its current `ready` (one frontend), after every op.
     #[test]
     fn fixed_reservations_never_overadmit(
         fleet in pool_fleet(),
@@ -1005,7 +1019,7 @@ proptest! {
         for op in &ops {
             h.apply(op);
             for t in 0..TASKS {
-                let share = h.router.reservation(task(t)).map_or(0, Reservation::share);
+                let share = h.router.reservation(task(t)).map_or(0, |r| r.ready);
                 prop_assert!(h.held_of(t, true) <= share, "task {} over its share {}", t, share);
             }
             h.check();
@@ -1115,7 +1129,7 @@ proptest! {
 
     /// Property 8: Whatever task A does (routes, throttles, drops, its own reservation changes,
     /// time, eviction), task B's reservation is unchanged, its held routes are untouched, and
-    /// it can still take exactly `share(B) - held` more Reserved routes, then Spillover.
+    /// it can still take exactly `ready(B) - held` more Reserved routes, then Spillover.
     #[test]
     fn a_task_never_touches_another_tasks_reservation(
         res_a in (0u32..=10, 0u32..=10),
@@ -1138,7 +1152,7 @@ proptest! {
         let snapshot_b: Vec<(ManagerId, RouteKind, u32)> =
             held_b.iter().map(|r| (r.manager(), r.kind(), r.slot())).collect();
         let b_reserved = held_b.iter().filter(|r| r.kind() == RouteKind::Reserved).count() as u32;
-        prop_assert_eq!(b_reserved, b_before.min(rb.share()));
+        prop_assert_eq!(b_reserved, b_before.min(rb.ready));
 
         let mut held_a: Vec<Route> = Vec::new();
         for op in &ops {
@@ -1159,7 +1173,7 @@ proptest! {
                 AOp::Evict => drop(router.evict_idle()),
                 AOp::Throttle(_) | AOp::Drop(_) => {}
             }
-            prop_assert_eq!(router.reservation(b), Some(rb));
+            prop_assert_eq!(router.reservation(b), Some(rb).filter(|r| *r != Reservation::default()));
             let reserved_a = held_a.iter().filter(|r| r.kind() == RouteKind::Reserved).count();
             prop_assert_eq!(
                 router.stats().in_flight_reserved,
@@ -1171,16 +1185,21 @@ proptest! {
         prop_assert_eq!(now_b, snapshot_b);
         drop(held_a);
 
-        let room = rb.share() - b_reserved;
+        let room = rb.ready - b_reserved;
         let more: Vec<Route> = (0..room + 3).map(|_| router.route(b).unwrap()).collect();
         let kinds: Vec<RouteKind> = more.iter().map(Route::kind).collect();
         let mut expected = vec![RouteKind::Reserved; room as usize];
-        expected.extend([RouteKind::Spillover; 3]);
+        let beyond = if rb == Reservation::default() {
+            RouteKind::Unreserved // limit and ready 0: no reservation
+        } else {
+            RouteKind::Spillover
+        };
+        expected.extend([beyond; 3]);
         prop_assert_eq!(kinds, expected);
     }
 
     /// Property 9: Spillover semantics: holding k calls of a task with reservation (L, R), the
-    /// first min(L, R) are Reserved, on the reserved slots `ArcAssigner::reserved_slot` names,
+    /// first R (what is ready) are Reserved, on the reserved slots `ArcAssigner::reserved_slot` names,
     /// the rest Spillover; releasing one reserved call admits exactly one more; a task without
     /// a reservation always gets Unreserved, also once its reservation is removed.
     #[test]
@@ -1203,8 +1222,14 @@ proptest! {
             router.set_health(mid(down.index(n as usize) as u64), false).unwrap();
         }
         let healthy = if n > 1 { n - 1 } else { n } as u32;
-        let share = limit.min(ready);
-        prop_assert_eq!(res.share(), share);
+        // Admissions follow what exists: a raise ramps with `ready`, a cut drains with it.
+        let share = ready;
+        // Limit and ready both 0 is no reservation: calls are plainly unreserved.
+        let beyond = if res == Reservation::default() {
+            RouteKind::Unreserved
+        } else {
+            RouteKind::Spillover
+        };
 
         // The reserved arc: length and environment split as documented.
         let arc = router.reserved_arc(t);
@@ -1229,7 +1254,7 @@ proptest! {
                 );
                 prop_assert_eq!(r.manager(), arc[r.slot() as usize].manager);
             } else {
-                prop_assert_eq!(r.kind(), RouteKind::Spillover, "call {} of share {}", i, share);
+                prop_assert_eq!(r.kind(), beyond, "call {} of share {}", i, share);
                 prop_assert!(!r.permit().is_reserved());
                 prop_assert!(router.unreserved_arc(t.into()).contains(&r.manager()));
             }
@@ -1252,7 +1277,14 @@ proptest! {
             prop_assert!(!r.permit().is_reserved());
             held.push(r);
         }
+        // A removal drains: the ready environments serve until the host reports them gone.
         router.remove_reservation(t);
+        let draining = Some(Reservation::new(0, ready)).filter(|r| r.ready > 0);
+        prop_assert_eq!(router.reservation(t), draining);
+        if draining.is_some() {
+            prop_assert_eq!(router.set_ready(t, 0), Ok(true));
+            prop_assert_eq!(router.reservation(t), None);
+        }
         for _ in 0..3 {
             prop_assert_eq!(router.route(t).unwrap().kind(), RouteKind::Unreserved);
         }
@@ -1324,8 +1356,8 @@ proptest! {
     }
 }
 
-/// Lowering a reservation revokes nothing already admitted (so a router may briefly hold more
-/// Reserved permits than the new `share()`), and admits no further reserved call until the
+/// Lowering `ready` revokes nothing already admitted (so a router may briefly hold more
+/// Reserved permits than are ready), and admits no further reserved call until the
 /// held ones have drained below the new share.
 #[test]
 fn a_lowered_reservation_drains_before_admitting_again() {
@@ -1389,4 +1421,43 @@ fn throttle_that_shortens_an_arc_counts_a_shrink() {
         (0, 1),
         "a throttle that shortens the arc is a shrink, not a grow"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frontends: local counting never over-admits across the fleet
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    /// Property 11: `count` routers, one per frontend index, counting locally (the default), each
+    /// routing a task until it spills: together they admit exactly `ready` Reserved calls, and
+    /// each at most one more than any other.
+    #[test]
+    fn frontends_admit_exactly_what_is_ready_together(
+        count in 1u32..=16,
+        ready in 0u32..=64,
+        limit in 0u32..=64,
+        t in any::<u128>(),
+    ) {
+        let task = TaskId::new(t);
+        let mut admitted = Vec::new();
+        for index in 0..count {
+            let mut config = RouterConfig::default();
+            config.frontends = Frontends::new(index, count).unwrap();
+            let router = Router::builder()
+                .config(config)
+                .managers(managers(8))
+                .reservation(task, Reservation::new(limit, ready))
+                .build()
+                .unwrap();
+            let held: Vec<Route> = (0..=ready).map(|_| router.route(task).unwrap()).collect();
+            let reserved = held.iter().take_while(|r| r.kind() == RouteKind::Reserved).count();
+            prop_assert!(held[reserved..].iter().all(|r| r.kind() != RouteKind::Reserved));
+            admitted.push(reserved as u32);
+        }
+        prop_assert_eq!(admitted.iter().sum::<u32>(), ready);
+        let (lo, hi) = (admitted.iter().min().unwrap(), admitted.iter().max().unwrap());
+        prop_assert!(hi - lo <= 1, "{:?}", admitted);
+    }
 }

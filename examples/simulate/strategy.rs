@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use arcroute::{
-    ManagerId, ManualClock, Reservation, Ring, RingConfig, Route, RouteKind, Router, RouterConfig,
-    TaskId,
+    Frontends, ManagerId, ManualClock, Reservation, Ring, RingConfig, Route, RouteKind, Router,
+    RouterConfig, TaskId,
 };
 
 use crate::fleet::Fleet;
@@ -184,13 +184,13 @@ fn spread(managers: &[usize], first: usize, envs: u32) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// arcroute: one [`Router`] per frontend, each admitting an even share of every reservation,
-/// plus the provisioning side's router, which holds the whole reservation.
+/// arcroute: one [`Router`] per frontend, each configured as frontend `i` of `n` so that it
+/// admits an even share of every reservation's ready environments, plus the provisioning
+/// side's router, which places them.
 ///
-/// A frontend's router holds `Reservation::new(share, envs)`: it admits up to its `share`
-/// of the reservation by its own count, sizes the same reserved arc as every other frontend
-/// from the `envs` environments that exist, and may go past its share (up to `envs`) by the
-/// spillover rule while the host reports reserved environments idle.
+/// Every router holds the same `Reservation::new(envs, envs)` and sizes the same reserved
+/// arc; a frontend may go past its share (up to `envs`) by the sibling rule while the host
+/// reports reserved environments idle.
 struct ArcRoute {
     routers: Vec<Router<ManualClock>>,
     provisioner: Router<ManualClock>,
@@ -213,7 +213,10 @@ impl ArcRoute {
         if let Some(target) = sim.arc_target {
             config.assign.target_per_manager = target;
         }
-        let router = || {
+        let n = frontends as u32;
+        let router = |index: u32| {
+            let mut config = config;
+            config.frontends = Frontends::new(index, n).expect("index below count");
             Router::builder()
                 .config(config)
                 .seed(seed)
@@ -222,15 +225,13 @@ impl ArcRoute {
                 .build()
                 .expect("a valid fleet")
         };
-        let routers: Vec<_> = (0..frontends).map(|_| router()).collect();
-        let provisioner = router();
-        let n = frontends as u32;
+        let routers: Vec<_> = (0..n).map(router).collect();
+        let provisioner = router(0);
         for &(f, envs) in reservations {
             let task = tasks[f as usize];
-            for (i, router) in (0..).zip(&routers) {
-                router.put_reservation(task, Reservation::new(share(envs, i, n), envs));
+            for router in routers.iter().chain([&provisioner]) {
+                router.put_reservation(task, Reservation::new(envs, envs));
             }
-            provisioner.put_reservation(task, Reservation::new(envs, envs));
         }
         Self {
             routers,
@@ -241,18 +242,11 @@ impl ArcRoute {
     }
 }
 
-/// Frontend `i`'s share of `envs` among `n` frontends: an even split, the first ones holding
-/// one more.
-fn share(envs: u32, i: u32, n: u32) -> u32 {
-    envs / n + u32::from(i < envs % n)
-}
-
 impl Strategy for ArcRoute {
     fn provisioned(&mut self, f: u32, placed: u32) {
-        let n = self.routers.len() as u32;
         let task = self.tasks[f as usize];
-        for (i, router) in (0..).zip(&self.routers) {
-            router.put_reservation(task, Reservation::new(share(placed, i, n), placed));
+        for router in &self.routers {
+            router.put_reservation(task, Reservation::new(placed, placed));
         }
     }
 
