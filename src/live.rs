@@ -166,6 +166,12 @@ impl Shard {
     ) -> usize {
         let before = map.len();
         map.retain(|_, live| Arc::strong_count(live) > 1 || !live.idle(now, ttl));
+        // A map keeps its capacity as entries go: without this, a burst of new tasks would
+        // hold its peak memory for good. Shrinking only below a quarter full, to half full,
+        // costs O(entries), less than the sweep itself, and cannot thrash with regrowth.
+        if map.capacity() > 4 * map.len() {
+            map.shrink_to(2 * map.len());
+        }
         let evicted = before - map.len();
         self.counters.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
@@ -307,6 +313,19 @@ mod tests {
             map.shards[0].counters.evictions.load(Relaxed),
             FIRST_SWEEP as u64
         );
+    }
+
+    #[test]
+    fn a_sweep_gives_back_the_room_of_what_it_evicted() {
+        let map = LiveMap::default();
+        for k in 0..10_000 {
+            drop(map.get_or_insert(k, S, S, || (0, 0, 1)));
+        }
+        let held = map.get_or_insert(0, S, S, || (0, 0, 1));
+        assert_eq!(map.evict_idle(10 * S, S), 9_999);
+        let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
+        assert!(capacity <= 4, "{capacity} slots kept for 1 entry");
+        drop(held);
     }
 
     #[test]
