@@ -95,7 +95,12 @@
 //! - **Bounded memory**: per-task live state is evicted once idle for
 //!   [`RouterConfig::idle_ttl`] with no permit out, by [`Router::evict_idle`] and by
 //!   amortized sweeps when new tasks arrive (never earlier; later by up to two sweep
-//!   intervals, since routes mark a use without reading the clock).
+//!   intervals, since routes mark a use without reading the clock). A live task costs
+//!   88 bytes of state (with its `Arc`) plus its map slot, about 125 to 165 bytes in all; a
+//!   sweep that leaves a shard under a quarter full gives the room back. Measured: 10 million
+//!   tasks routed once each peak at 1.43 GB (143 bytes a task), and one sweep after the TTL
+//!   brings the heap back to within 200 bytes of the empty router
+//!   (`cargo test --release --test memory -- --ignored`).
 //!
 //! # Pitfalls
 //!
@@ -108,8 +113,14 @@
 //!   the whole share unless the host divides reservations among them or feeds global counts;
 //!   the sibling rule's busy fraction is the cross-frontend signal.
 //! - **Use a secret seed where tenants name functions.** With the default seed 0 anyone can
-//!   compute arcs and pick names that pile onto one manager. Every frontend of a fleet must
-//!   use the same seed, or calls scatter and environments go cold.
+//!   compute arcs from the spec below and pick names that pile onto one manager: 256 chosen
+//!   names all start on one of 16 managers, where under a secret seed the same names put at
+//!   most 25 on any (`tests/hostile.rs`). The seed enters the ring's points and every arc
+//!   start, reserved and unreserved. Draw it once, at random (64 bits from the OS), keep it
+//!   like a key, and give the same seed to every frontend of the fleet: a frontend with
+//!   another seed computes other arcs, so its calls scatter and environments go cold. Rotate
+//!   it only as a full re-placement (below). Task ids ([`TaskId::from_name`]) and the live
+//!   map's shards do not depend on the seed.
 //! - **Untrusted names and ids.** [`TaskId::from_name`] is 128 bits of XXH3, which is not
 //!   collision resistant against an adversary; derive ids from keys tenants cannot choose
 //!   freely (for example a platform-assigned function id).
@@ -118,12 +129,17 @@
 //!   to the fleet, where `d` is the fraction of managers down. An arc of hundreds of
 //!   managers, or a fleet with most managers down, costs microseconds per route; the walk
 //!   never exceeds one revolution of the ring.
+//! - **Sweeping millions of idle entries takes seconds.** [`Router::evict_idle`] is
+//!   O(live entries), about 0.4 µs an entry (10 million took 4 s on a 2-core machine). It
+//!   write-locks one shard at a time, for about 1/64 of that, and routes of tasks in that
+//!   shard wait for it. Call it often enough that each sweep stays small.
 //! - **A reserved manager may be momentarily full.** One router spreads reserved calls in
 //!   proportion to each manager's environments but does not track which of them are busy
 //!   (other frontends share them): a manager with none free should throttle, and
 //!   [`Router::on_throttle`] moves the call to the next reserved manager.
 //! - **Changing `vnodes_per_weight` or the seed moves every arc**, as a new ring version
-//!   would: roll it out to all frontends at once. `reserved_per_manager` and
+//!   would: roll it out to all frontends at once, and re-provision reserved environments on
+//!   the new reserved arcs ([`Router::reserved_arc`]). `reserved_per_manager` and
 //!   `min_reserved_arc` size reserved arcs and must also agree across frontends.
 //! - **Task and group ids share one key space** for live state: [`TaskId::new`]`(n)` and
 //!   [`GroupId::new`]`(n)` are the same key (that is how a task is its own default group).

@@ -2,7 +2,6 @@
 //! eviction and striped counters.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
@@ -38,19 +37,44 @@ pub(crate) struct Live {
     pub(crate) reserved_cursor: AtomicU32,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
-    /// Whether a route used this state since the last sweep looked at it. Routes set it
-    /// without reading the clock; a sweep turns it into `last_seen`.
-    used: AtomicBool,
-    /// When this state was made, or the latest sweep that found it used: never earlier than
-    /// its last use.
+    /// When this state was made, or the latest sweep that found it used (never earlier than
+    /// its last use), with [`USED`] set once a route used it since: routes mark a use without
+    /// reading the clock, and a sweep turns the mark into a time.
     last_seen: AtomicU64,
-    /// Host-reported reserved busy fraction in permille, and when it was reported.
-    busy_permille: AtomicU32,
-    busy_at: AtomicU64,
-    /// Reserved calls in flight on other frontends, from the host's latest global count, and
+    /// Host-reported reserved busy fraction in permille, with when it was reported
+    /// ([`Report`]: one store keeps the two together).
+    busy: AtomicU64,
+    /// Reserved calls in flight on other frontends, from the host's latest global count, with
     /// when it was reported.
-    others: AtomicU32,
-    others_at: AtomicU64,
+    others: AtomicU64,
+}
+
+/// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
+const USED: u64 = 1 << 63;
+
+/// A host report packed into one `u64`: a value of [`Report::BITS`] bits below the report's
+/// time in milliseconds + 1 (0: no report). Reports are judged stale at millisecond grain.
+struct Report;
+
+impl Report {
+    const BITS: u32 = 24;
+    const MAX_VALUE: u32 = (1 << Self::BITS) - 1;
+
+    /// `value` (saturated to 24 bits) reported at `now` (saturated to 2^40 - 2 ms, 34 years).
+    fn pack(value: u32, now: Duration) -> u64 {
+        let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let ms = ms.min((1 << (64 - Self::BITS)) - 2) + 1;
+        ms << Self::BITS | u64::from(value.min(Self::MAX_VALUE))
+    }
+
+    /// The value, if reported within `ttl` of `now` (a clock that stepped back counts as
+    /// fresh).
+    fn fresh(packed: u64, now: Duration, ttl: Duration) -> Option<u32> {
+        let ms = packed >> Self::BITS;
+        let at = Duration::from_millis(ms.checked_sub(1)?);
+        let fresh = now.checked_sub(at).is_none_or(|age| age <= ttl);
+        fresh.then_some((packed & u64::from(Self::MAX_VALUE)) as u32)
+    }
 }
 
 impl Live {
@@ -63,12 +87,9 @@ impl Live {
             reserved_cursor: AtomicU32::new(0),
             arc_len: AtomicU32::new(arc_len),
             below_since: AtomicU64::new(NONE),
-            used: AtomicBool::new(false),
-            last_seen: AtomicU64::new(stamp(now)),
-            busy_permille: AtomicU32::new(0),
-            busy_at: AtomicU64::new(NONE),
-            others: AtomicU32::new(0),
-            others_at: AtomicU64::new(NONE),
+            last_seen: AtomicU64::new(seen(now)),
+            busy: AtomicU64::new(0),
+            others: AtomicU64::new(0),
         }
     }
 
@@ -116,32 +137,34 @@ impl Live {
     /// Marks the state used. No clock read; once per sweep interval a store.
     pub(crate) fn touch(&self) {
         // Skip the store while the flag is set to keep the line shared.
-        if !self.used.load(Relaxed) {
-            self.used.store(true, Relaxed);
+        // A sweep that stores a time between this load and store is overwritten with the
+        // older time, marked: the next sweep dates the use later still, never earlier.
+        let seen = self.last_seen.load(Relaxed);
+        if seen & USED == 0 {
+            self.last_seen.store(seen | USED, Relaxed);
         }
     }
 
     pub(crate) fn report_busy(&self, permille: u32, now: Duration) {
-        self.busy_permille.store(permille, Relaxed);
-        self.busy_at.store(stamp(now), Relaxed);
+        self.busy.store(Report::pack(permille, now), Relaxed);
     }
 
     /// The busy fraction in permille, if one was reported within `ttl` of `now`.
     pub(crate) fn busy(&self, now: Duration, ttl: Duration) -> Option<u32> {
-        fresh(&self.busy_at, now, ttl).then(|| self.busy_permille.load(Relaxed))
+        Report::fresh(self.busy.load(Relaxed), now, ttl)
     }
 
     /// Takes a fleet-wide count of reserved calls in flight, which includes this frontend's
     /// own as of about now: the rest are the other frontends'.
     pub(crate) fn report_global(&self, in_flight: u32, now: Duration) {
         let own = self.reserved.load(Relaxed);
-        self.others.store(in_flight.saturating_sub(own), Relaxed);
-        self.others_at.store(stamp(now), Relaxed);
+        let others = in_flight.saturating_sub(own);
+        self.others.store(Report::pack(others, now), Relaxed);
     }
 
     /// Other frontends' reserved calls in flight, if reported within `ttl` of `now`.
     pub(crate) fn others(&self, now: Duration, ttl: Duration) -> Option<u32> {
-        fresh(&self.others_at, now, ttl).then(|| self.others.load(Relaxed))
+        Report::fresh(self.others.load(Relaxed), now, ttl)
     }
 
     /// Looked at by a sweep at `now`: whether the state went unused for more than `ttl`.
@@ -149,13 +172,12 @@ impl Live {
     /// Used since the last sweep: not idle, and `now` becomes its last-seen time (a route that
     /// sets the flag while this clears it ran before `now`, so `now` is still not early).
     fn idle(&self, now: Duration, ttl: Duration) -> bool {
-        if self.used.load(Relaxed) {
-            self.used.store(false, Relaxed);
-            self.last_seen.store(stamp(now), Relaxed);
+        let seen = self.last_seen.load(Relaxed);
+        if seen & USED != 0 {
+            self.last_seen.store(self::seen(now), Relaxed);
             return false;
         }
-        unstamp(self.last_seen.load(Relaxed))
-            .is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
+        unstamp(seen).is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
     }
 }
 
@@ -167,10 +189,9 @@ fn stamp(t: Duration) -> u64 {
         + 1
 }
 
-/// Whether a report stamped in `at` is at most `ttl` old at `now` (a clock that stepped back
-/// counts as fresh).
-fn fresh(at: &AtomicU64, now: Duration, ttl: Duration) -> bool {
-    unstamp(at.load(Relaxed)).is_some_and(|at| now.checked_sub(at).is_none_or(|age| age <= ttl))
+/// A stamp for `last_seen`: below [`USED`].
+fn seen(t: Duration) -> u64 {
+    stamp(t).min(USED - 1)
 }
 
 fn unstamp(v: u64) -> Option<Duration> {
@@ -224,6 +245,12 @@ impl Shard {
         let before = map.len();
         // Every entry is looked at, held or not, so that its use turns into a time.
         map.retain(|_, live| !live.idle(now, ttl) || Arc::strong_count(live) > 1);
+        // A map keeps its capacity as entries go: without this, a burst of new tasks would
+        // hold its peak memory for good. Shrinking only below a quarter full, to half full,
+        // costs O(entries), less than the sweep itself, and cannot thrash with regrowth.
+        if map.capacity() > 4 * map.len() {
+            map.shrink_to(2 * map.len());
+        }
         let evicted = before - map.len();
         self.counters.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
@@ -380,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_gives_back_the_room_of_what_it_evicted() {
+        let map = LiveMap::default();
+        for k in 0..10_000 {
+            drop(map.get_or_insert(k, S, || S, || (0, 0, 1)));
+        }
+        let held = map.get_or_insert(0, S, || S, || (0, 0, 1));
+        assert_eq!(map.evict_idle(10 * S, S), 9_999);
+        let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
+        assert!(capacity <= 4, "{capacity} slots kept for 1 entry");
+        drop(held);
+    }
+
+    #[test]
     fn the_latest_instant_is_still_a_time() {
         let max = Duration::from_nanos(u64::MAX);
         assert_eq!(
@@ -391,6 +431,41 @@ mod tests {
             Some(Duration::from_nanos(u64::MAX - 1))
         );
         assert_eq!(unstamp(stamp(Duration::ZERO)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn reports_saturate_and_keep_their_time() {
+        // Times saturate 34 years after the clock's zero (a router's start, by default).
+        let last = Duration::from_millis((1 << 40) - 2);
+        let packed = Report::pack(u32::MAX, Duration::MAX);
+        assert_eq!(Report::fresh(packed, last, S), Some(Report::MAX_VALUE));
+        assert_eq!(
+            Report::fresh(packed, Duration::MAX, S),
+            None,
+            "too old to tell"
+        );
+        let packed = Report::pack(7, 5 * S);
+        assert_eq!(Report::fresh(packed, 6 * S, S), Some(7));
+        assert_eq!(
+            Report::fresh(packed, 6 * S + Duration::from_millis(1), S),
+            None
+        );
+        assert_eq!(
+            Report::fresh(packed, S, S),
+            Some(7),
+            "a clock that stepped back"
+        );
+        assert_eq!(Report::fresh(0, S, S), None);
+    }
+
+    #[test]
+    fn live_state_stays_small() {
+        // Part of the per-task memory bound stated in the crate docs.
+        assert!(
+            std::mem::size_of::<Live>() <= 72,
+            "{}",
+            std::mem::size_of::<Live>()
+        );
     }
 
     #[test]

@@ -670,8 +670,9 @@ impl<C: Clock> Router<C> {
 
     /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
     /// included, from the host's counting service, for [`Counting::Global`]. Not published:
-    /// kept with the task's live state, trusted for the mode's `ttl`. The router takes what is
-    /// not its own as the other frontends' count until the next report.
+    /// kept with the task's live state, trusted for the mode's `ttl` (judged to the
+    /// millisecond). The router takes what is not its own as the other frontends' count
+    /// (saturating at 2^24 - 1) until the next report.
     ///
     /// # Errors
     /// [`Error::NoReservation`] if `task` has none.
@@ -719,7 +720,9 @@ impl<C: Clock> Router<C> {
 
     /// Evicts the live state of every task and group with no permit out and no route within
     /// [`RouterConfig::idle_ttl`]; dates the uses since the previous sweep (see there). Returns
-    /// how many entries went. O(live entries), one shard's write lock at a time.
+    /// how many entries went. A shard left less than a quarter full gives back the spare room
+    /// of its map, so memory follows the live tasks down after a burst. O(live entries), one
+    /// shard's write lock at a time.
     ///
     /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
     /// its last sweep), so memory stays bounded even if this is never called; calling it
