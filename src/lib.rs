@@ -79,9 +79,10 @@
 //!   when it drops, on any thread, during unwinding too. With no permit out, every in-flight
 //!   gauge in [`Stats`] is zero.
 //! - **Readers never lock the snapshot**: one `ArcSwap` load per call (or, through a
-//!   per-thread [`LocalRouter`], one pointer check while nothing was published). Writers are
-//!   serialized and publish whole snapshots (ring, health, reservations, config, generation);
-//!   a route never sees half of a change. Writes that change nothing publish nothing. Per-task live
+//!   per-thread [`LocalRouter`], one pointer check while nothing was published, and no map
+//!   lookup for the last tasks it routed). Writers are serialized and publish whole
+//!   snapshots (ring, health, reservations, config, generation); a route never sees half of a
+//!   change. Writes that change nothing publish nothing. Per-task live
 //!   state sits in a 64-way sharded map: a warm route takes one shard's read lock; a task's
 //!   first route in a while takes its write lock, and now and then sweeps that shard's idle
 //!   entries under it (amortized O(1) per new task, but readers of that shard wait for it).

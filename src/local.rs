@@ -7,21 +7,25 @@ use arc_swap::{ArcSwap, Cache};
 
 use crate::clock::Clock;
 use crate::hash::{GroupId, TaskId};
+use crate::live::Recent;
 use crate::router::{Route, Router, Snapshot};
 
 /// A routing handle for one thread (or one worker task), made by [`Router::local`].
 ///
-/// It routes exactly as its [`Router`] does, but keeps the snapshot it last used instead
-/// of taking arc-swap's shared protection on every call: each call checks one pointer and
-/// only reloads when a writer has published. It is the same routing, cheaper per call on the
-/// hottest loops; the methods take `&mut self` because of that cache.
+/// It routes exactly as its [`Router`] does, on the same live state, but keeps two things
+/// between calls: the snapshot it last used, instead of taking arc-swap's shared protection on
+/// every call (each call checks one pointer and reloads only when a writer has published), and
+/// the live state of the last tasks it routed (16 slots, by task id), instead of a read lock
+/// and a lookup in the shared map. The methods take `&mut self` because of those caches.
 ///
-/// The cost: the last snapshot it used (ring, health, reservation shards) stays alive until
-/// its next call or its drop, so an idle handle holds one outgoing snapshot's memory. Keep
-/// one per thread, not one per call. It is `Send` but not `Sync`.
+/// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
+/// its next call or its drop; and up to 16 tasks' live state counts as in use while the
+/// handle holds it, so idle eviction skips it until the handle routes other tasks into those
+/// slots or is dropped. Keep one per thread, not one per call. It is `Send` but not `Sync`.
 pub struct LocalRouter<'r, C: Clock> {
     router: &'r Router<C>,
     snapshot: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,
+    recent: Box<Recent>,
 }
 
 impl<C: Clock> Router<C> {
@@ -30,6 +34,7 @@ impl<C: Clock> Router<C> {
         LocalRouter {
             router: self,
             snapshot: Cache::new(&self.snapshot),
+            recent: Box::default(),
         }
     }
 }
@@ -42,7 +47,9 @@ impl<C: Clock> LocalRouter<'_, C> {
 
     /// As [`Router::route_in`].
     pub fn route_in(&mut self, task: TaskId, group: GroupId) -> Option<Route> {
-        self.router.route_on(self.snapshot.load(), task, group)
+        let snap = self.snapshot.load();
+        self.router
+            .route_on(snap, task, group, Some(&mut self.recent))
     }
 
     /// As [`Router::on_throttle`].
@@ -91,10 +98,40 @@ mod tests {
         assert_ne!(moved.manager(), home);
         assert_eq!(moved.manager(), router.unreserved_arc(task.into())[0]);
 
+        // The handle holds the task's live state: eviction skips it until the handle goes.
         let mut moved = moved;
         assert!(local.on_throttle(&mut moved));
         assert_eq!(router.stats().throttles, 1);
         drop(moved);
         assert_eq!(router.stats().in_flight_unreserved, 0);
+    }
+}
+
+#[cfg(test)]
+mod eviction {
+    use std::time::Duration;
+
+    use crate::{ManagerId, ManualClock, Router, TaskId};
+
+    #[test]
+    fn a_handle_pins_what_it_caches_until_dropped() {
+        let clock = ManualClock::new();
+        let router = Router::builder()
+            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let mut local = router.local();
+        drop(local.route(TaskId::new(1)));
+        drop(router.route(TaskId::new(2)));
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(
+            router.evict_idle(),
+            1,
+            "task 2 goes, the handle holds task 1"
+        );
+        drop(local);
+        assert_eq!(router.evict_idle(), 1);
+        assert_eq!(router.stats().live_entries, 0);
     }
 }

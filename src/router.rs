@@ -13,7 +13,7 @@ use crate::assign::{ArcAssigner, ArcState, AssignConfig};
 use crate::clock::{Clock, MonotonicClock};
 use crate::counting::{Counting, Frontends};
 use crate::hash::{self, GroupId, ManagerId, TaskId};
-use crate::live::{bump, Counters, Live, LiveMap};
+use crate::live::{bump, Counters, Live, LiveMap, Recent};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{HealthMask, Ring, RingConfig};
@@ -328,10 +328,17 @@ impl<C: Clock> Router<C> {
     ///
     /// The reservation and its in-flight count stay the task's own.
     pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
-        self.route_on(&self.snapshot.load(), task, group)
+        self.route_on(&self.snapshot.load(), task, group, None)
     }
 
-    pub(crate) fn route_on(&self, snap: &Snapshot, task: TaskId, group: GroupId) -> Option<Route> {
+    /// Routes on `snap`; live state comes from `recent` when it holds it.
+    pub(crate) fn route_on(
+        &self,
+        snap: &Snapshot,
+        task: TaskId,
+        group: GroupId,
+        mut recent: Option<&mut Recent>,
+    ) -> Option<Route> {
         let counters = &self.live.shard(task.get()).counters;
         if snap.healthy() == 0 {
             bump(&counters.no_manager);
@@ -342,8 +349,8 @@ impl<C: Clock> Router<C> {
         let reservation = snap.reservations.get(task);
         let own_group = group.get() == task.get();
         // An unreserved task routed in another group needs no state of its own.
-        let mut task_live =
-            (reservation.is_some() || own_group).then(|| self.live_of(task.get(), snap, &now));
+        let mut task_live = (reservation.is_some() || own_group)
+            .then(|| self.live_in(task.get(), snap, &now, recent.as_deref_mut()));
         if let (Some(res), Some(live)) = (reservation, task_live.take_if(|_| reservation.is_some()))
         {
             match self.admit_reserved(snap, task, live, res, &now) {
@@ -374,7 +381,7 @@ impl<C: Clock> Router<C> {
         };
         let group_live = match task_live {
             Some(live) if own_group => live,
-            _ => self.live_of(group.get(), snap, &now),
+            _ => self.live_in(group.get(), snap, &now, recent),
         };
         let (permit, slot, index) =
             self.place_unreserved(snap, group_live, &now, counters, None)?;
@@ -451,6 +458,24 @@ impl<C: Clock> Router<C> {
             }
             None => false,
         }
+    }
+
+    /// As [`Router::live_of`], through a handle's cache where there is one.
+    fn live_in(
+        &self,
+        key: u128,
+        snap: &Snapshot,
+        now: &impl Fn() -> Duration,
+        recent: Option<&mut Recent>,
+    ) -> Arc<Live> {
+        let Some(recent) = recent else {
+            return self.live_of(key, snap, now);
+        };
+        recent.get(key).unwrap_or_else(|| {
+            let live = self.live_of(key, snap, now);
+            recent.put(key, &live);
+            live
+        })
     }
 
     fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
