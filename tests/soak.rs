@@ -134,6 +134,8 @@ fn reader(
     let mut log = ReaderLog::default();
     let mut rng = Rng::new(id as u64 + 1);
     let mut held: VecDeque<Route> = VecDeque::with_capacity(READER_HOLD + 1);
+    // Odd readers route through a per-thread handle (cached snapshot and live state).
+    let mut local = (id % 2 == 1).then(|| router.local());
     let mut i: u64 = 0;
     while !stop.load(Relaxed) {
         i += 1;
@@ -152,10 +154,11 @@ fn reader(
                 (t, GroupId::from(t), false)
             }
         };
-        let routed = if group == GroupId::from(task) {
-            router.route(task)
-        } else {
-            router.route_in(task, group)
+        let routed = match (&mut local, group == GroupId::from(task)) {
+            (Some(local), true) => local.route(task),
+            (Some(local), false) => local.route_in(task, group),
+            (None, true) => router.route(task),
+            (None, false) => router.route_in(task, group),
         };
         let Some(mut route) = routed else {
             log.nones += 1;
@@ -180,7 +183,11 @@ fn reader(
         for _ in 0..throttles {
             let before = route.kind();
             log.throttles += 1;
-            if !router.on_throttle(&mut route) {
+            let moved = match &mut local {
+                Some(local) => local.on_throttle(&mut route),
+                None => router.on_throttle(&mut route),
+            };
+            if !moved {
                 log.throttles_exhausted += 1;
                 break;
             }
