@@ -13,12 +13,14 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
 
-/// Runs `iters` routes of `task_of(thread)` on each of `threads` threads; returns the wall
-/// time from the common start to the last thread's end.
+/// Runs `iters` routes of `task_of(thread)` on each of `threads` threads, through the shared
+/// router or a per-thread [`LocalRouter`](arcroute::LocalRouter); returns the wall time from
+/// the common start to the last thread's end.
 fn run(
     router: &Router,
     threads: usize,
     iters: u64,
+    local: bool,
     task_of: impl Fn(usize) -> TaskId + Sync,
 ) -> Duration {
     let barrier = Barrier::new(threads + 1);
@@ -28,10 +30,17 @@ fn run(
                 let (barrier, task_of) = (&barrier, &task_of);
                 s.spawn(move || {
                     let task = task_of(t);
-                    drop(router.route(task));
+                    let mut handle = router.local();
+                    drop(handle.route(task));
                     barrier.wait();
-                    for _ in 0..iters {
-                        black_box(router.route(black_box(task)));
+                    if local {
+                        for _ in 0..iters {
+                            black_box(handle.route(black_box(task)));
+                        }
+                    } else {
+                        for _ in 0..iters {
+                            black_box(router.route(black_box(task)));
+                        }
                     }
                 })
             })
@@ -53,11 +62,16 @@ fn threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("threads");
     for n in THREADS {
         group.throughput(Throughput::Elements(n as u64));
+        let distinct = |t: usize| TaskId::new(t as u128 + 1);
+        let hot = |_| TaskId::new(0);
         group.bench_function(BenchmarkId::new("distinct_tasks", n), |b| {
-            b.iter_custom(|iters| run(&router, n, iters, |t| TaskId::new(t as u128 + 1)))
+            b.iter_custom(|iters| run(&router, n, iters, false, distinct))
+        });
+        group.bench_function(BenchmarkId::new("distinct_tasks_local", n), |b| {
+            b.iter_custom(|iters| run(&router, n, iters, true, distinct))
         });
         group.bench_function(BenchmarkId::new("one_hot_task", n), |b| {
-            b.iter_custom(|iters| run(&router, n, iters, |_| TaskId::new(0)))
+            b.iter_custom(|iters| run(&router, n, iters, false, hot))
         });
     }
     group.finish();
