@@ -16,9 +16,14 @@ use arcroute::{
 use proptest::prelude::*;
 use proptest::sample::Index;
 
+/// `cases` per test, times `ARCROUTE_PROPTEST_SCALE` (default 1) for longer runs.
 fn config(cases: u32) -> ProptestConfig {
+    let scale = std::env::var("ARCROUTE_PROPTEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1);
     ProptestConfig {
-        cases,
+        cases: cases.saturating_mul(scale),
         ..ProptestConfig::default()
     }
 }
@@ -1203,7 +1208,7 @@ proptest! {
     /// the rest Spillover; releasing one reserved call admits exactly one more; a task without
     /// a reservation always gets Unreserved, also once its reservation is removed.
     #[test]
-    fn spillover_beyond_min_limit_ready(
+    fn spillover_beyond_what_is_ready(
         limit in 0u32..=40,
         ready in 0u32..=40,
         k in 0u32..=60,
