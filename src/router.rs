@@ -155,6 +155,26 @@ impl Route {
         self.permit
     }
 
+    /// A first try of `task`'s call at `(slot, ring index)` of `snap`.
+    fn new(
+        snap: &Snapshot,
+        kind: RouteKind,
+        (task, group): (TaskId, GroupId),
+        (slot, index): (u32, u32),
+        permit: Permit,
+    ) -> Self {
+        Self {
+            manager: snap.ring.manager_at(index),
+            kind,
+            generation: snap.generation,
+            task,
+            group,
+            slot,
+            tries: 0,
+            permit,
+        }
+    }
+
     /// Moves the route to `(slot, ring index)` of `snap` after a throttle.
     fn advance(&mut self, snap: &Snapshot, (slot, index): (u32, u32)) {
         self.tries += 1;
@@ -359,18 +379,10 @@ impl<C: Clock> Router<C> {
                     let len = snap.reserved_len(res);
                     let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
                     let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
-                    let (slot, index) = snap.pick_slot(live.reserved_start, len, slot)?;
+                    let at = snap.pick_slot(live.reserved_start, len, slot)?;
                     bump(&counters.reserved);
-                    return Some(Route {
-                        manager: snap.ring.manager_at(index),
-                        kind: RouteKind::Reserved,
-                        generation: snap.generation,
-                        task,
-                        group,
-                        slot,
-                        tries: 0,
-                        permit,
-                    });
+                    let ids = (task, group);
+                    return Some(Route::new(snap, RouteKind::Reserved, ids, at, permit));
                 }
                 Err(live) => task_live = Some(live),
             }
@@ -386,16 +398,7 @@ impl<C: Clock> Router<C> {
         let (permit, slot, index) =
             self.place_unreserved(snap, group_live, &now, counters, None)?;
         bump(counter);
-        Some(Route {
-            manager: snap.ring.manager_at(index),
-            kind,
-            generation: snap.generation,
-            task,
-            group,
-            slot,
-            tries: 0,
-            permit,
-        })
+        Some(Route::new(snap, kind, (task, group), (slot, index), permit))
     }
 
     /// Reports that the manager of `route` had no capacity for it, and moves the route to the
