@@ -21,7 +21,8 @@ use crate::router::{Route, Router, Snapshot};
 /// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
 /// its next call or its drop; and up to 16 tasks' live state counts as in use while the
 /// handle holds it, so idle eviction skips it until the handle routes other tasks into those
-/// slots or is dropped. Keep one per thread, not one per call. It is `Send` but not `Sync`.
+/// slots or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move
+/// to the thread that uses it.
 pub struct LocalRouter<'r, C: Clock> {
     router: &'r Router<C>,
     snapshot: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,

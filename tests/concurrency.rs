@@ -19,8 +19,8 @@ use std::thread;
 use std::time::Duration;
 
 use arcroute::{
-    ArcAssigner, Error, GroupId, HealthMask, ManagerId, ManualClock, Permit, Pick, Reservation,
-    Ring, Route, RouteKind, Router, RouterConfig, TaskId,
+    ArcAssigner, Error, GroupId, HealthMask, LocalRouter, ManagerId, ManualClock, MonotonicClock,
+    Permit, Pick, Reservation, Ring, Route, RouteKind, Router, RouterConfig, TaskId,
 };
 
 fn assert_send_sync<T: Send + Sync>() {}
@@ -32,6 +32,7 @@ fn router_permit_and_route_are_thread_safe() {
     assert_send_sync::<Router<ManualClock>>();
     assert_send::<Permit>();
     assert_send::<Route>();
+    assert_send::<LocalRouter<'static, MonotonicClock>>();
 }
 
 // ---------------------------------------------------------------------------------------------
