@@ -89,6 +89,13 @@ impl ReservationTable {
         self.len
     }
 
+    /// Every reservation, in no particular order. O(n).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, Reservation)> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.iter().map(|(&task, &r)| (task, r)))
+    }
+
     /// The table with `task` set to `value` (`None` removes it), or `None` if that changes
     /// nothing.
     pub(crate) fn with(&self, task: TaskId, value: Option<Reservation>) -> Option<Self> {
@@ -181,6 +188,12 @@ mod tests {
             (None, Some(Reservation::new(0, 2)), None)
         );
         assert_eq!(t2.len(), 1);
+        let mut all: Vec<_> = t.iter().collect();
+        all.sort_by_key(|&(task, _)| task);
+        assert_eq!(
+            all,
+            [(a, Reservation::new(1, 0)), (b, Reservation::new(2, 2))]
+        );
     }
 
     #[test]
