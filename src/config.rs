@@ -41,6 +41,55 @@ use crate::Error;
 /// Managers and reservations may be listed in any order; two configs that differ only in order
 /// have the same content.
 ///
+/// # Format (with the `serde` feature)
+///
+/// With the `serde` feature, `FleetConfig` implements `Serialize` and `Deserialize` in the
+/// fleet-config format version 1, shown here as JSON:
+///
+/// ```json
+/// {
+///   "format": 1,
+///   "version": 42,
+///   "ring_version": 1,
+///   "seed": "0000000000005eed",
+///   "vnodes_per_weight": 160,
+///   "managers": [
+///     { "id": "3c4b1e0b8a7f9d21", "weight": 1, "healthy": true },
+///     { "id": "9e1f00c2d4a6b873", "weight": 2, "healthy": false }
+///   ],
+///   "reservations": [
+///     { "task": "7d3a9c51e2f04b6a8c1d0e9f2a3b4c5d", "limit": 10 }
+///   ]
+/// }
+/// ```
+///
+/// | field | type | meaning |
+/// | --- | --- | --- |
+/// | `format` | number, `1` | this format; a reader refuses formats it does not know |
+/// | `version` | number | the host's config version ([`FleetConfig::version`]) |
+/// | `ring_version` | number, `1` | [`RingVersion::V1`] |
+/// | `seed` | 16 hex digits | [`FleetConfig::seed`] |
+/// | `vnodes_per_weight` | number ≥ 1, optional (160) | virtual nodes per unit of weight |
+/// | `managers` | array | `id` (16 hex digits), `weight` (number), `healthy` (optional, `true`) |
+/// | `reservations` | array, optional (empty) | `task` (32 hex digits), `limit` (number) |
+///
+/// - **Ids and the seed are strings** of fixed-width lowercase hexadecimal: a [`ManagerId`]
+///   and the seed as exactly 16 digits, a [`TaskId`] as exactly 32, most significant digit
+///   first (the value that [`ManagerId::get`] and [`TaskId::get`] return, as the placement
+///   spec uses it; `format!("{:016x}")` and `format!("{:032x}")` in Rust, `f"{id:016x}"` in
+///   Python). JSON numbers lose precision beyond 2⁵³ in many languages; strings do not.
+///   Anything else (uppercase, a `0x` prefix, another width) is refused.
+/// - `version`, weights and limits are JSON numbers. A version above 2⁵³ round-trips in Rust
+///   but not through JavaScript or other readers that hold numbers as doubles; keep versions
+///   below it where such readers touch the config.
+/// - Unknown fields are refused, at every level: a misspelt field must not pass for a default.
+///   Fields added later come with a new `format` number, which older readers refuse.
+/// - Serializing writes every field, in the order above.
+///
+/// Reading checks the shape (types, hex, `format`, `ring_version`); the rules that involve
+/// several entries (duplicates, weights, sizes) are checked by [`FleetConfig::validate`],
+/// which building from and applying a config run first.
+///
 /// # Example
 ///
 /// ```
@@ -73,6 +122,28 @@ use crate::Error;
 /// # }
 /// ```
 ///
+/// Reading the format needs the `serde` feature:
+///
+/// ```
+/// # #[cfg(feature = "serde")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use arcroute::{FleetConfig, Router};
+///
+/// let json = r#"{
+///     "format": 1, "version": 7, "ring_version": 1, "seed": "0000000000000000",
+///     "managers": [{ "id": "0000000000000001", "weight": 1 },
+///                  { "id": "0000000000000002", "weight": 1 }]
+/// }"#;
+/// let fleet: FleetConfig = serde_json::from_str(json)?;
+/// let router = Router::from_fleet_config(&fleet)?;
+/// assert_eq!(router.fleet_version(), Some(7));
+/// assert_eq!(serde_json::from_str::<FleetConfig>(&serde_json::to_string(&fleet)?)?, fleet);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "serde"))]
+/// # fn main() {}
+/// ```
+///
 /// [`Router::from_fleet_config`]: crate::Router::from_fleet_config
 /// [`RouterBuilder::fleet_config`]: crate::RouterBuilder::fleet_config
 /// [`Router::apply_config`]: crate::Router::apply_config
@@ -82,6 +153,11 @@ use crate::Error;
 /// [`RouterConfig`]: crate::RouterConfig
 #[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "wire::Fleet", into = "wire::Fleet")
+)]
 pub struct FleetConfig {
     /// The host's version of this config; must grow with every change.
     pub version: u64,
@@ -261,6 +337,164 @@ impl Default for FleetConfig {
     /// [`FleetConfig::new`]`(0)`.
     fn default() -> Self {
         Self::new(0)
+    }
+}
+
+/// The serialized form: what the format documents, field by field.
+#[cfg(feature = "serde")]
+mod wire {
+    use std::fmt;
+    use std::num::NonZeroU32;
+
+    use serde::de::{Deserializer, Error as _};
+    use serde::ser::Serializer;
+    use serde::{Deserialize, Serialize};
+
+    use super::{FleetConfig, FleetManager, FleetReservation};
+    use crate::hash::{ManagerId, RingVersion, TaskId};
+    use crate::ring::RingConfig;
+
+    /// The format number this crate reads and writes.
+    const FORMAT: u32 = 1;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Fleet {
+        format: u32,
+        version: u64,
+        ring_version: u32,
+        seed: Hex<16>,
+        #[serde(default = "default_vnodes")]
+        vnodes_per_weight: NonZeroU32,
+        managers: Vec<Manager>,
+        #[serde(default)]
+        reservations: Vec<Reserved>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Manager {
+        id: Hex<16>,
+        weight: u32,
+        #[serde(default = "yes")]
+        healthy: bool,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Reserved {
+        task: Hex<32>,
+        limit: u32,
+    }
+
+    fn default_vnodes() -> NonZeroU32 {
+        RingConfig::default().vnodes_per_weight
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    /// An integer written as exactly `DIGITS` lowercase hex digits.
+    struct Hex<const DIGITS: usize>(u128);
+
+    impl<const DIGITS: usize> Serialize for Hex<DIGITS> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(&format_args!("{:0width$x}", self.0, width = DIGITS))
+        }
+    }
+
+    impl<'de, const DIGITS: usize> Deserialize<'de> for Hex<DIGITS> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            let hex = text.len() == DIGITS
+                && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            hex.then(|| u128::from_str_radix(&text, 16).ok())
+                .flatten()
+                .map(Hex)
+                .ok_or_else(|| {
+                    D::Error::custom(format_args!(
+                        "{text:?} is not {DIGITS} lowercase hexadecimal digits"
+                    ))
+                })
+        }
+    }
+
+    /// Why a well-formed document is not a fleet config this crate reads.
+    pub(super) struct Unsupported(String);
+
+    impl fmt::Display for Unsupported {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl TryFrom<Fleet> for FleetConfig {
+        type Error = Unsupported;
+
+        fn try_from(wire: Fleet) -> Result<Self, Unsupported> {
+            if wire.format != FORMAT {
+                return Err(Unsupported(format!(
+                    "fleet config format {} is not supported (this reader knows format {FORMAT})",
+                    wire.format
+                )));
+            }
+            let ring_version = match wire.ring_version {
+                1 => RingVersion::V1,
+                n => {
+                    return Err(Unsupported(format!("ring version {n} is not supported")));
+                }
+            };
+            Ok(Self {
+                version: wire.version,
+                ring_version,
+                // Both fit: the parser takes 16 digits, at most 2^64 - 1.
+                seed: wire.seed.0 as u64,
+                vnodes_per_weight: wire.vnodes_per_weight,
+                managers: wire
+                    .managers
+                    .into_iter()
+                    .map(|m| FleetManager::new(ManagerId::new(m.id.0 as u64), m.weight, m.healthy))
+                    .collect(),
+                reservations: wire
+                    .reservations
+                    .into_iter()
+                    .map(|r| FleetReservation::new(TaskId::new(r.task.0), r.limit))
+                    .collect(),
+            })
+        }
+    }
+
+    impl From<FleetConfig> for Fleet {
+        fn from(config: FleetConfig) -> Self {
+            let ring_version = match config.ring_version {
+                RingVersion::V1 => 1,
+            };
+            Self {
+                format: FORMAT,
+                version: config.version,
+                ring_version,
+                seed: Hex(config.seed.into()),
+                vnodes_per_weight: config.vnodes_per_weight,
+                managers: config
+                    .managers
+                    .into_iter()
+                    .map(|m| Manager {
+                        id: Hex(m.id.get().into()),
+                        weight: m.weight,
+                        healthy: m.healthy,
+                    })
+                    .collect(),
+                reservations: config
+                    .reservations
+                    .into_iter()
+                    .map(|r| Reserved {
+                        task: Hex(r.task.get()),
+                        limit: r.limit,
+                    })
+                    .collect(),
+            }
+        }
     }
 }
 

@@ -181,7 +181,11 @@
 //!
 //! # Cargo features
 //!
-//! None yet.
+//! - `serde` (off by default): `Serialize` and `Deserialize` for [`FleetConfig`], in the
+//!   versioned fleet-config format documented there (JSON with ids as fixed-width hex
+//!   strings), so that a host can keep its fleet in etcd, Consul or a database and apply it
+//!   with [`Router::apply_config`]. Everything else, `FleetConfig` and `apply_config`
+//!   included, works without it.
 //!
 //! # Minimum supported Rust version
 //!

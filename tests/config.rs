@@ -1,4 +1,5 @@
-//! Fleet configs: building routers from them and applying them.
+//! Fleet configs: applying them to a router, and (with the `serde` feature) their serialized
+//! format, down to two processes building identical placement from one JSON file.
 
 use arcroute::{
     Error, FleetConfig, ManagerId, Reservation, RingVersion, RouteKind, Router, TaskId,
@@ -258,4 +259,329 @@ fn errors_render_without_the_seed() {
     }
     .to_string();
     assert!(message.contains('4') && message.contains('5'));
+}
+
+#[cfg(feature = "serde")]
+mod format {
+    use std::fmt::Write as _;
+    use std::process::Command;
+
+    use arcroute::{FleetConfig, HealthMask, ManagerId, Ring, Router, TaskId};
+
+    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet_v1.json");
+
+    /// Tells the test binary, run again as a child, which config file to read.
+    const CHILD_CONFIG: &str = "ARCROUTE_FLEET_CONFIG";
+
+    /// Tasks whose placement the two processes compare.
+    const TASKS: u64 = 100_000;
+
+    /// Unreserved arcs are compared up to this length (shorter ones are their prefixes).
+    const ARC_LEN: u32 = 8;
+
+    /// A small deterministic generator (SplitMix64), the same in every process.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn task(&mut self) -> TaskId {
+            TaskId::new(u128::from(self.next()) << 64 | u128::from(self.next()))
+        }
+    }
+
+    /// The committed fixture: a small fleet with weights, a manager down and reservations.
+    fn fixture() -> FleetConfig {
+        let mut config = FleetConfig::new(1).with_seed(0x0123_4567_89ab_cdef);
+        for i in 0..6u32 {
+            let id = ManagerId::from_name(&format!("wm-{i}"));
+            config = config.with_manager(id, 1 + i % 3, i != 4);
+        }
+        for name in ["acct-1/thumbnails:prod", "acct-2/resize"] {
+            config = config.with_reservation(TaskId::from_name(name), 10);
+        }
+        config.with_reservation(TaskId::new(u128::MAX), 1)
+    }
+
+    /// A large random fleet: hundreds of managers, some down, many reservations.
+    fn random_fleet(seed: u64) -> FleetConfig {
+        let mut rng = Rng(seed);
+        let mut config = FleetConfig::new(rng.next() >> 12).with_seed(rng.next());
+        for _ in 0..300 {
+            let (id, weight) = (ManagerId::new(rng.next()), 1 + (rng.next() % 4) as u32);
+            config = config.with_manager(id, weight, rng.next() % 10 != 0);
+        }
+        for _ in 0..2_000 {
+            config = config.with_reservation(rng.task(), (rng.next() % 200) as u32);
+        }
+        config
+    }
+
+    #[test]
+    fn the_fixture_is_the_documented_format() {
+        let text = serde_json::to_string_pretty(&fixture()).unwrap() + "\n";
+        if std::env::var_os("ARCROUTE_BLESS").is_some() {
+            std::fs::write(FIXTURE, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(FIXTURE).unwrap();
+        assert_eq!(committed, text, "regenerate with ARCROUTE_BLESS=1");
+        let parsed: FleetConfig = serde_json::from_str(&committed).unwrap();
+        assert_eq!(parsed, fixture());
+        let value: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        assert_eq!(value["format"], 1);
+        assert_eq!(value["ring_version"], 1);
+        assert_eq!(value["seed"], "0123456789abcdef");
+        assert_eq!(value["vnodes_per_weight"], 160);
+        let id = ManagerId::from_name("wm-0").get();
+        assert_eq!(value["managers"][0]["id"], format!("{id:016x}"));
+        assert_eq!(value["managers"][4]["healthy"], false);
+        assert_eq!(
+            value["reservations"][2]["task"],
+            "ffffffffffffffffffffffffffffffff"
+        );
+    }
+
+    #[test]
+    fn json_round_trips() {
+        for seed in [1, 2, 3] {
+            let config = random_fleet(seed);
+            let text = serde_json::to_string(&config).unwrap();
+            let back: FleetConfig = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, config);
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        }
+        let edges = FleetConfig::new(u64::MAX)
+            .with_seed(u64::MAX)
+            .with_manager(ManagerId::new(0), 1, true)
+            .with_manager(ManagerId::new(u64::MAX), u32::MAX, false)
+            .with_reservation(TaskId::new(0), u32::MAX);
+        let text = serde_json::to_string(&edges).unwrap();
+        assert!(text.contains(r#""id":"ffffffffffffffff""#), "{text}");
+        assert!(text.contains(r#""task":"00000000000000000000000000000000""#));
+        assert!(text.contains(r#""version":18446744073709551615"#));
+        assert_eq!(serde_json::from_str::<FleetConfig>(&text).unwrap(), edges);
+    }
+
+    #[test]
+    fn optional_fields_take_their_defaults() {
+        let text = r#"{"format": 1, "version": 3, "ring_version": 1,
+            "seed": "0000000000000000",
+            "managers": [{"id": "000000000000000a", "weight": 2}]}"#;
+        let config: FleetConfig = serde_json::from_str(text).unwrap();
+        let expected = FleetConfig::new(3).with_manager(ManagerId::new(10), 2, true);
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn malformed_documents_are_refused() {
+        let good = r#"{"format": 1, "version": 3, "ring_version": 1,
+            "seed": "0000000000000000", "vnodes_per_weight": 160,
+            "managers": [{"id": "000000000000000a", "weight": 2, "healthy": true}],
+            "reservations": [{"task": "0000000000000000000000000000000b", "limit": 1}]}"#;
+        assert!(serde_json::from_str::<FleetConfig>(good).is_ok());
+        let cases = [
+            (r#""format": 1"#, r#""format": 2"#, "format 2"),
+            (
+                r#""ring_version": 1"#,
+                r#""ring_version": 2"#,
+                "ring version 2",
+            ),
+            (r#""version": 3"#, r#""version": -3"#, ""),
+            (r#""version": 3"#, r#""version": "3""#, ""),
+            (
+                r#""vnodes_per_weight": 160"#,
+                r#""vnodes_per_weight": 0"#,
+                "",
+            ),
+            (r#""seed": "0000000000000000""#, r#""seed": 0"#, ""),
+            (
+                r#""seed": "0000000000000000""#,
+                r#""seed": "000000000000000""#,
+                "16 lowercase hexadecimal digits",
+            ),
+            (
+                r#""000000000000000a""#,
+                r#""000000000000000A""#,
+                "lowercase",
+            ),
+            (
+                r#""000000000000000a""#,
+                r#""0x0000000000000a""#,
+                "hexadecimal",
+            ),
+            (
+                r#""000000000000000a""#,
+                r#""+00000000000000a""#,
+                "hexadecimal",
+            ),
+            (
+                r#""000000000000000a""#,
+                r#""00000000000000000a""#,
+                "hexadecimal",
+            ),
+            (r#""000000000000000a""#, "10", ""),
+            (
+                r#""0000000000000000000000000000000b""#,
+                r#""b""#,
+                "32 lowercase hexadecimal digits",
+            ),
+            (r#""weight": 2"#, r#""weight": 2.5"#, ""),
+            (r#""weight": 2"#, r#""weight": 4294967296"#, ""),
+            (
+                r#""healthy": true"#,
+                r#""healthy": true, "zone": "a""#,
+                "unknown field",
+            ),
+            (
+                r#""limit": 1"#,
+                r#""limit": 1, "ready": 1"#,
+                "unknown field",
+            ),
+            (
+                r#""format": 1"#,
+                r#""format": 1, "extra": null"#,
+                "unknown field",
+            ),
+            (r#""format": 1,"#, "", "missing field"),
+            (r#""seed": "0000000000000000","#, "", "missing field"),
+        ];
+        for (from, to, message) in cases {
+            assert!(good.contains(from), "{from}");
+            let bad = good.replacen(from, to, 1);
+            let error = serde_json::from_str::<FleetConfig>(&bad).unwrap_err();
+            assert!(error.to_string().contains(message), "{bad}: {error}");
+        }
+        let no_managers = good.replacen(
+            r#"[{"id": "000000000000000a", "weight": 2, "healthy": true}]"#,
+            "[]",
+            1,
+        );
+        let config: FleetConfig = serde_json::from_str(&no_managers).unwrap();
+        assert_eq!(config.validate(), Err(arcroute::Error::NoManagers));
+    }
+
+    /// Hashes (FNV-1a, 64 bits) the placement of the fleet's reserved tasks and of `TASKS`
+    /// pseudo-random ones, through `router`: reserved arcs, whole arcs of both domains up to
+    /// `ARC_LEN` under the router's health, and where each task's first call goes. Returns
+    /// the digest and the first lines, for a direct comparison.
+    fn placement(router: &Router, config: &FleetConfig) -> (u64, Vec<String>) {
+        let ring: std::sync::Arc<Ring> = router.ring();
+        let mut health = HealthMask::all_up(&ring);
+        for (id, _) in ring.managers() {
+            health.set(&ring, id, router.is_healthy(id)).unwrap();
+        }
+        let mut rng = Rng(0xa5c3);
+        let tasks = config
+            .reservations
+            .iter()
+            .map(|r| r.task)
+            .chain((0..TASKS).map(|_| rng.task()));
+        let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut sample = Vec::new();
+        let mut line = String::new();
+        for task in tasks {
+            line.clear();
+            let _ = write!(line, "{:032x} reserved", task.get());
+            for slot in router.reserved_arc(task) {
+                let _ = write!(line, " {:016x}:{}", slot.manager.get(), slot.environments);
+            }
+            line.push_str(" rarc");
+            for m in ring.arc_with(ring.reserved_start(task), ARC_LEN, &health) {
+                let _ = write!(line, " {:016x}", m.get());
+            }
+            line.push_str(" uarc");
+            for m in ring.arc_with(ring.unreserved_start(task.into()), ARC_LEN, &health) {
+                let _ = write!(line, " {:016x}", m.get());
+            }
+            let route = router.route(task).expect("a healthy manager");
+            let _ = write!(
+                line,
+                " first {:016x} {:?}",
+                route.manager().get(),
+                route.kind()
+            );
+            drop(route);
+            for byte in line.bytes().chain([b'\n']) {
+                digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+            if sample.len() < 200 {
+                sample.push(line.clone());
+            }
+        }
+        (digest, sample)
+    }
+
+    /// Run as a child by `two_processes_build_identical_arcs` (which passes the config path
+    /// in `ARCROUTE_FLEET_CONFIG`); alone, it reports the committed fixture's placement.
+    #[test]
+    #[ignore = "run as a child process by two_processes_build_identical_arcs"]
+    fn child_reports_placement() {
+        let path = std::env::var(CHILD_CONFIG).unwrap_or_else(|_| FIXTURE.to_owned());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: FleetConfig = serde_json::from_str(&text).unwrap();
+        let router = Router::from_fleet_config(&config).unwrap();
+        let (digest, sample) = placement(&router, &config);
+        // After a newline: the test harness has begun a line of its own.
+        let mut out = String::from("\n");
+        for line in &sample {
+            let _ = writeln!(out, "sample {line}");
+        }
+        let _ = writeln!(out, "digest {digest:016x}");
+        print!("{out}");
+    }
+
+    #[test]
+    fn two_processes_build_identical_arcs() {
+        let config = random_fleet(0xf1ee7);
+        let text = serde_json::to_string_pretty(&config).unwrap();
+        let path =
+            std::env::temp_dir().join(format!("arcroute-fleet-config-{}.json", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "format::child_reports_placement",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_CONFIG, &path)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "child failed: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let parsed: FleetConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, config);
+        let router = Router::from_fleet_config(&parsed).unwrap();
+        let (digest, sample) = placement(&router, &parsed);
+        let child_sample: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("sample "))
+            .collect();
+        assert_eq!(child_sample.len(), sample.len());
+        for (mine, theirs) in sample.iter().zip(&child_sample) {
+            assert_eq!(mine, theirs);
+        }
+        let child_digest = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("digest "))
+            .expect("the child prints a digest");
+        assert_eq!(child_digest, format!("{digest:016x}"));
+        println!(
+            "{} tasks, digest {digest:016x} in both processes",
+            TASKS as usize + config.reservations.len()
+        );
+    }
 }
