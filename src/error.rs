@@ -56,6 +56,35 @@ pub enum Error {
         /// Which value, and the range it must be in.
         what: &'static str,
     },
+    /// The same task is listed twice among a fleet config's reservations.
+    #[error("task {task:?} has more than one reservation in the fleet config")]
+    DuplicateReservation {
+        /// The repeated task.
+        task: TaskId,
+    },
+    /// A fleet config older than the one the router last applied.
+    #[error("fleet config version {offered} is older than the applied version {current}")]
+    StaleConfig {
+        /// The version the router last applied.
+        current: u64,
+        /// The version offered.
+        offered: u64,
+    },
+    /// A fleet config with the version the router last applied but different content: a
+    /// version must name one content.
+    #[error("fleet config version {version} was already applied with different content")]
+    ConflictingConfig {
+        /// The version both configs carry.
+        version: u64,
+    },
+    /// A fleet config whose placement settings differ from the router's, which are fixed when
+    /// the router is built (its live state caches arc starts under them).
+    #[error("the fleet config's {setting} differs from the router's")]
+    PlacementMismatch {
+        /// Which setting: `"ring version"`, `"seed"` or `"virtual nodes per weight"` (values
+        /// are not given: the seed may be secret).
+        setting: &'static str,
+    },
     /// A fraction that is not a number within `0.0..=1.0`.
     #[error("fraction {value} is not within 0.0..=1.0")]
     InvalidFraction {

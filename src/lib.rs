@@ -86,6 +86,10 @@
 //!   state sits in a 64-way sharded map: a warm route takes one shard's read lock; a task's
 //!   first route in a while takes its write lock, and now and then sweeps that shard's idle
 //!   entries under it (amortized O(1) per new task, but readers of that shard wait for it).
+//! - **A fleet config applies whole**: [`Router::apply_config`] checks a [`FleetConfig`]
+//!   (the host's versioned record of managers, health and reservation limits) first, then
+//!   publishes all of it as one snapshot; versions only move forward, and the version already
+//!   applied publishes nothing.
 //! - **No allocation on a warm route**, and no placement hashing (XXH3) of the task when it
 //!   is routed by a precomputed [`TaskId`]: arc starts are cached in the task's live state.
 //!   Reserved calls go only to managers whose reserved slots hold environments, in proportion
@@ -194,7 +198,11 @@
 //!
 //! # Cargo features
 //!
-//! None yet.
+//! - `serde` (off by default): `Serialize` and `Deserialize` for [`FleetConfig`], in the
+//!   versioned fleet-config format documented there (JSON with ids as fixed-width hex
+//!   strings), so that a host can keep its fleet in etcd, Consul or a database and apply it
+//!   with [`Router::apply_config`]. Everything else, `FleetConfig` and `apply_config`
+//!   included, works without it.
 //!
 //! # Minimum supported Rust version
 //!
@@ -204,6 +212,7 @@
 
 mod assign;
 mod clock;
+mod config;
 mod counting;
 mod error;
 mod hash;
@@ -216,6 +225,7 @@ mod router;
 
 pub use assign::{ArcAssigner, ArcState, AssignConfig};
 pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use config::{FleetConfig, FleetManager, FleetReservation};
 pub use counting::{Counting, Frontends};
 pub use error::Error;
 pub use hash::{GroupId, ManagerId, RingVersion, TaskId};

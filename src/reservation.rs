@@ -89,22 +89,43 @@ impl ReservationTable {
         self.len
     }
 
+    /// Every reservation, in no particular order. O(n).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, Reservation)> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.iter().map(|(&task, &r)| (task, r)))
+    }
+
     /// The table with `task` set to `value` (`None` removes it), or `None` if that changes
     /// nothing.
     pub(crate) fn with(&self, task: TaskId, value: Option<Reservation>) -> Option<Self> {
-        let value = value.filter(|r| *r != Reservation::default());
-        if self.get(task) == value {
-            return None;
+        self.with_all([(task, value)])
+    }
+
+    /// The table with every change applied in order (`None` removes), or `None` if they change
+    /// nothing. Each shard touched is copied once, however many of its entries change.
+    pub(crate) fn with_all(
+        &self,
+        changes: impl IntoIterator<Item = (TaskId, Option<Reservation>)>,
+    ) -> Option<Self> {
+        let mut shards: Option<Vec<Arc<Map>>> = None;
+        let mut len = self.len;
+        for (task, value) in changes {
+            let value = value.filter(|r| *r != Reservation::default());
+            let index = shard_of(task);
+            let current = shards.as_ref().map_or(&self.shards[..], |s| &s[..]);
+            if current[index].get(&task).copied() == value {
+                continue;
+            }
+            let shards = shards.get_or_insert_with(|| self.shards.to_vec());
+            // Copies the shard the first time only: after that this table holds its one count.
+            let shard = Arc::make_mut(&mut shards[index]);
+            match value {
+                Some(r) => len += usize::from(shard.insert(task, r).is_none()),
+                None => len -= usize::from(shard.remove(&task).is_some()),
+            }
         }
-        let index = shard_of(task);
-        let mut shard = Map::clone(&self.shards[index]);
-        let len = match value {
-            Some(r) => self.len + usize::from(shard.insert(task, r).is_none()),
-            None => self.len - usize::from(shard.remove(&task).is_some()),
-        };
-        let mut shards: Vec<Arc<Map>> = self.shards.to_vec();
-        shards[index] = Arc::new(shard);
-        Some(Self {
+        shards.map(|shards| Self {
             shards: shards.into(),
             len,
         })
@@ -134,6 +155,45 @@ mod tests {
         let t2 = t1.with(a, None).unwrap();
         assert_eq!((t2.get(a), t2.len()), (None, 0));
         assert!(t2.with(a, None).is_none());
+    }
+
+    #[test]
+    fn bulk_changes_copy_on_write_and_count() {
+        let (a, b, c) = (TaskId::new(1), TaskId::new(2), TaskId::new(3));
+        let t = ReservationTable::default()
+            .with_all([
+                (a, Some(Reservation::new(1, 0))),
+                (b, Some(Reservation::new(2, 2))),
+            ])
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t
+            .with_all([(a, Some(Reservation::new(1, 0))), (c, None)])
+            .is_none());
+        let t2 = t
+            .with_all([
+                (a, None),
+                (b, Some(Reservation::new(0, 2))),
+                (c, Some(Reservation::new(3, 0))),
+                (c, Some(Reservation::default())),
+            ])
+            .unwrap();
+        assert_eq!(
+            t.get(a),
+            Some(Reservation::new(1, 0)),
+            "the old table stays"
+        );
+        assert_eq!(
+            (t2.get(a), t2.get(b), t2.get(c)),
+            (None, Some(Reservation::new(0, 2)), None)
+        );
+        assert_eq!(t2.len(), 1);
+        let mut all: Vec<_> = t.iter().collect();
+        all.sort_by_key(|&(task, _)| task);
+        assert_eq!(
+            all,
+            [(a, Reservation::new(1, 0)), (b, Reservation::new(2, 2))]
+        );
     }
 
     #[test]

@@ -120,6 +120,33 @@ impl Ring {
         config: RingConfig,
         list: &[(ManagerId, u32)],
     ) -> Result<Self, Error> {
+        let (weights, total) = Self::check_sorted(config, list)?;
+
+        let mut points: Vec<(u64, u32)> = Vec::with_capacity(total);
+        for (owner, (&(id, _), weight)) in (0u32..).zip(list.iter().zip(&weights)) {
+            let count = weight.get() * config.vnodes_per_weight.get();
+            points.extend((0..count).map(|v| (hash::point(config.seed, id, v), owner)));
+        }
+        // Ties (equal hashes) are ordered by owner, that is by manager id: part of the spec.
+        points.sort_unstable();
+
+        let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
+        let links = links(&owners, list.len());
+        Ok(Self {
+            config,
+            managers: list.iter().map(|&(id, _)| id).collect(),
+            weights: weights.into_boxed_slice(),
+            hashes: hashes.into_boxed_slice(),
+            links,
+        })
+    }
+
+    /// Validates a list sorted by id without building anything: its weights and the number
+    /// of points they ask for. O(N).
+    pub(crate) fn check_sorted(
+        config: RingConfig,
+        list: &[(ManagerId, u32)],
+    ) -> Result<(Vec<NonZeroU32>, usize), Error> {
         if list.is_empty() {
             return Err(Error::NoManagers);
         }
@@ -144,24 +171,7 @@ impl Ring {
                 .ok_or(Error::TooManyPoints { max: MAX_POINTS })?;
             weights.push(weight);
         }
-
-        let mut points: Vec<(u64, u32)> = Vec::with_capacity(total);
-        for (owner, (&(id, _), weight)) in (0u32..).zip(list.iter().zip(&weights)) {
-            let count = weight.get() * config.vnodes_per_weight.get();
-            points.extend((0..count).map(|v| (hash::point(config.seed, id, v), owner)));
-        }
-        // Ties (equal hashes) are ordered by owner, that is by manager id: part of the spec.
-        points.sort_unstable();
-
-        let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
-        let links = links(&owners, list.len());
-        Ok(Self {
-            config,
-            managers: list.iter().map(|&(id, _)| id).collect(),
-            weights: weights.into_boxed_slice(),
-            hashes: hashes.into_boxed_slice(),
-            links,
-        })
+        Ok((weights, total))
     }
 
     /// The config this ring was built with.

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::assign::{ArcAssigner, ArcState, AssignConfig};
 use crate::clock::{Clock, MonotonicClock};
+use crate::config::FleetConfig;
 use crate::counting::{Counting, Frontends};
 use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap, Recent};
@@ -246,6 +247,8 @@ pub(crate) struct Snapshot {
     reservations: ReservationTable,
     config: RouterConfig,
     assigner: ArcAssigner,
+    /// The fleet config last applied (or built from), normalized.
+    applied: Option<Arc<FleetConfig>>,
 }
 
 impl Snapshot {
@@ -329,8 +332,19 @@ impl Router {
             config: RouterConfig::default(),
             managers: Vec::new(),
             reservations: Vec::new(),
+            fleet: None,
             clock: MonotonicClock::default(),
         }
+    }
+
+    /// A router with the default [`RouterConfig`] built from `fleet`: its placement settings,
+    /// managers with their health, and reservations (none ready yet). Shorthand for
+    /// `Router::builder().fleet_config(fleet).build()`.
+    ///
+    /// # Errors
+    /// As [`FleetConfig::validate`].
+    pub fn from_fleet_config(fleet: &FleetConfig) -> Result<Self, Error> {
+        Self::builder().fleet_config(fleet).build()
     }
 }
 
@@ -696,6 +710,106 @@ impl<C: Clock> Router<C> {
         .unwrap_or(false)
     }
 
+    /// Brings the router to `fleet`, a new version of the host's fleet config, as one snapshot:
+    /// membership and weights, every manager's health, and reservation limits. Returns whether
+    /// it published.
+    ///
+    /// - Everything is checked first; an error changes nothing.
+    /// - The version the router last applied (or was built from) again: with the same content
+    ///   (in any order) it publishes nothing and returns `Ok(false)`, even if other writers
+    ///   changed the router since; with other content it is refused. A router that has applied
+    ///   no config takes any version.
+    /// - A newer version publishes once, even if it changes nothing else (the router then
+    ///   reports it from [`Router::fleet_version`]).
+    /// - Managers as [`Router::set_managers`] (those that stay keep their reported load; the
+    ///   ring is rebuilt only if ids or weights changed), then each one's health as the config
+    ///   says.
+    /// - Reservations keep their reported `ready` and take the config's limit; a new one starts
+    ///   with none ready; one the config no longer lists drains as with
+    ///   [`Router::remove_reservation`].
+    ///
+    /// O(P log P) for P points when membership changes, else O(N + R log R + T) for N
+    /// managers, R reservations in the config and T in the router.
+    ///
+    /// # Errors
+    /// [`Error::PlacementMismatch`] if the config's ring version, seed or virtual nodes per
+    /// weight differ from the router's; [`Error::StaleConfig`] for a version older than the
+    /// last applied; [`Error::ConflictingConfig`] for the last applied version with other
+    /// content; and the errors of [`FleetConfig::validate`].
+    pub fn apply_config(&self, fleet: &FleetConfig) -> Result<bool, Error> {
+        // Pure checks and sorting, off the writers' lock.
+        let fleet = fleet.normalized()?;
+        self.publish(|cur| {
+            fleet.check_placement(cur.ring.config())?;
+            if let Some(applied) = &cur.applied {
+                if fleet.version < applied.version {
+                    return Err(Error::StaleConfig {
+                        current: applied.version,
+                        offered: fleet.version,
+                    });
+                }
+                if fleet.version == applied.version {
+                    return if **applied == fleet {
+                        Ok(None)
+                    } else {
+                        Err(Error::ConflictingConfig {
+                            version: fleet.version,
+                        })
+                    };
+                }
+            }
+            let list = fleet.manager_list();
+            let (ring, mut health, loads) = if cur.ring.managers().eq(list.iter().copied()) {
+                (
+                    Arc::clone(&cur.ring),
+                    cur.health.clone(),
+                    Arc::clone(&cur.loads),
+                )
+            } else {
+                let ring = Ring::from_sorted(cur.ring.config(), &list)?;
+                let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
+                for (old, (id, _)) in cur.ring.managers().enumerate() {
+                    if let Some(new) = ring.index_of(id) {
+                        loads[new as usize].store(cur.loads[old].load(Relaxed), Relaxed);
+                    }
+                }
+                let health = HealthMask::all_up(&ring);
+                (Arc::new(ring), health, loads)
+            };
+            // Ring indices follow id order, as the normalized managers do.
+            for (index, manager) in (0u32..).zip(&fleet.managers) {
+                health.set_index(index, manager.healthy);
+            }
+            let listed = |task| {
+                fleet
+                    .reservations
+                    .binary_search_by_key(&task, |r| r.task)
+                    .is_ok()
+            };
+            let set = fleet.reservations.iter().map(|r| {
+                let ready = cur.reservations.get(r.task).map_or(0, |old| old.ready);
+                (r.task, Some(Reservation::new(r.limit, ready)))
+            });
+            let drained = cur
+                .reservations
+                .iter()
+                .filter(|&(task, _)| !listed(task))
+                .map(|(task, old)| (task, Some(Reservation::new(0, old.ready))));
+            let reservations = cur
+                .reservations
+                .with_all(set.chain(drained))
+                .unwrap_or_else(|| cur.reservations.clone());
+            Ok(Some(Snapshot {
+                ring,
+                health,
+                loads,
+                reservations,
+                applied: Some(Arc::new(fleet)),
+                ..Snapshot::clone(cur)
+            }))
+        })
+    }
+
     /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
     /// included, from the host's counting service, for [`Counting::Global`]. Not published:
     /// kept with the task's live state, trusted for the mode's `ttl` (judged to the
@@ -811,6 +925,12 @@ impl<C: Clock> Router<C> {
         self.snapshot.load().config
     }
 
+    /// Version of the fleet config last applied or built from ([`Router::apply_config`]), if
+    /// any: what a frontend exports to show which config it runs.
+    pub fn fleet_version(&self) -> Option<u64> {
+        self.snapshot.load().applied.as_ref().map(|c| c.version)
+    }
+
     /// Whether `id` is in the fleet and healthy.
     pub fn is_healthy(&self, id: ManagerId) -> bool {
         let snap = self.snapshot.load();
@@ -898,6 +1018,7 @@ pub struct RouterBuilder<C = MonotonicClock> {
     config: RouterConfig,
     managers: Vec<(ManagerId, u32)>,
     reservations: Vec<(TaskId, Reservation)>,
+    fleet: Option<FleetConfig>,
     clock: C,
 }
 
@@ -932,12 +1053,23 @@ impl<C: Clock> RouterBuilder<C> {
         self
     }
 
+    /// Builds from a fleet config: its managers (with their health) and reservations (limits,
+    /// none ready yet), and its placement settings (ring version, seed, virtual nodes per
+    /// weight), which replace those of [`RouterBuilder::config`] and [`RouterBuilder::seed`]
+    /// whatever the order of the calls. The router records the config as applied (see
+    /// [`Router::apply_config`]). A later call replaces an earlier one.
+    pub fn fleet_config(mut self, fleet: &FleetConfig) -> Self {
+        self.fleet = Some(fleet.clone());
+        self
+    }
+
     /// Uses another clock, for example a [`ManualClock`](crate::ManualClock) in tests.
     pub fn clock<D: Clock>(self, clock: D) -> RouterBuilder<D> {
         RouterBuilder {
             config: self.config,
             managers: self.managers,
             reservations: self.reservations,
+            fleet: self.fleet,
             clock,
         }
     }
@@ -946,30 +1078,56 @@ impl<C: Clock> RouterBuilder<C> {
     ///
     /// # Errors
     /// As [`Ring::new`] for the managers; [`Error::InvalidConfig`] for a `busy_threshold`
-    /// outside `0.0..=1.0` or an invalid [`AssignConfig`].
+    /// outside `0.0..=1.0`, an invalid [`AssignConfig`], or managers or reservations given
+    /// both by a fleet config and by other setters; as [`FleetConfig::validate`] for a fleet
+    /// config.
     pub fn build(self) -> Result<Router<C>, Error> {
-        let config = self.config;
+        let mut config = self.config;
         if !(0.0..=1.0).contains(&config.busy_threshold) {
             return Err(Error::InvalidConfig {
                 what: "busy_threshold must be within 0.0..=1.0",
             });
         }
         let assigner = ArcAssigner::new(config.assign)?;
-        let ring = Ring::new(config.ring, self.managers)?;
-        let mut reservations = ReservationTable::default();
-        for (task, r) in self.reservations {
-            if let Some(next) = reservations.with(task, Some(r)) {
-                reservations = next;
+        let (mut managers, mut reserved) = (self.managers, self.reservations);
+        let fleet = match self.fleet {
+            Some(fleet) => {
+                if !managers.is_empty() || !reserved.is_empty() {
+                    return Err(Error::InvalidConfig {
+                        what: "a fleet config gives the managers and reservations; \
+                               give none with other setters",
+                    });
+                }
+                let fleet = fleet.normalized()?;
+                config.ring = fleet.ring_config();
+                managers = fleet.manager_list();
+                reserved = (fleet.reservations.iter())
+                    .map(|r| (r.task, Reservation::new(r.limit, 0)))
+                    .collect();
+                Some(Arc::new(fleet))
+            }
+            None => None,
+        };
+        let ring = Ring::new(config.ring, managers)?;
+        let mut health = HealthMask::all_up(&ring);
+        if let Some(fleet) = &fleet {
+            // Ring indices follow id order, as the normalized managers do.
+            for (index, manager) in (0u32..).zip(&fleet.managers) {
+                health.set_index(index, manager.healthy);
             }
         }
+        let reservations = ReservationTable::default()
+            .with_all(reserved.into_iter().map(|(task, r)| (task, Some(r))))
+            .unwrap_or_default();
         let snapshot = Snapshot {
             generation: 1,
-            health: HealthMask::all_up(&ring),
+            health,
             loads: (0..ring.len()).map(|_| AtomicU32::new(0)).collect(),
             ring: Arc::new(ring),
             reservations,
             config,
             assigner,
+            applied: fleet,
         };
         Ok(Router {
             snapshot: ArcSwap::from_pointee(snapshot),
