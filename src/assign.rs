@@ -191,8 +191,10 @@ impl ArcAssigner {
 
     fn below_threshold(&self, load: u32, len: u32) -> bool {
         let c = &self.config;
-        let capacity = u64::from(c.target_per_manager.get()) * u64::from(len - 1);
-        u64::from(load) * 100 < capacity * u64::from(c.shrink_below_percent)
+        // u128: target × (len − 1) reaches 2⁶⁴ and × percent passes it for public callers
+        // with arcs of up to u32::MAX managers.
+        let capacity = u128::from(c.target_per_manager.get()) * u128::from(len - 1);
+        u128::from(load) * 100 < capacity * u128::from(c.shrink_below_percent)
     }
 }
 
