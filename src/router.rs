@@ -15,7 +15,7 @@ use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
-use crate::ring::{HealthMask, Ring, RingConfig};
+use crate::ring::{check_count, HealthMask, Ring, RingConfig};
 use crate::Error;
 
 /// Which arc a call was routed to.
@@ -292,6 +292,7 @@ impl Router {
         RouterBuilder {
             config: RouterConfig::default(),
             managers: Vec::new(),
+            overlong: None,
             reservations: Vec::new(),
             clock: MonotonicClock::default(),
         }
@@ -532,12 +533,15 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// As [`Ring::new`]: [`Error::NoManagers`], [`Error::DuplicateManager`],
-    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`], [`Error::TooManyPoints`].
+    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] (before collecting an iterator whose
+    /// `size_hint` is too long), [`Error::TooManyPoints`].
     pub fn set_managers<I>(&self, managers: I) -> Result<bool, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let mut list: Vec<(ManagerId, u32)> = managers.into_iter().collect();
+        let managers = managers.into_iter();
+        check_count(managers.size_hint().0)?;
+        let mut list: Vec<(ManagerId, u32)> = managers.collect();
         list.sort_unstable_by_key(|&(id, _)| id);
         self.publish(|cur| {
             if cur.ring.managers().eq(list.iter().copied()) {
@@ -778,6 +782,8 @@ impl<C: Clock> Router<C> {
 pub struct RouterBuilder<C = MonotonicClock> {
     config: RouterConfig,
     managers: Vec<(ManagerId, u32)>,
+    /// Managers asked for by an iterator too long to collect, reported by `build`.
+    overlong: Option<usize>,
     reservations: Vec<(TaskId, Reservation)>,
     clock: C,
 }
@@ -802,8 +808,18 @@ impl<C: Clock> RouterBuilder<C> {
     }
 
     /// Adds managers as `(id, weight)` pairs.
+    ///
+    /// An iterator whose `size_hint` says the fleet would exceed
+    /// [`MAX_MANAGERS`](crate::MAX_MANAGERS) managers is not collected; [`RouterBuilder::build`]
+    /// then reports [`Error::TooManyManagers`].
     pub fn managers<I: IntoIterator<Item = (ManagerId, u32)>>(mut self, managers: I) -> Self {
-        self.managers.extend(managers);
+        let managers = managers.into_iter();
+        let count = self.managers.len().saturating_add(managers.size_hint().0);
+        if check_count(count).is_err() {
+            self.overlong = Some(count);
+        } else {
+            self.managers.extend(managers);
+        }
         self
     }
 
@@ -818,6 +834,7 @@ impl<C: Clock> RouterBuilder<C> {
         RouterBuilder {
             config: self.config,
             managers: self.managers,
+            overlong: self.overlong,
             reservations: self.reservations,
             clock,
         }
@@ -836,6 +853,12 @@ impl<C: Clock> RouterBuilder<C> {
             });
         }
         let assigner = ArcAssigner::new(config.assign)?;
+        if let Some(count) = self.overlong {
+            return Err(Error::TooManyManagers {
+                count,
+                max: crate::MAX_MANAGERS,
+            });
+        }
         let ring = Ring::new(config.ring, self.managers)?;
         let mut reservations = ReservationTable::default();
         for (task, r) in self.reservations {
