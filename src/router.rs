@@ -61,12 +61,15 @@ pub struct RouterConfig {
     pub pick: Pick,
     /// Live state of a task or group with no call in flight is evicted once unused this long
     /// (default 10 minutes). Its arc then starts again from the minimum length.
+    /// `Duration::ZERO` evicts state as soon as the clock moves past its last use;
+    /// `Duration::MAX` never evicts (memory then grows with every task ever routed).
     pub idle_ttl: Duration,
     /// Sibling rule: a call beyond the reservation still goes to the reserved arc while the
     /// host-reported busy fraction of reserved environments is below this (default 0.8, within
     /// `0.0..=1.0`; 0 turns the rule off).
     pub busy_threshold: f32,
-    /// A busy fraction older than this is ignored (default 2 s).
+    /// A busy fraction older than this is ignored (default 2 s); with `Duration::MAX` none
+    /// is. A report stamped later than the clock's `now` (a clock set back) counts as fresh.
     pub busy_ttl: Duration,
 }
 
@@ -616,8 +619,12 @@ impl<C: Clock> Router<C> {
     /// it is kept with the task's live state and ignored once older than
     /// [`RouterConfig::busy_ttl`].
     ///
+    /// A task without a reservation may be reported too: the fraction is kept (until it goes
+    /// stale or the task's live state is evicted) for when the task gets one.
+    ///
     /// # Errors
-    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`.
+    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`: NaN and the infinities are
+    /// rejected, `-0.0` counts as 0.
     pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
         if !(0.0..=1.0).contains(&fraction) {
             return Err(Error::InvalidFraction { value: fraction });
@@ -647,7 +654,8 @@ impl<C: Clock> Router<C> {
     ///
     /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
     /// its last sweep), so memory stays bounded even if this is never called; calling it
-    /// periodically keeps it tighter.
+    /// periodically keeps it tighter. State last used later than the clock's `now` (a clock
+    /// set back) is not idle.
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().config.idle_ttl;
         self.live.evict_idle(self.clock.now(), ttl)
