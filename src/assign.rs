@@ -23,10 +23,11 @@ pub struct AssignConfig {
     pub min_unreserved_arc: NonZeroU32,
     /// The lower threshold, in percent of the capacity of one manager fewer (default 50): an
     /// arc of `len` shrinks only while `load < target × (len − 1) × shrink_below_percent / 100`.
-    /// At most 100.
+    /// At most 100; 0 never shrinks an arc.
     pub shrink_below_percent: u32,
     /// How long load must stay under the lower threshold before an arc loses one manager, and
-    /// again before each further step (default 60 s).
+    /// again before each further step (default 60 s). `Duration::MAX` turns shrinking off on
+    /// any clock that stops short of it, as the crate's clocks do (they saturate at 2⁶⁴ ns).
     pub shrink_delay: Duration,
 }
 
@@ -117,7 +118,7 @@ impl ArcAssigner {
     /// The slot of a reserved arc of `len` managers that serves the `call`-th reserved call, so
     /// that calls reach each manager in proportion to [`ArcAssigner::environments_at`],
     /// interleaved: successive calls go to different managers where the split allows. O(1).
-    /// A reservation with `limit` 0 (draining) spreads calls evenly.
+    /// A reservation with `limit` 0 (draining) spreads calls evenly; `len` 0 gives slot 0.
     pub fn reserved_slot(&self, limit: u32, len: u32, call: u32) -> u32 {
         if len == 0 {
             return 0;
@@ -194,7 +195,8 @@ impl ArcAssigner {
     }
 
     /// The next state after a call on the arc was throttled: one manager more (the earlier
-    /// patents of this family grow the arc on exactly this signal), clamped to `healthy`.
+    /// patents of this family grow the arc on exactly this signal), saturating at `u32::MAX`
+    /// and clamped to `healthy`.
     pub fn throttled(&self, current: ArcState, healthy: u32) -> ArcState {
         ArcState {
             len: current.len.saturating_add(1).min(healthy),
@@ -204,8 +206,10 @@ impl ArcAssigner {
 
     fn below_threshold(&self, load: u32, len: u32) -> bool {
         let c = &self.config;
-        let capacity = u64::from(c.target_per_manager.get()) * u64::from(len - 1);
-        u64::from(load) * 100 < capacity * u64::from(c.shrink_below_percent)
+        // u128: target × (len − 1) reaches 2⁶⁴ and × percent passes it for public callers
+        // with arcs of up to u32::MAX managers.
+        let capacity = u128::from(c.target_per_manager.get()) * u128::from(len - 1);
+        u128::from(load) * 100 < capacity * u128::from(c.shrink_below_percent)
     }
 }
 

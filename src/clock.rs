@@ -65,7 +65,8 @@ impl ManualClock {
             });
     }
 
-    /// Sets the clock to `to` (which may be earlier: the router copes with that).
+    /// Sets the clock to `to` (which may be earlier: the router copes with that), saturating
+    /// like [`ManualClock::advance`]: `Duration::MAX` sets the latest time it can show.
     pub fn set(&self, to: Duration) {
         self.nanos.store(
             u64::try_from(to.as_nanos()).unwrap_or(u64::MAX),

@@ -27,7 +27,8 @@ pub enum Error {
     /// More managers than a ring indexes.
     #[error("too many managers: {count} exceeds the maximum of {max}")]
     TooManyManagers {
-        /// How many were given.
+        /// How many were given; for an iterator rejected before it was collected, the
+        /// length its `size_hint` reported.
         count: usize,
         /// The most a ring accepts.
         max: usize,

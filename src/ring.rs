@@ -105,12 +105,17 @@ impl Ring {
     ///
     /// # Errors
     /// [`Error::NoManagers`] for empty input, [`Error::DuplicateManager`],
-    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] and [`Error::TooManyPoints`].
+    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] and [`Error::TooManyPoints`]. Limits
+    /// are checked before anything is allocated for them: an iterator whose `size_hint` says
+    /// it holds more than [`MAX_MANAGERS`] is rejected without being collected, and weights
+    /// asking for more than [`MAX_POINTS`] before any point is made.
     pub fn new<I>(config: RingConfig, managers: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let mut list: Vec<(ManagerId, u32)> = managers.into_iter().collect();
+        let managers = managers.into_iter();
+        check_count(managers.size_hint().0)?;
+        let mut list: Vec<(ManagerId, u32)> = managers.collect();
         list.sort_unstable_by_key(|&(id, _)| id);
         Self::from_sorted(config, &list)
     }
@@ -150,12 +155,7 @@ impl Ring {
         if list.is_empty() {
             return Err(Error::NoManagers);
         }
-        if list.len() > MAX_MANAGERS {
-            return Err(Error::TooManyManagers {
-                count: list.len(),
-                max: MAX_MANAGERS,
-            });
-        }
+        check_count(list.len())?;
         let mut total: usize = 0;
         let mut weights = Vec::with_capacity(list.len());
         for (i, &(id, weight)) in list.iter().enumerate() {
@@ -311,6 +311,21 @@ impl Ring {
             i
         }
     }
+}
+
+/// [`Error::TooManyManagers`] if `count` managers are more than a ring holds.
+///
+/// Callers pass an iterator's `size_hint` lower bound before collecting it too: collecting
+/// a host's overlong iterator would exhaust memory (or panic on capacity overflow) before
+/// the length could be checked.
+pub(crate) fn check_count(count: usize) -> Result<(), Error> {
+    if count > MAX_MANAGERS {
+        return Err(Error::TooManyManagers {
+            count,
+            max: MAX_MANAGERS,
+        });
+    }
+    Ok(())
 }
 
 /// For each point, its owner and the clockwise distance from the owner's previous point.

@@ -17,7 +17,7 @@ use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap, Recent};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
-use crate::ring::{HealthMask, Ring, RingConfig};
+use crate::ring::{check_count, HealthMask, Ring, RingConfig};
 use crate::Error;
 
 /// Which arc a call was routed to.
@@ -67,12 +67,17 @@ pub struct RouterConfig {
     /// Routes do not read the clock to mark a use; a sweep dates the uses it finds since the
     /// previous sweep. So state is never evicted before `idle_ttl` of disuse, and with sweeps
     /// every `I` it goes by the sweep after `idle_ttl + 2·I` at the latest.
+    ///
+    /// `Duration::ZERO` evicts state at the first sweep that finds it unused since the
+    /// previous one, once the clock has moved; `Duration::MAX` never evicts (memory then grows
+    /// with every task ever routed).
     pub idle_ttl: Duration,
     /// Sibling rule: a call beyond the reservation still goes to the reserved arc while the
     /// host-reported busy fraction of reserved environments is below this (default 0.8, within
     /// `0.0..=1.0`; 0 turns the rule off).
     pub busy_threshold: f32,
-    /// A busy fraction older than this is ignored (default 2 s).
+    /// A busy fraction older than this is ignored (default 2 s); with `Duration::MAX` none
+    /// is. A report stamped later than the clock's `now` (a clock set back) counts as fresh.
     pub busy_ttl: Duration,
     /// This router's place among the frontends that share the fleet's reservations (default:
     /// the only one). Change it with [`Router::set_frontends`] when frontends come and go.
@@ -331,6 +336,7 @@ impl Router {
         RouterBuilder {
             config: RouterConfig::default(),
             managers: Vec::new(),
+            overlong: None,
             reservations: Vec::new(),
             fleet: None,
             clock: MonotonicClock::default(),
@@ -616,12 +622,15 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// As [`Ring::new`]: [`Error::NoManagers`], [`Error::DuplicateManager`],
-    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`], [`Error::TooManyPoints`].
+    /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] (before collecting an iterator whose
+    /// `size_hint` is too long), [`Error::TooManyPoints`].
     pub fn set_managers<I>(&self, managers: I) -> Result<bool, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let mut list: Vec<(ManagerId, u32)> = managers.into_iter().collect();
+        let managers = managers.into_iter();
+        check_count(managers.size_hint().0)?;
+        let mut list: Vec<(ManagerId, u32)> = managers.collect();
         list.sort_unstable_by_key(|&(id, _)| id);
         self.publish(|cur| {
             if cur.ring.managers().eq(list.iter().copied()) {
@@ -834,8 +843,12 @@ impl<C: Clock> Router<C> {
     /// it is kept with the task's live state and ignored once older than
     /// [`RouterConfig::busy_ttl`].
     ///
+    /// A task without a reservation may be reported too: the fraction is kept (until it goes
+    /// stale or the task's live state is evicted) for when the task gets one.
+    ///
     /// # Errors
-    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`.
+    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`: NaN and the infinities are
+    /// rejected, `-0.0` counts as 0.
     pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
         if !(0.0..=1.0).contains(&fraction) {
             return Err(Error::InvalidFraction { value: fraction });
@@ -868,7 +881,8 @@ impl<C: Clock> Router<C> {
     ///
     /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
     /// its last sweep), so memory stays bounded even if this is never called; calling it
-    /// periodically keeps it tighter.
+    /// periodically keeps it tighter. State last used later than the clock's `now` (a clock
+    /// set back) is not idle.
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().config.idle_ttl;
         self.live.evict_idle(self.clock.now(), ttl)
@@ -1017,6 +1031,8 @@ impl<C: Clock> Router<C> {
 pub struct RouterBuilder<C = MonotonicClock> {
     config: RouterConfig,
     managers: Vec<(ManagerId, u32)>,
+    /// Managers asked for by an iterator too long to collect, reported by `build`.
+    overlong: Option<usize>,
     reservations: Vec<(TaskId, Reservation)>,
     fleet: Option<FleetConfig>,
     clock: C,
@@ -1042,8 +1058,18 @@ impl<C: Clock> RouterBuilder<C> {
     }
 
     /// Adds managers as `(id, weight)` pairs.
+    ///
+    /// An iterator whose `size_hint` says the fleet would exceed
+    /// [`MAX_MANAGERS`](crate::MAX_MANAGERS) managers is not collected; [`RouterBuilder::build`]
+    /// then reports [`Error::TooManyManagers`].
     pub fn managers<I: IntoIterator<Item = (ManagerId, u32)>>(mut self, managers: I) -> Self {
-        self.managers.extend(managers);
+        let managers = managers.into_iter();
+        let count = self.managers.len().saturating_add(managers.size_hint().0);
+        if check_count(count).is_err() {
+            self.overlong = Some(count);
+        } else {
+            self.managers.extend(managers);
+        }
         self
     }
 
@@ -1068,6 +1094,7 @@ impl<C: Clock> RouterBuilder<C> {
         RouterBuilder {
             config: self.config,
             managers: self.managers,
+            overlong: self.overlong,
             reservations: self.reservations,
             fleet: self.fleet,
             clock,
@@ -1089,6 +1116,12 @@ impl<C: Clock> RouterBuilder<C> {
             });
         }
         let assigner = ArcAssigner::new(config.assign)?;
+        if let Some(count) = self.overlong {
+            return Err(Error::TooManyManagers {
+                count,
+                max: crate::MAX_MANAGERS,
+            });
+        }
         let (mut managers, mut reserved) = (self.managers, self.reservations);
         let fleet = match self.fleet {
             Some(fleet) => {
