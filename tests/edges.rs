@@ -246,7 +246,10 @@ fn with_every_manager_down_routes_are_refused_not_stuck() {
 fn a_reservation_of_zero_is_none() {
     let (r, _) = router(4);
     let t = TaskId::new(1);
-    assert!(!r.put_reservation(t, Reservation::new(0, 0)), "nothing to publish");
+    assert!(
+        !r.put_reservation(t, Reservation::new(0, 0)),
+        "nothing to publish"
+    );
     assert_eq!(r.reservation(t), None);
     assert!(r.reserved_arc(t).is_empty());
     let kinds: Vec<RouteKind> = (0..3).map(|_| r.route(t).unwrap().kind()).collect();
