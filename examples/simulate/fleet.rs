@@ -1,5 +1,18 @@
 //! The fleet model: managers with memory, environments per (manager, function) with a
-//! keep-alive, pinned (reserved) environments that never expire.
+//! keep-alive, pinned (reserved) environments that never expire until the host tears them
+//! down.
+//!
+//! Tearing down reserved environments after a reservation is cut, two ways:
+//!
+//! - [`Fleet::tear_down_idle`] (a draining host): an environment goes only once it has sat
+//!   idle for a while, so one that is serving, or was serving a moment ago, is left alone;
+//!   the host lowers the reservation's `ready` count as each goes.
+//! - [`Fleet::reclaim`] (an immediate host): idle environments go at once, busy ones the
+//!   moment their call ends; the host lowers `ready` to what will remain at once.
+//!
+//! Either way a torn-down environment is gone: its memory is freed, and it does not linger
+//! as an unpinned environment for the keep-alive (unlike one [`Fleet::pin`] unpins when
+//! reservations are re-placed after a membership change).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -28,9 +41,14 @@ struct Pool {
     idle: VecDeque<Idle>,
     /// Creation times of busy unpinned environments, in no order.
     busy_created: Vec<u64>,
-    /// Pinned environments in all, and how many of them are idle.
+    /// Pinned environments in all (those torn down and still busy excluded).
     pinned: u32,
-    pinned_idle: u32,
+    /// Since when each idle pinned environment is idle, oldest first; a call takes the most
+    /// recently idle one, so the longest idle stays idle and is the first a drain tears down.
+    pinned_idle: VecDeque<u64>,
+    /// Pinned environments torn down while busy: each goes when a call on a pinned
+    /// environment here ends.
+    doomed: u32,
 }
 
 /// One worker manager.
@@ -130,8 +148,7 @@ impl Fleet {
             return Start::Full;
         }
         if let Some(pool) = manager.pools.get_mut(&f) {
-            if pinned_ok && pool.pinned_idle > 0 {
-                pool.pinned_idle -= 1;
+            if pinned_ok && pool.pinned_idle.pop_back().is_some() {
                 manager.busy += 1;
                 self.busy += 1;
                 return Start::Warm { pinned: true };
@@ -167,7 +184,8 @@ impl Fleet {
         let keep_alive = self.keep_alive_ms;
         let warm = self.managers[m].alive
             && self.managers[m].pools.get_mut(&f).is_some_and(|pool| {
-                pool.pinned_idle > 0 || pool.idle.back().is_some_and(|i| i.since + keep_alive > now)
+                !pool.pinned_idle.is_empty()
+                    || pool.idle.back().is_some_and(|i| i.since + keep_alive > now)
             });
         if warm {
             self.start(m, f, now, true)
@@ -178,10 +196,9 @@ impl Fleet {
 
     /// Pinned environments of `f` on `m`, and how many of them are busy.
     pub fn pinned(&self, m: usize, f: u32) -> (u32, u32) {
-        self.managers[m]
-            .pools
-            .get(&f)
-            .map_or((0, 0), |p| (p.pinned, p.pinned - p.pinned_idle))
+        self.managers[m].pools.get(&f).map_or((0, 0), |p| {
+            (p.pinned, p.pinned - p.pinned_idle.len() as u32)
+        })
     }
 
     /// A call of `f` on `m` that started as `pinned` (or not) ends at `now`.
@@ -195,8 +212,11 @@ impl Fleet {
         let Some(pool) = manager.pools.get_mut(&f) else {
             return;
         };
-        if pinned && pool.pinned_idle < pool.pinned {
-            pool.pinned_idle += 1;
+        if pinned && pool.doomed > 0 {
+            pool.doomed -= 1;
+            self.destroy_pinned(m, f, now);
+        } else if pinned && (pool.pinned_idle.len() as u32) < pool.pinned {
+            pool.pinned_idle.push_back(now);
         } else if let Some(created) = pool.busy_created.pop() {
             pool.idle.push_back(Idle {
                 created,
@@ -222,8 +242,7 @@ impl Fleet {
             for _ in target..current {
                 let created = since.pop().unwrap_or(now);
                 pool.pinned -= 1;
-                if pool.pinned_idle > 0 {
-                    pool.pinned_idle -= 1;
+                if pool.pinned_idle.pop_back().is_some() {
                     pool.idle.push_back(Idle {
                         created,
                         since: now,
@@ -242,11 +261,68 @@ impl Fleet {
             manager.used_mb += mem;
             let pool = manager.pools.entry(f).or_default();
             pool.pinned += 1;
-            pool.pinned_idle += 1;
+            pool.pinned_idle.push_back(now);
             self.pinned_since.entry((m, f)).or_default().push(now);
             pinned += 1;
         }
         pinned
+    }
+
+    /// Tears down up to `count` of `f`'s pinned environments on `m` that have been idle for
+    /// at least `idle_for_ms` at `now`, longest idle first; busy ones and ones idle for less
+    /// are left alone. Returns how many went.
+    pub fn tear_down_idle(
+        &mut self,
+        m: usize,
+        f: u32,
+        count: u32,
+        idle_for_ms: u64,
+        now: u64,
+    ) -> u32 {
+        let Some(pool) = self.managers[m].pools.get_mut(&f) else {
+            return 0;
+        };
+        let mut gone = 0;
+        while gone < count
+            && pool
+                .pinned_idle
+                .front()
+                .is_some_and(|&since| since + idle_for_ms <= now)
+        {
+            pool.pinned_idle.pop_front();
+            pool.pinned -= 1;
+            gone += 1;
+        }
+        for _ in 0..gone {
+            self.destroy_pinned(m, f, now);
+        }
+        gone
+    }
+
+    /// Reclaims `count` of `f`'s pinned environments on `m` at `now` (as many as there are):
+    /// idle ones at once, then busy ones, each torn down when a call on a pinned environment
+    /// there ends. Returns how many were reclaimed; none of them serves another call.
+    pub fn reclaim(&mut self, m: usize, f: u32, count: u32, now: u64) -> u32 {
+        let idle = self.tear_down_idle(m, f, count, 0, now);
+        let Some(pool) = self.managers[m].pools.get_mut(&f) else {
+            return idle;
+        };
+        let busy = (count - idle).min(pool.pinned);
+        pool.pinned -= busy;
+        pool.doomed += busy;
+        idle + busy
+    }
+
+    /// Frees the memory of one of `f`'s pinned environments on `m`, gone at `now`.
+    fn destroy_pinned(&mut self, m: usize, f: u32, now: u64) {
+        let mem = self.memory_mb[f as usize];
+        let created = self
+            .pinned_since
+            .get_mut(&(m, f))
+            .and_then(Vec::pop)
+            .unwrap_or(now);
+        self.mb_ms += u128::from(mem) * u128::from(now - created);
+        self.managers[m].used_mb -= mem;
     }
 
     /// Environment memory held from the start until `end`, in GB·s.
@@ -421,5 +497,76 @@ mod tests {
         let want = 512.0 * (1000.0 + 600_000.0) / 1024.0 / 1000.0;
         assert!((f.gb_seconds(100 * MIN) - want).abs() < 1e-9);
         assert!((f.gb_seconds(500) - 512.0 * 500.0 / 1024.0 / 1000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_drain_tears_down_only_environments_idle_long_enough() {
+        let mut f = fleet();
+        assert_eq!(f.pin(0, 0, 4, 0), 4, "4 × 256 MB: the manager is full");
+        assert_eq!(f.start(0, 1, 0, true), Start::Full);
+        assert_eq!(f.start(0, 0, 1000, true), Start::Warm { pinned: true });
+        assert_eq!(f.start(0, 0, 1000, true), Start::Warm { pinned: true });
+        f.finish(0, 0, true, 10_000);
+        // Idle since 0, 0 and 10 s; one busy.
+        assert_eq!(
+            f.tear_down_idle(0, 0, 4, MIN, 30_000),
+            0,
+            "none idle a minute yet"
+        );
+        assert_eq!(
+            f.tear_down_idle(0, 0, 4, MIN, MIN),
+            2,
+            "the two idle since 0"
+        );
+        assert_eq!(f.pinned(0, 0), (2, 1));
+        assert_eq!(f.tear_down_idle(0, 0, 1, MIN, 2 * MIN), 1);
+        assert_eq!(
+            f.tear_down_idle(0, 0, 4, 0, 100 * MIN),
+            0,
+            "the busy one stays"
+        );
+        assert_eq!(f.pinned(0, 0), (1, 1));
+        assert_eq!(
+            f.start(0, 1, 2 * MIN, true),
+            Start::Cold,
+            "their memory is free"
+        );
+    }
+
+    #[test]
+    fn reclaim_takes_idle_environments_at_once_and_busy_ones_as_their_calls_end() {
+        let mut f = fleet();
+        assert_eq!(f.pin(0, 0, 4, 0), 4);
+        assert_eq!(f.start(0, 0, 1, true), Start::Warm { pinned: true });
+        assert_eq!(f.start(0, 0, 1, true), Start::Warm { pinned: true });
+        assert_eq!(f.reclaim(0, 0, 3, 2), 3, "two idle, one busy");
+        assert_eq!(
+            f.pinned(0, 0),
+            (1, 1),
+            "one kept, busy; the doomed one not counted"
+        );
+        assert_eq!(
+            f.start(0, 1, 3, true),
+            Start::Cold,
+            "the idle two freed 512 MB"
+        );
+        assert_eq!(
+            f.start(0, 0, 3, true),
+            Start::Full,
+            "the doomed one holds memory"
+        );
+        f.finish(0, 0, true, 4);
+        assert_eq!(f.pinned(0, 0), (1, 1), "the call's environment went");
+        assert_eq!(f.start(0, 0, 5, true), Start::Cold, "its memory is free");
+        f.finish(0, 0, true, 6);
+        assert_eq!(f.pinned(0, 0), (1, 0), "the kept one is idle again");
+        assert_eq!(f.reclaim(0, 0, 5, 7), 1, "as many as there are");
+        // 256 MB pinned until 2 (two), 4 and 7; 512 MB busy from 3 and 256 MB from 5, to 7.
+        let want = (256.0 * (2.0 + 2.0 + 4.0 + 7.0 + 2.0) + 512.0 * 4.0) / 1024.0 / 1000.0;
+        assert!(
+            (f.gb_seconds(7) - want).abs() < 1e-12,
+            "{}",
+            f.gb_seconds(7)
+        );
     }
 }

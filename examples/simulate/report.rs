@@ -69,6 +69,93 @@ pub struct StrategyResult {
     /// Cold starts in each minute of the trace (charted; not in the JSON).
     #[serde(skip)]
     pub cold_starts_per_minute: Vec<u64>,
+    /// arcroute's own counts and the host's report traffic (the frontend table shows them;
+    /// not in this JSON).
+    #[serde(skip)]
+    pub routing: Option<Routing>,
+    /// The window after a reservation cut (`--cut`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_cut: Option<Window>,
+}
+
+/// What arcroute's routers counted over a run, and the messages its counting modes cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Routing {
+    /// Routes of kind Reserved, over all frontend routers.
+    pub routed_reserved: u64,
+    /// Calls of reserved functions the routers sent to the unreserved arc (spillover routes
+    /// and reserved calls moved there after a throttle). Unlike `spillovers`, this counts
+    /// calls within the reservation that a router did not admit.
+    pub spilled: u64,
+    /// Reserved admissions that took the fleet's Reserved calls in flight above the
+    /// reservation's `ready` count (frontends over-admitting together).
+    pub over_admitted: u64,
+    /// Host → router report entries (busy fractions and global counts), one per reserved
+    /// function and router each time.
+    pub reports: u64,
+    /// Router → host counts for the counting service, one per reserved function and router
+    /// each time.
+    pub uploads: u64,
+}
+
+/// The minutes after a reservation cut: how the calls fared while environments went.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Window {
+    /// `drain` or `immediate`.
+    pub mode: String,
+    /// Each reservation was cut to this percentage of its size (rounded down).
+    pub percent: u32,
+    /// First minute of the window (the cut's), from the start of the replay.
+    pub from_minute: u64,
+    /// Minutes in the window.
+    pub minutes: u64,
+    /// Calls that arrived in the window.
+    pub calls: u64,
+    /// Of those, calls of reserved functions within their (cut) reservation.
+    pub reserved_calls: u64,
+    /// Cold starts among `reserved_calls`.
+    pub reserved_cold_starts: u64,
+    /// Calls of reserved functions beyond their (cut) reservation.
+    pub spillovers: u64,
+    /// Calls the routers sent to the unreserved arc (arcroute only).
+    pub spilled: Option<u64>,
+    /// Cold starts in the window.
+    pub cold_starts: u64,
+    /// Environment memory held during the window, GB·s.
+    pub env_memory_gb_seconds: f64,
+    /// Reserved environments before the cut.
+    pub reserved_envs_before: u64,
+    /// Reserved environments left at the end of the window.
+    pub reserved_envs_after: u64,
+}
+
+/// One row of the frontend table: arcroute with a number of frontends and a counting mode.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FrontendRow {
+    /// Frontends, each with its own router.
+    pub frontends: usize,
+    /// `local` or `global`.
+    pub counting: String,
+    /// Whether the sibling rule (host busy reports) was on.
+    pub busy_rule: bool,
+    /// The run's outcome.
+    #[serde(flatten)]
+    pub result: StrategyResult,
+    /// The routers' counts.
+    pub routing: Routing,
+    /// `reports` per second of replay.
+    pub reports_per_second: f64,
+    /// `uploads` per second of replay.
+    pub uploads_per_second: f64,
+}
+
+/// The frontend table: one workload, arcroute under each frontend count and counting mode.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FrontendReport {
+    /// What was replayed.
+    pub workload: WorkloadSummary,
+    /// One row per frontend count and mode.
+    pub rows: Vec<FrontendRow>,
 }
 
 /// The whole run: the workload and one result per strategy.
@@ -157,29 +244,11 @@ pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()>
             ]
         })
         .collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[&str]| {
-        let mut s = String::new();
-        for (i, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
-            if i == 0 {
-                s.push_str(&format!("{cell:<w$}"));
-            } else {
-                s.push_str(&format!("  {cell:>w$}"));
-            }
-        }
-        s.trim_end().to_string()
-    };
-    writeln!(out, "{}", line(&HEADER))?;
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
-    }
-    let w = &report.workload;
+    grid(out, &HEADER, &rows, 1)?;
+    workload_line(&report.workload, out)
+}
+
+fn workload_line(w: &WorkloadSummary, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "workload: {} ({} functions, {} calls, {} minutes)",
@@ -188,6 +257,142 @@ pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()>
         thousands(w.calls),
         thousands(w.minutes)
     )
+}
+
+/// Writes `header` and `rows` in columns two spaces apart, each as wide as its widest cell:
+/// the first `left` columns left-aligned, the rest right-aligned.
+fn grid<const N: usize>(
+    out: &mut impl Write,
+    header: &[&str; N],
+    rows: &[[String; N]],
+    left: usize,
+) -> std::io::Result<()> {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if i < left {
+                s.push_str(&format!("{cell:<w$}"));
+            } else {
+                s.push_str(&format!("{cell:>w$}"));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(header))?;
+    for row in rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        writeln!(out, "{}", line(&cells))?;
+    }
+    Ok(())
+}
+
+/// Prints the window after a reservation cut, one row per run that had one: calls, reserved
+/// calls and their cold starts, spillovers, the routers' spills, cold starts, memory, and
+/// the reserved environments before the cut and at the window's end.
+pub fn print_cut_table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    const HEADER: [&str; 11] = [
+        "strategy",
+        "calls",
+        "reserved calls",
+        "reserved cold",
+        "spillovers",
+        "spilled",
+        "cold starts",
+        "cold %",
+        "env GB·h",
+        "reserved envs",
+        "left",
+    ];
+    let mut rows: Vec<[String; 11]> = Vec::new();
+    let mut title = None;
+    for s in &report.strategies {
+        let Some(w) = &s.after_cut else { continue };
+        title.get_or_insert_with(|| {
+            format!(
+                "after the cut at minute {} to {}% of each reservation (minutes {}..{}):",
+                w.from_minute,
+                w.percent,
+                w.from_minute,
+                w.from_minute + w.minutes
+            )
+        });
+        let rate = if w.calls == 0 {
+            0.0
+        } else {
+            w.cold_starts as f64 / w.calls as f64
+        };
+        rows.push([
+            s.name.clone(),
+            thousands(w.calls),
+            thousands(w.reserved_calls),
+            thousands(w.reserved_cold_starts),
+            thousands(w.spillovers),
+            w.spilled.map_or_else(|| "-".to_string(), thousands),
+            thousands(w.cold_starts),
+            float(rate * 100.0, 3),
+            float(w.env_memory_gb_seconds / 3600.0, 2),
+            thousands(w.reserved_envs_before),
+            thousands(w.reserved_envs_after),
+        ]);
+    }
+    let Some(title) = title else { return Ok(()) };
+    writeln!(out, "{title}")?;
+    grid(out, &HEADER, &rows, 1)
+}
+
+/// Prints the frontend table: one row per frontend count and counting mode, then the
+/// workload.
+pub fn print_frontend_table(report: &FrontendReport, out: &mut impl Write) -> std::io::Result<()> {
+    const HEADER: [&str; 14] = [
+        "frontends",
+        "counting",
+        "busy rule",
+        "reserved calls",
+        "reserved cold",
+        "spillovers",
+        "spilled",
+        "over-admitted",
+        "retries",
+        "cold starts",
+        "cold %",
+        "env GB·h",
+        "reports/s",
+        "uploads/s",
+    ];
+    let rows: Vec<[String; 14]> = report
+        .rows
+        .iter()
+        .map(|r| {
+            let s = &r.result;
+            [
+                r.frontends.to_string(),
+                r.counting.clone(),
+                (if r.busy_rule { "on" } else { "off" }).to_string(),
+                thousands(s.reserved_calls),
+                thousands(s.reserved_cold_starts),
+                thousands(s.spillovers),
+                thousands(r.routing.spilled),
+                thousands(r.routing.over_admitted),
+                thousands(s.retries),
+                thousands(s.cold_starts),
+                float(s.cold_start_rate * 100.0, 3),
+                float(s.env_memory_gb_seconds / 3600.0, 2),
+                float(r.reports_per_second, 1),
+                float(r.uploads_per_second, 1),
+            ]
+        })
+        .collect();
+    grid(out, &HEADER, &rows, 0)?;
+    workload_line(&report.workload, out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,20 +408,43 @@ fn finite(x: f64) -> f64 {
 }
 
 /// Writes `{"workload": {...}, "strategies": [{...}, ...]}`, pretty-printed, with every field
-/// of [`StrategyResult`] but `cold_starts_per_minute`. NaN and ±infinity are written as `0`.
+/// of [`StrategyResult`] but `cold_starts_per_minute` and `routing` (`after_cut` only after a
+/// cut). NaN and ±infinity are written as `0`.
 pub fn write_json(report: &Report, path: &Path) -> Result<(), String> {
     let mut clean = report.clone();
-    for s in &mut clean.strategies {
-        s.cold_start_rate = finite(s.cold_start_rate);
-        s.load_peak_to_mean_p99 = finite(s.load_peak_to_mean_p99);
-        s.env_memory_gb_seconds = finite(s.env_memory_gb_seconds);
-        s.moved_on_membership_change = finite(s.moved_on_membership_change);
-        s.wall_seconds = finite(s.wall_seconds);
+    clean.strategies.iter_mut().for_each(clean_result);
+    write_pretty(&clean, path)
+}
+
+fn clean_result(s: &mut StrategyResult) {
+    s.cold_start_rate = finite(s.cold_start_rate);
+    s.load_peak_to_mean_p99 = finite(s.load_peak_to_mean_p99);
+    s.env_memory_gb_seconds = finite(s.env_memory_gb_seconds);
+    s.moved_on_membership_change = finite(s.moved_on_membership_change);
+    s.wall_seconds = finite(s.wall_seconds);
+    if let Some(w) = &mut s.after_cut {
+        w.env_memory_gb_seconds = finite(w.env_memory_gb_seconds);
     }
+}
+
+fn write_pretty(value: &impl serde::Serialize, path: &Path) -> Result<(), String> {
     let mut text =
-        serde_json::to_string_pretty(&clean).map_err(|e| format!("serializing the report: {e}"))?;
+        serde_json::to_string_pretty(value).map_err(|e| format!("serializing the report: {e}"))?;
     text.push('\n');
     std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Writes the frontend table as `{"workload": {...}, "rows": [{...}, ...]}`: each row has
+/// `frontends`, `counting`, `busy_rule`, the fields of [`StrategyResult`] (as in
+/// [`write_json`]), `routing` ([`Routing`]) and the report rates. Non-finite floats as `0`.
+pub fn write_frontend_json(report: &FrontendReport, path: &Path) -> Result<(), String> {
+    let mut clean = report.clone();
+    for r in &mut clean.rows {
+        clean_result(&mut r.result);
+        r.reports_per_second = finite(r.reports_per_second);
+        r.uploads_per_second = finite(r.uploads_per_second);
+    }
+    write_pretty(&clean, path)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,6 +710,7 @@ mod tests {
                     wall_seconds: 2.5,
                     reserved_envs_placed: 672,
                     cold_starts_per_minute: vec![10, 20, 5, 0, 7],
+                    ..StrategyResult::default()
                 },
                 StrategyResult {
                     name: "random".to_string(),
@@ -500,6 +729,7 @@ mod tests {
                     wall_seconds: 1.0,
                     reserved_envs_placed: 600,
                     cold_starts_per_minute: vec![300, 280, 310],
+                    ..StrategyResult::default()
                 },
                 StrategyResult {
                     name: "least-loaded".to_string(),
@@ -518,6 +748,7 @@ mod tests {
                     wall_seconds: 3.0,
                     reserved_envs_placed: 0,
                     cold_starts_per_minute: vec![40, 42, 38, 41, 39, 44],
+                    ..StrategyResult::default()
                 },
             ],
         }
@@ -591,6 +822,107 @@ mod tests {
             assert_eq!(j["wall_seconds"], s.wall_seconds);
             assert_eq!(j["reserved_envs_placed"], s.reserved_envs_placed);
         }
+    }
+
+    #[test]
+    fn a_cut_adds_its_window_to_the_json_and_a_table_of_its_own() {
+        let mut report = sample();
+        let mut out = Vec::new();
+        print_cut_table(&report, &mut out).unwrap();
+        assert!(out.is_empty(), "no cut, no table");
+        report.strategies[0].after_cut = Some(Window {
+            mode: "drain".into(),
+            percent: 50,
+            from_minute: 60,
+            minutes: 10,
+            calls: 12_000,
+            reserved_calls: 800,
+            reserved_cold_starts: 3,
+            spillovers: 6_000,
+            spilled: Some(2_500),
+            cold_starts: 46,
+            env_memory_gb_seconds: 3600.0 * 23.5,
+            reserved_envs_before: 41,
+            reserved_envs_after: 36,
+        });
+        print_cut_table(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "after the cut at minute 60 to 50% of each reservation (minutes 60..70):"
+        );
+        assert_eq!(
+            lines.len(),
+            3,
+            "title, header, the one run with a cut: {text}"
+        );
+        let cells: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            cells,
+            [
+                "arcroute", "12,000", "800", "3", "6,000", "2,500", "46", "0.383", "23.50", "41",
+                "36"
+            ]
+        );
+        let file = TempFile::new("cut", "json");
+        write_json(&report, &file.0).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file.0).unwrap()).unwrap();
+        assert_eq!(v["strategies"][0]["after_cut"]["reserved_envs_after"], 36);
+        assert_eq!(v["strategies"][0]["after_cut"]["spilled"], 2_500);
+        assert!(v["strategies"][1].get("after_cut").is_none());
+    }
+
+    #[test]
+    fn the_frontend_table_shows_each_mode_and_its_report_traffic() {
+        let report = sample();
+        let row = |frontends, counting: &str, busy_rule, reports| FrontendRow {
+            frontends,
+            counting: counting.into(),
+            busy_rule,
+            result: report.strategies[0].clone(),
+            routing: Routing {
+                routed_reserved: 90_000,
+                spilled: 40_000,
+                over_admitted: 7,
+                reports,
+                uploads: 0,
+            },
+            reports_per_second: reports as f64 / 7200.0,
+            uploads_per_second: f64::NAN,
+        };
+        let table = FrontendReport {
+            workload: report.workload.clone(),
+            rows: vec![
+                row(1, "local", false, 0),
+                row(16, "global", true, 2_304_000),
+            ],
+        };
+        let mut out = Vec::new();
+        print_frontend_table(&table, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("frontends  counting  busy rule  reserved calls"));
+        let cells: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(&cells[..3], ["16", "global", "on"]);
+        assert_eq!(&cells[cells.len() - 2..], ["320.0", "-"]);
+        assert!(lines[3].starts_with("workload: synthetic seed=7"));
+        let file = TempFile::new("frontends", "json");
+        write_frontend_json(&table, &file.0).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file.0).unwrap()).unwrap();
+        assert_eq!(keys(&v), BTreeSet::from(["workload", "rows"]));
+        let r = &v["rows"][1];
+        assert_eq!(
+            (r["frontends"].clone(), r["busy_rule"].clone()),
+            (16.into(), true.into())
+        );
+        assert_eq!(r["counting"], "global");
+        assert_eq!(r["reserved_cold_starts"], 12);
+        assert_eq!(r["routing"]["over_admitted"], 7);
+        assert_eq!(r["reports_per_second"], 320.0);
+        assert_eq!(r["uploads_per_second"], 0.0, "NaN written as 0");
     }
 
     #[test]

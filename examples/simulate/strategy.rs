@@ -11,12 +11,14 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use arcroute::{
-    Frontends, ManagerId, ManualClock, Reservation, Ring, RingConfig, Route, RouteKind, Router,
-    RouterConfig, TaskId,
+    Counting, Frontends, ManagerId, ManualClock, Reservation, Ring, RingConfig, Route, RouteKind,
+    Router, RouterConfig, TaskId,
 };
 
 use crate::fleet::Fleet;
+use crate::report::Routing;
 use crate::rng::Rng;
+use crate::CountMode;
 
 /// Names accepted by `--strategies`, in report order.
 pub const ALL: [&str; 6] = [
@@ -117,6 +119,23 @@ pub trait Strategy: Send {
         _now: u64,
     ) {
     }
+    /// The host's counting service, at `now`: gathers each reservation's Reserved calls in
+    /// flight from every frontend and reports the sum back to each (arcroute's global
+    /// counting). Only arcroute listens.
+    fn report_counts(&mut self, _now: u64) {}
+    /// The host cut `f`'s reservation to `limit` (its environments not yet torn down).
+    fn cut(&mut self, _f: u32, _limit: u32) {}
+    /// The host reports `ready` of `f`'s reserved environments warm.
+    fn set_ready(&mut self, _f: u32, _ready: u32) {}
+    /// `f`'s Reserved calls in flight over all frontends, and the `ready` count they are
+    /// admitted against; `None` for strategies that do not admit reserved calls.
+    fn reserved_count(&self, _f: u32) -> Option<(u32, u32)> {
+        None
+    }
+    /// What the routers counted, and the host's report traffic so far.
+    fn routing(&self) -> Option<Routing> {
+        None
+    }
 }
 
 /// Builds the strategy called `name`.
@@ -190,12 +209,20 @@ fn spread(managers: &[usize], first: usize, envs: u32) -> Vec<(usize, u32)> {
 ///
 /// Every router holds the same `Reservation::new(envs, envs)` and sizes the same reserved
 /// arc; a frontend may go past its share (up to `envs`) by the sibling rule while the host
-/// reports reserved environments idle.
+/// reports reserved environments idle (`--busy-rule on`), and under global counting
+/// (`--counting global`) it counts against the fleet-wide count the host's counting service
+/// last reported.
 struct ArcRoute {
     routers: Vec<Router<ManualClock>>,
     provisioner: Router<ManualClock>,
     clock: ManualClock,
     tasks: Vec<TaskId>,
+    /// The reserved functions, in the order they were given.
+    reserved: Vec<u32>,
+    /// Host → router report entries (busy fractions, global counts), one per task and router.
+    reports: u64,
+    /// Router → host counts for the counting service, one per task and router.
+    uploads: u64,
 }
 
 impl ArcRoute {
@@ -212,6 +239,16 @@ impl ArcRoute {
         config.assign.reserved_per_manager = reserved_per_manager;
         if let Some(target) = sim.arc_target {
             config.assign.target_per_manager = target;
+        }
+        if !sim.busy_rule {
+            config.busy_threshold = 0.0;
+        }
+        if sim.counting == CountMode::Global {
+            // A report stays trusted for three periods: one late or lost report does not
+            // drop a router back to its local share.
+            config.counting = Counting::Global {
+                ttl: Duration::from_millis(3 * sim.count_report_ms),
+            };
         }
         let n = frontends as u32;
         let router = |index: u32| {
@@ -238,6 +275,9 @@ impl ArcRoute {
             provisioner,
             clock,
             tasks: tasks.to_vec(),
+            reserved: reservations.iter().map(|&(f, _)| f).collect(),
+            reports: 0,
+            uploads: 0,
         }
     }
 }
@@ -323,7 +363,70 @@ impl Strategy for ArcRoute {
                     .report_reserved_busy(self.tasks[f as usize], fraction)
                     .expect("a fraction within 0..=1");
             }
+            self.reports += self.routers.len() as u64;
         }
+    }
+
+    fn report_counts(&mut self, now: u64) {
+        self.clock.set(Duration::from_millis(now));
+        for &f in &self.reserved {
+            let task = self.tasks[f as usize];
+            if self.routers[0].reservation(task).is_none() {
+                continue; // cut to 0 and drained: nothing left to count
+            }
+            let total: u32 = self
+                .routers
+                .iter()
+                .map(|r| r.reserved_in_flight(task))
+                .sum();
+            for router in &self.routers {
+                router
+                    .report_reserved_in_flight(task, total)
+                    .expect("every router holds the reservation");
+            }
+            self.uploads += self.routers.len() as u64;
+            self.reports += self.routers.len() as u64;
+        }
+    }
+
+    fn cut(&mut self, f: u32, limit: u32) {
+        let task = self.tasks[f as usize];
+        for router in self.routers.iter().chain([&self.provisioner]) {
+            router.set_reservation(task, limit);
+        }
+    }
+
+    fn set_ready(&mut self, f: u32, ready: u32) {
+        let task = self.tasks[f as usize];
+        for router in self.routers.iter().chain([&self.provisioner]) {
+            // A reservation cut to 0 whose last environment went is gone: nothing to set.
+            let _ = router.set_ready(task, ready);
+        }
+    }
+
+    fn reserved_count(&self, f: u32) -> Option<(u32, u32)> {
+        let task = self.tasks[f as usize];
+        let ready = self.routers[0].reservation(task).map_or(0, |r| r.ready);
+        let in_flight = self
+            .routers
+            .iter()
+            .map(|r| r.reserved_in_flight(task))
+            .sum();
+        Some((in_flight, ready))
+    }
+
+    fn routing(&self) -> Option<Routing> {
+        let mut r = Routing {
+            reports: self.reports,
+            uploads: self.uploads,
+            ..Routing::default()
+        };
+        for router in &self.routers {
+            let s = router.stats();
+            r.routed_reserved += s.routes_reserved;
+            r.spilled += s.spillovers;
+        }
+        Some(r)
     }
 }
 
