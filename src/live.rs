@@ -32,6 +32,9 @@ pub(crate) struct Live {
     /// counts a call and takes its turn. In-flight calls cannot reach 2^32, so the count never
     /// carries into the cursor; the cursor wraps.
     unreserved: AtomicU64,
+    /// The ring index where the unreserved arc starts, as last found: a hint that spares the
+    /// binary search while the ring stays the same (checked on every use).
+    pub(crate) unreserved_origin: AtomicU32,
     /// Round-robin cursor of the reserved arc, apart so that spillover does not skew the
     /// reserved arc's proportions.
     pub(crate) reserved_cursor: AtomicU32,
@@ -84,6 +87,7 @@ impl Live {
             unreserved_start,
             reserved: AtomicU32::new(0),
             unreserved: AtomicU64::new(0),
+            unreserved_origin: AtomicU32::new(0),
             reserved_cursor: AtomicU32::new(0),
             arc_len: AtomicU32::new(arc_len),
             below_since: AtomicU64::new(NONE),

@@ -283,14 +283,39 @@ impl Ring {
         len: u32,
         health: Option<&'a HealthMask>,
     ) -> Walk<'a> {
+        self.walk_at(self.successor(start), len, health)
+    }
+
+    /// A walk from point index `origin`, which must be `successor` of the arc's start.
+    pub(crate) fn walk_at<'a>(
+        &'a self,
+        origin: usize,
+        len: u32,
+        health: Option<&'a HealthMask>,
+    ) -> Walk<'a> {
         let healthy = health.map_or(self.managers.len(), |h| h.healthy as usize);
         let remaining = (len as usize).min(healthy).min(self.managers.len());
         Walk {
             ring: self,
             health,
-            origin: self.successor(start),
+            origin,
             step: 0,
             remaining,
+        }
+    }
+
+    /// As `successor`, trying `hint` first: O(1) when `hint` is right (two comparisons prove
+    /// it, so a hint from another ring can be wrong but never misleads), else a binary search.
+    pub(crate) fn successor_near(&self, start: u64, hint: u32) -> usize {
+        let (h, i) = (&self.hashes, hint as usize);
+        let right = match i {
+            0 => h[0] >= start || h[h.len() - 1] < start,
+            _ => i < h.len() && h[i] >= start && h[i - 1] < start,
+        };
+        if right {
+            i
+        } else {
+            self.successor(start)
         }
     }
 
@@ -303,7 +328,7 @@ impl Ring {
     }
 
     /// Index of the first point at or after `start`, wrapping to 0.
-    fn successor(&self, start: u64) -> usize {
+    pub(crate) fn successor(&self, start: u64) -> usize {
         let i = self.hashes.partition_point(|&h| h < start);
         if i == self.hashes.len() {
             0
@@ -505,6 +530,21 @@ mod tests {
             (0..n).map(|i| (ManagerId::new(i), 1)),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_hint_only_ever_speeds_up_the_search() {
+        let (a, b) = (ring(5), ring(7));
+        let last = a.hashes[a.hashes.len() - 1];
+        let mut starts = vec![0, 1, a.hashes[0], a.hashes[0] + 1, last, last + 1, u64::MAX];
+        starts.extend((0..200u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        for start in starts {
+            let want = a.successor(start);
+            let from_b = b.successor(start) as u32;
+            for hint in [want as u32, 0, 1, from_b, want as u32 + 1, u32::MAX] {
+                assert_eq!(a.successor_near(start, hint), want, "start {start}, hint {hint}");
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::hash::{self, GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap, Recent};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
-use crate::ring::{check_count, HealthMask, Ring, RingConfig};
+use crate::ring::{check_count, HealthMask, Ring, RingConfig, Walk};
 use crate::Error;
 
 /// Which arc a call was routed to.
@@ -268,16 +268,29 @@ impl Snapshot {
     }
 
     /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
-    fn pick_slot(&self, start: u64, len: u32, slot: u32) -> Option<(u32, u32)> {
-        let index = self
-            .ring
-            .walk(start, len, Some(&self.health))
-            .nth(slot as usize)?;
+    fn pick_slot(&self, start: ArcStart<'_>, len: u32, slot: u32) -> Option<(u32, u32)> {
+        let index = self.walk(start, len).nth(slot as usize)?;
         Some((slot, index))
     }
 
+    /// The healthy members of arc `(start, len)`, through the start's hint if it has one.
+    fn walk(&self, start: ArcStart<'_>, len: u32) -> Walk<'_> {
+        let origin = match start.hint {
+            Some(hint) => {
+                let was = hint.load(Relaxed);
+                let origin = self.ring.successor_near(start.at, was);
+                if origin as u32 != was {
+                    hint.store(origin as u32, Relaxed);
+                }
+                origin
+            }
+            None => self.ring.successor(start.at),
+        };
+        self.ring.walk_at(origin, len, Some(&self.health))
+    }
+
     /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
-    fn pick(&self, start: u64, len: u32, cursor: u32) -> Option<(u32, u32)> {
+    fn pick(&self, start: ArcStart<'_>, len: u32, cursor: u32) -> Option<(u32, u32)> {
         if len < 2 {
             return self.pick_slot(start, len, 0);
         }
@@ -289,7 +302,7 @@ impl Snapshot {
         let offset = 1 + (cursor.wrapping_mul(0x9e37_79b9) >> 7) % (len - 1);
         let second = (first + offset) % len;
         let (lo, hi) = (first.min(second), first.max(second));
-        let mut members = self.ring.walk(start, len, Some(&self.health));
+        let mut members = self.walk(start, len);
         let at_lo = members.nth(lo as usize)?;
         let at_hi = members.nth((hi - lo - 1) as usize).unwrap_or(at_lo);
         let (at_first, at_second) = if first == lo {
@@ -303,6 +316,30 @@ impl Snapshot {
         } else {
             (first, at_first)
         })
+    }
+}
+
+/// Where an arc starts on the ring, with the live state's remembered ring index of that
+/// position where it keeps one.
+#[derive(Clone, Copy)]
+struct ArcStart<'a> {
+    at: u64,
+    hint: Option<&'a AtomicU32>,
+}
+
+impl ArcStart<'_> {
+    fn at(at: u64) -> Self {
+        Self { at, hint: None }
+    }
+}
+
+impl Live {
+    /// The start of this group's unreserved arc.
+    fn unreserved_arc_start(&self) -> ArcStart<'_> {
+        ArcStart {
+            at: self.unreserved_start,
+            hint: Some(&self.unreserved_origin),
+        }
     }
 }
 
@@ -399,7 +436,7 @@ impl<C: Clock> Router<C> {
                     let len = snap.reserved_len(res);
                     let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
                     let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
-                    let at = snap.pick_slot(live.reserved_start, len, slot)?;
+                    let at = snap.pick_slot(ArcStart::at(live.reserved_start), len, slot)?;
                     bump(&counters.reserved);
                     let ids = (task, group);
                     return Some(Route::new(snap, RouteKind::Reserved, ids, at, permit));
@@ -452,6 +489,7 @@ impl<C: Clock> Router<C> {
             });
             let start = route.permit.live().reserved_start;
             if route.tries + 1 < usable {
+                let start = ArcStart::at(start);
                 if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
                     route.advance(snap, next);
                     return true;
@@ -474,7 +512,7 @@ impl<C: Clock> Router<C> {
         let current = live.arc_state();
         let next = snap.assigner.throttled(current, healthy);
         let len = commit_arc(live, current, next, counters).max(1);
-        match snap.pick_slot(live.unreserved_start, len, (route.slot + 1) % len) {
+        match snap.pick_slot(live.unreserved_arc_start(), len, (route.slot + 1) % len) {
             Some(next) => {
                 route.advance(snap, next);
                 true
@@ -563,14 +601,14 @@ impl<C: Clock> Router<C> {
         let permit = Permit::adopt(live, false);
         let live = permit.live();
         let mut len = self.resize(snap, live, load, now, counters);
-        let (mut slot, mut index) = snap.pick(live.unreserved_start, len, cursor)?;
+        let (mut slot, mut index) = snap.pick(live.unreserved_arc_start(), len, cursor)?;
         if avoid == Some(snap.ring.manager_at(index)) {
             if len < 2 {
                 let current = live.arc_state();
                 let next = snap.assigner.throttled(current, snap.healthy());
                 len = commit_arc(live, current, next, counters).max(1);
             }
-            (slot, index) = snap.pick_slot(live.unreserved_start, len, (slot + 1) % len)?;
+            (slot, index) = snap.pick_slot(live.unreserved_arc_start(), len, (slot + 1) % len)?;
         }
         Some((permit, slot, index))
     }
