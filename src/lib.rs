@@ -114,9 +114,14 @@
 //! - **Report readiness.** Reserved calls count against `ready`, the environments the host
 //!   says are warm ([`Router::set_ready`]). A reservation whose `ready` stays 0 sends every
 //!   call to spillover.
-//! - **One router counts one frontend's calls.** With several frontends, each admits up to
-//!   the whole share unless the host divides reservations among them or feeds global counts;
-//!   the sibling rule's busy fraction is the cross-frontend signal.
+//! - **Tell each router its place among the frontends.** One router counts one frontend's
+//!   calls. With `F` frontends, give each [`RouterConfig::frontends`] =
+//!   [`Frontends::new`]`(i, F)` (and [`Router::set_frontends`] when `F` changes), or each
+//!   admits against the whole `ready` count and the fleet over-admits up to `F` times. An even
+//!   share turns calls away at a busy frontend while another's share idles: feed global counts
+//!   ([`Counting::Global`], [`Router::report_reserved_in_flight`], fed from
+//!   [`Router::reserved_in_flight`] of every frontend) or busy fractions (the sibling rule)
+//!   where that matters; the simulator's frontend table measures each (README).
 //! - **Use a secret seed where tenants name functions.** With the default seed 0 anyone can
 //!   compute arcs from the spec below and pick names that pile onto one manager: 256 chosen
 //!   names all start on one of 16 managers, where under a secret seed the same names put at

@@ -542,7 +542,11 @@ mod tests {
             let want = a.successor(start);
             let from_b = b.successor(start) as u32;
             for hint in [want as u32, 0, 1, from_b, want as u32 + 1, u32::MAX] {
-                assert_eq!(a.successor_near(start, hint), want, "start {start}, hint {hint}");
+                assert_eq!(
+                    a.successor_near(start, hint),
+                    want,
+                    "start {start}, hint {hint}"
+                );
             }
         }
     }
