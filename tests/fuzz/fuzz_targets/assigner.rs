@@ -5,17 +5,12 @@
 
 use arbitrary::Arbitrary;
 use arcroute::{ArcAssigner, ArcState, AssignConfig, Error, Reservation};
-use arcroute_fuzz::{Num, Span};
+use arcroute_fuzz::{Num, Sizing, Span};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    reserved_per_manager: Num,
-    min_reserved_arc: Num,
-    target_per_manager: Num,
-    min_unreserved_arc: Num,
-    shrink_below_percent: Num,
-    shrink_delay: Span,
+    sizing: Sizing,
     calls: Vec<Call>,
 }
 
@@ -55,13 +50,7 @@ enum Call {
 }
 
 fuzz_target!(|input: Input| {
-    let mut config = AssignConfig::default();
-    config.reserved_per_manager = input.reserved_per_manager.nonzero();
-    config.min_reserved_arc = input.min_reserved_arc.nonzero();
-    config.target_per_manager = input.target_per_manager.nonzero();
-    config.min_unreserved_arc = input.min_unreserved_arc.nonzero();
-    config.shrink_below_percent = input.shrink_below_percent.get();
-    config.shrink_delay = input.shrink_delay.get();
+    let config = input.sizing.config();
     let assigner = match ArcAssigner::new(config) {
         Ok(a) => a,
         Err(Error::InvalidConfig { .. }) => {

@@ -47,7 +47,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(validated, Ok(()));
     assert_eq!(router.fleet_version(), Some(config.version));
     let generation = router.generation();
-    assert_eq!(router.apply_config(&config), Ok(false), "the same config twice");
+    assert_eq!(
+        router.apply_config(&config),
+        Ok(false),
+        "the same config twice"
+    );
     assert_eq!(router.generation(), generation);
     if let Some(older) = config.version.checked_sub(1) {
         let mut stale = config.clone();
@@ -61,6 +65,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(router.is_healthy(m.id), m.healthy);
     }
     for r in &config.reservations {
-        assert_eq!(router.reservation(r.task).map(|x| x.limit), Some(r.limit).filter(|&l| l > 0));
+        assert_eq!(
+            router.reservation(r.task).map(|x| x.limit),
+            Some(r.limit).filter(|&l| l > 0)
+        );
     }
 });

@@ -13,19 +13,14 @@ use arcroute::{
     Error, ManagerId, ManualClock, Pick, Reservation, Route, RouteKind, Router, RouterConfig,
     TaskId,
 };
-use arcroute_fuzz::{fleet, Fraction, Group, Mid, Num, Span, Task, Verdict, Weight};
+use arcroute_fuzz::{fleet, Fraction, Group, Mid, Num, Sizing, Span, Task, Verdict, Weight};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     seed: u64,
     vnodes: Num,
-    reserved_per_manager: Num,
-    min_reserved_arc: Num,
-    target_per_manager: Num,
-    min_unreserved_arc: Num,
-    shrink_below_percent: Num,
-    shrink_delay: Span,
+    sizing: Sizing,
     least_loaded: bool,
     idle_ttl: Span,
     busy_threshold: Fraction,
@@ -75,12 +70,7 @@ fuzz_target!(|input: Input| {
         .ring
         .with_seed(input.seed)
         .with_vnodes_per_weight(input.vnodes.nonzero());
-    config.assign.reserved_per_manager = input.reserved_per_manager.nonzero();
-    config.assign.min_reserved_arc = input.min_reserved_arc.nonzero();
-    config.assign.target_per_manager = input.target_per_manager.nonzero();
-    config.assign.min_unreserved_arc = input.min_unreserved_arc.nonzero();
-    config.assign.shrink_below_percent = input.shrink_below_percent.get();
-    config.assign.shrink_delay = input.shrink_delay.get();
+    config.assign = input.sizing.config();
     config.pick = if input.least_loaded {
         Pick::LeastLoadedOfTwo
     } else {
@@ -353,7 +343,10 @@ impl Model {
             Op::RemoveReservation(task) => {
                 let task = task.id();
                 // A removal drains: limit 0 while environments are ready.
-                let next = self.reservations.get(&task).map(|r| Reservation::new(0, r.ready));
+                let next = self
+                    .reservations
+                    .get(&task)
+                    .map(|r| Reservation::new(0, r.ready));
                 let changed = self.write(|| Ok(self.router.remove_reservation(task)));
                 assert_eq!(changed, Ok(store(&mut self.reservations, task, next)));
             }

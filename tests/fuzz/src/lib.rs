@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use arcroute::{GroupId, ManagerId, TaskId, MAX_POINTS};
+use arcroute::{AssignConfig, GroupId, ManagerId, TaskId, MAX_POINTS};
 
 /// Rings with more points than this are valid but not built: a fuzz input may ask for up to
 /// `MAX_POINTS` (4 GiB), which would only measure the allocator.
@@ -229,5 +229,30 @@ impl Verdict {
         };
         assert!(fits, "unexpected {err:?} for {self:?}");
         assert!(!self.valid(), "valid list rejected with {err:?}");
+    }
+}
+
+/// Arc-sizing settings as fuzz input (any values, valid or not).
+#[derive(Arbitrary, Debug)]
+pub struct Sizing {
+    reserved_per_manager: Num,
+    min_reserved_arc: Num,
+    target_per_manager: Num,
+    min_unreserved_arc: Num,
+    shrink_below_percent: Num,
+    shrink_delay: Span,
+}
+
+impl Sizing {
+    /// The config these settings make, not validated.
+    pub fn config(&self) -> AssignConfig {
+        let mut config = AssignConfig::default();
+        config.reserved_per_manager = self.reserved_per_manager.nonzero();
+        config.min_reserved_arc = self.min_reserved_arc.nonzero();
+        config.target_per_manager = self.target_per_manager.nonzero();
+        config.min_unreserved_arc = self.min_unreserved_arc.nonzero();
+        config.shrink_below_percent = self.shrink_below_percent.get();
+        config.shrink_delay = self.shrink_delay.get();
+        config
     }
 }
