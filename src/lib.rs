@@ -23,6 +23,9 @@
 //! | [`Ring`] | immutable weighted ring; arc queries in O(log P + len) expected, no allocation |
 //! | [`ArcAssigner`] | pure sizing policy: reserved arc length, unreserved arc hysteresis |
 //! | [`Router`] | concurrent front door: one lock-free snapshot, per-task live state, permits |
+//! | [`LocalRouter`] | a per-thread handle on a `Router` that caches its snapshot and recent tasks |
+//! | [`Frontends`], [`Counting`] | how routers that share a fleet count its reservations |
+//! | [`FleetConfig`] | the fleet as one versioned value, applied as one snapshot |
 //!
 //! # Example
 //!
