@@ -97,7 +97,8 @@
 //!   is routed by a precomputed [`TaskId`]: arc starts are cached in the task's live state.
 //!   Reserved calls go only to managers whose reserved slots hold environments, in proportion
 //!   to how many each holds. A warm route reads the clock only where a rule needs the time
-//!   (an arc's shrink timer, a reservation past its share), not to mark the task used.
+//!   (an arc's shrink timer, a reservation past its share, every reserved admission under
+//!   [`Counting::Global`]), not to mark the task used.
 //! - **Bad input changes nothing**: every writer validates first and returns a typed
 //!   [`Error`]; nothing panics on input a host can send.
 //! - **Bounded memory**: per-task live state is evicted once idle for

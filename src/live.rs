@@ -63,7 +63,8 @@ impl Report {
     const BITS: u32 = 24;
     const MAX_VALUE: u32 = (1 << Self::BITS) - 1;
 
-    /// `value` (saturated to 24 bits) reported at `now` (saturated to 2^40 - 2 ms, 34 years).
+    /// `value` (saturated to 24 bits) reported at `now`, time since the router was built
+    /// (saturated to 2^40 - 2 ms, 34 years).
     fn pack(value: u32, now: Duration) -> u64 {
         let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
         let ms = ms.min((1 << (64 - Self::BITS)) - 2) + 1;
@@ -171,14 +172,16 @@ impl Live {
         Report::fresh(self.others.load(Relaxed), now, ttl)
     }
 
-    /// Looked at by a sweep at `now`: whether the state went unused for more than `ttl`.
+    /// Looked at by a sweep that started at `now`: whether the state went unused for more than
+    /// `ttl`.
     ///
-    /// Used since the last sweep: not idle, and `now` becomes its last-seen time (a route that
-    /// sets the flag while this clears it ran before `now`, so `now` is still not early).
-    fn idle(&self, now: Duration, ttl: Duration) -> bool {
+    /// Used since the last sweep: not idle, and the clock read *after* seeing the mark becomes
+    /// its last-seen time, so the use is never dated early, whenever it ran. A route that
+    /// marks it again meanwhile leaves the mark for the next sweep.
+    fn idle(&self, now: Duration, ttl: Duration, clock: &impl Fn() -> Duration) -> bool {
         let seen = self.last_seen.load(Relaxed);
         if seen & USED != 0 {
-            self.last_seen.store(self::seen(now), Relaxed);
+            self.last_seen.store(self::seen(clock()), Relaxed);
             return false;
         }
         unstamp(seen).is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
@@ -243,12 +246,15 @@ impl Shard {
     fn sweep(
         &self,
         map: &mut HashMap<u128, Arc<Live>, ahash::RandomState>,
-        now: Duration,
         ttl: Duration,
+        clock: &impl Fn() -> Duration,
     ) -> usize {
+        // Read under the write lock: uses through the map, which mark under the read lock,
+        // all ran before it.
+        let now = clock();
         let before = map.len();
         // Every entry is looked at, held or not, so that its use turns into a time.
-        map.retain(|_, live| !live.idle(now, ttl) || Arc::strong_count(live) > 1);
+        map.retain(|_, live| !live.idle(now, ttl, clock) || Arc::strong_count(live) > 1);
         // A map keeps its capacity as entries go: without this, a burst of new tasks would
         // hold its peak memory for good. Shrinking only below a quarter full, to half full,
         // costs O(entries), less than the sweep itself, and cannot thrash with regrowth.
@@ -297,7 +303,7 @@ impl LiveMap {
         &self,
         key: u128,
         ttl: Duration,
-        now: impl FnOnce() -> Duration,
+        clock: &impl Fn() -> Duration,
         make: impl FnOnce() -> (u64, u64, u32),
     ) -> Arc<Live> {
         let shard = self.shard(key);
@@ -311,13 +317,17 @@ impl LiveMap {
             live.touch();
             return Arc::clone(live);
         }
-        let now = now();
         if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
-            shard.sweep(&mut guard.map, now, ttl);
+            shard.sweep(&mut guard.map, ttl, clock);
             guard.sweep_at = guard.map.len().saturating_mul(2);
         }
         let (reserved_start, unreserved_start, arc_len) = make();
-        let live = Arc::new(Live::new(reserved_start, unreserved_start, arc_len, now));
+        let live = Arc::new(Live::new(
+            reserved_start,
+            unreserved_start,
+            arc_len,
+            clock(),
+        ));
         guard.map.insert(key, Arc::clone(&live));
         live
     }
@@ -327,11 +337,12 @@ impl LiveMap {
         self.shard(key).map.read().map.get(&key).cloned()
     }
 
-    /// Removes every entry with no permit out that was not used within `ttl` of `now`.
-    pub(crate) fn evict_idle(&self, now: Duration, ttl: Duration) -> usize {
+    /// Removes every entry with no permit out that went unused for more than `ttl`, reading
+    /// `clock` for each shard under its lock and for each use it dates.
+    pub(crate) fn evict_idle(&self, ttl: Duration, clock: &impl Fn() -> Duration) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.sweep(&mut shard.map.write().map, now, ttl))
+            .map(|shard| shard.sweep(&mut shard.map.write().map, ttl, clock))
             .sum()
     }
 
@@ -399,29 +410,29 @@ mod tests {
     #[test]
     fn evicts_only_idle_entries_without_holders() {
         let map = LiveMap::default();
-        let held = map.get_or_insert(1, S, || S, || (0, 0, 1));
-        drop(map.get_or_insert(2, S, || S, || (0, 0, 1)));
-        drop(map.get_or_insert(3, S, || 10 * S, || (0, 0, 1)));
+        let held = map.get_or_insert(1, S, &|| S, || (0, 0, 1));
+        drop(map.get_or_insert(2, S, &|| S, || (0, 0, 1)));
+        drop(map.get_or_insert(3, S, &|| 10 * S, || (0, 0, 1)));
         assert_eq!(
-            map.evict_idle(10 * S, S),
+            map.evict_idle(S, &|| 10 * S),
             1,
             "only key 2: 1 is held, 3 is recent"
         );
         assert!(map.get(1).is_some() && map.get(2).is_none() && map.get(3).is_some());
         drop(held);
-        assert_eq!(map.evict_idle(20 * S, S), 2);
+        assert_eq!(map.evict_idle(S, &|| 20 * S), 2);
         assert_eq!(map.totals().entries, 0);
     }
 
     #[test]
     fn a_use_counts_from_the_sweep_that_sees_it() {
         let map = LiveMap::default();
-        drop(map.get_or_insert(1, S, || S, || (0, 0, 1)));
+        drop(map.get_or_insert(1, S, &|| S, || (0, 0, 1)));
         // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
-        drop(map.get_or_insert(1, S, || unreachable!("warm: no clock"), || (0, 0, 1)));
-        assert_eq!(map.evict_idle(10 * S, S), 0);
-        assert_eq!(map.evict_idle(11 * S, S), 0, "idle exactly ttl: kept");
-        assert_eq!(map.evict_idle(11 * S + Duration::from_nanos(1), S), 1);
+        drop(map.get_or_insert(1, S, &|| unreachable!("warm: no clock"), || (0, 0, 1)));
+        assert_eq!(map.evict_idle(S, &|| 10 * S), 0);
+        assert_eq!(map.evict_idle(S, &|| 11 * S), 0, "idle exactly ttl: kept");
+        assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
     }
 
     #[test]
@@ -432,10 +443,10 @@ mod tests {
         };
         let keys = key_in_shard(FIRST_SWEEP + 1);
         for &k in &keys[..FIRST_SWEEP] {
-            drop(map.get_or_insert(k, S, || S, || (0, 0, 1)));
+            drop(map.get_or_insert(k, S, &|| S, || (0, 0, 1)));
         }
         // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(map.get_or_insert(keys[FIRST_SWEEP], S, || 10 * S, || (0, 0, 1)));
+        drop(map.get_or_insert(keys[FIRST_SWEEP], S, &|| 10 * S, || (0, 0, 1)));
         assert_eq!(map.totals().entries, 1);
         assert_eq!(
             map.shards[0].counters.evictions.load(Relaxed),
@@ -447,10 +458,10 @@ mod tests {
     fn a_sweep_gives_back_the_room_of_what_it_evicted() {
         let map = LiveMap::default();
         for k in 0..10_000 {
-            drop(map.get_or_insert(k, S, || S, || (0, 0, 1)));
+            drop(map.get_or_insert(k, S, &|| S, || (0, 0, 1)));
         }
-        let held = map.get_or_insert(0, S, || S, || (0, 0, 1));
-        assert_eq!(map.evict_idle(10 * S, S), 9_999);
+        let held = map.get_or_insert(0, S, &|| S, || (0, 0, 1));
+        assert_eq!(map.evict_idle(S, &|| 10 * S), 9_999);
         let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
         assert!(capacity <= 4, "{capacity} slots kept for 1 entry");
         drop(held);
@@ -472,7 +483,7 @@ mod tests {
 
     #[test]
     fn reports_saturate_and_keep_their_time() {
-        // Times saturate 34 years after the clock's zero (a router's start, by default).
+        // Times (since the router was built) saturate after 34 years.
         let last = Duration::from_millis((1 << 40) - 2);
         let packed = Report::pack(u32::MAX, Duration::MAX);
         assert_eq!(Report::fresh(packed, last, S), Some(Report::MAX_VALUE));

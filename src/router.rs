@@ -353,6 +353,9 @@ pub struct Router<C: Clock = MonotonicClock> {
     writer: Mutex<()>,
     live: LiveMap,
     clock: C,
+    /// The clock's reading when the router was built: host reports keep their time from it,
+    /// so a clock counted from any origin (the UNIX epoch, say) fits their 34 years.
+    origin: Duration,
 }
 
 impl<C: Clock> fmt::Debug for Router<C> {
@@ -539,6 +542,11 @@ impl<C: Clock> Router<C> {
         })
     }
 
+    /// `now` as host reports store it: since the router was built.
+    fn since_origin(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.origin)
+    }
+
     fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
         let seed = snap.config.ring.seed;
         let min_len = snap.config.assign.min_unreserved_arc.get();
@@ -564,7 +572,7 @@ impl<C: Clock> Router<C> {
         let config = &snap.config;
         let before = live.reserved.fetch_add(1, Relaxed);
         let others = match config.counting {
-            Counting::Global { ttl } => live.others(now(), ttl),
+            Counting::Global { ttl } => live.others(self.since_origin(now()), ttl),
             Counting::Local => None,
         };
         let counted = match others {
@@ -576,7 +584,7 @@ impl<C: Clock> Router<C> {
         let admit = counted
             || (before < res.ready
                 && live
-                    .busy(now(), config.busy_ttl)
+                    .busy(self.since_origin(now()), config.busy_ttl)
                     .is_some_and(|busy| busy < permille(config.busy_threshold)));
         if admit {
             Ok(Permit::adopt(live, true))
@@ -871,8 +879,8 @@ impl<C: Clock> Router<C> {
             return Err(Error::NoReservation { task });
         }
         let now = self.clock.now();
-        self.live_of(task.get(), &snap, &|| now)
-            .report_global(in_flight, now);
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_global(in_flight, self.since_origin(now));
         Ok(())
     }
 
@@ -893,8 +901,8 @@ impl<C: Clock> Router<C> {
         }
         let snap = self.snapshot.load();
         let now = self.clock.now();
-        self.live_of(task.get(), &snap, &|| now)
-            .report_busy(permille(fraction), now);
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_busy(permille(fraction), self.since_origin(now));
         Ok(())
     }
 
@@ -911,9 +919,12 @@ impl<C: Clock> Router<C> {
         Ok(())
     }
 
-    /// Evicts the live state of every task and group with no permit out and no route within
-    /// [`RouterConfig::idle_ttl`]; dates the uses since the previous sweep (see there). Returns
-    /// how many entries went. A shard left less than a quarter full gives back the spare room
+    /// Sweeps the live state: evicts every task and group with no permit out whose last use,
+    /// as sweeps have dated it, is more than [`RouterConfig::idle_ttl`] ago, and dates the uses
+    /// made since the previous sweep with the time this one finds them. So state used since
+    /// the previous sweep always survives this one, however long ago the use: with sweeps
+    /// every `I`, state goes between `idle_ttl` and `idle_ttl + 2·I` after its last use (see
+    /// there). Returns how many entries went. A shard left less than a quarter full gives back the spare room
     /// of its map, so memory follows the live tasks down after a burst. O(live entries), one
     /// shard's write lock at a time.
     ///
@@ -923,7 +934,7 @@ impl<C: Clock> Router<C> {
     /// set back) is not idle.
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().config.idle_ttl;
-        self.live.evict_idle(self.clock.now(), ttl)
+        self.live.evict_idle(ttl, &|| self.clock.now())
     }
 
     fn write_reservation(
@@ -1204,6 +1215,7 @@ impl<C: Clock> RouterBuilder<C> {
             snapshot: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(()),
             live: LiveMap::default(),
+            origin: self.clock.now(),
             clock: self.clock,
         })
     }
@@ -1372,6 +1384,50 @@ mod tests {
                 RouteKind::Reserved,
                 RouteKind::Spillover
             ]
+        );
+    }
+
+    #[test]
+    fn host_reports_work_whatever_the_clock_counts_from() {
+        // A clock counted from the UNIX epoch: reports keep their time from the router's build.
+        let clock = ManualClock::new();
+        clock.set(Duration::from_secs(1_780_000_000));
+        let mut config = RouterConfig {
+            frontends: Frontends::new(0, 2).unwrap(),
+            ..RouterConfig::default()
+        };
+        let build = |config: RouterConfig| {
+            Router::builder()
+                .config(config)
+                .managers((0..8).map(|i| (ManagerId::new(i), 1)))
+                .clock(clock.clone())
+                .build()
+                .unwrap()
+        };
+        let t = TaskId::new(77);
+        let r = build(config);
+        r.put_reservation(t, Reservation::new(4, 4));
+        let (k, _held) = kinds(&r, t, 2);
+        assert_eq!(
+            k,
+            [RouteKind::Reserved; 2],
+            "the share of 4 over 2 frontends"
+        );
+        r.report_reserved_busy(t, 0.1).unwrap();
+        assert_eq!(
+            kinds(&r, t, 1).0,
+            [RouteKind::Reserved],
+            "a fresh busy report"
+        );
+
+        config.counting = Counting::Global { ttl: 2 * S };
+        let r = build(config);
+        r.put_reservation(t, Reservation::new(4, 4));
+        r.report_reserved_in_flight(t, 0).unwrap();
+        assert_eq!(
+            kinds(&r, t, 5).0[..4],
+            [RouteKind::Reserved; 4],
+            "a fresh global count"
         );
     }
 

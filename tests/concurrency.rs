@@ -12,15 +12,16 @@
 //! - `router_permit_and_route_are_thread_safe`: static `Send`/`Sync` assertions.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
-use std::sync::{Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use arcroute::{
-    ArcAssigner, Error, GroupId, HealthMask, LocalRouter, ManagerId, ManualClock, MonotonicClock,
-    Permit, Pick, Reservation, Ring, Route, RouteKind, Router, RouterConfig, TaskId,
+    ArcAssigner, Clock, Error, GroupId, HealthMask, LocalRouter, ManagerId, ManualClock,
+    MonotonicClock, Permit, Pick, Reservation, Ring, Route, RouteKind, Router, RouterConfig,
+    TaskId,
 };
 
 fn assert_send_sync<T: Send + Sync>() {}
@@ -585,6 +586,8 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
         last.reservations.iter().flatten().count() as u64
     );
     // With no permit out, every live entry is evictable once idle: nothing kept a reference.
+    // Routes mark uses without the clock: one sweep dates them, one a TTL later evicts.
+    router.evict_idle();
     clock.advance(config.idle_ttl + Duration::from_secs(1));
     router.evict_idle();
     assert_eq!(router.stats().live_entries, 0, "{:?}", router.stats());
@@ -786,4 +789,83 @@ fn reserved_share_is_never_exceeded_by_concurrent_callers() {
     let mut expected = vec![RouteKind::Reserved; share];
     expected.extend([RouteKind::Spillover; 2]);
     assert_eq!(kinds, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test 3: a use during a sweep is never dated early.
+// ---------------------------------------------------------------------------------------------
+
+/// Something to run once, from inside a clock read.
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// A clock that runs `hook` once, at the first read after it is armed: it lets a route run
+/// "during" an eviction sweep, deterministically.
+#[derive(Clone, Default)]
+struct HookClock {
+    nanos: Arc<AtomicU64>,
+    armed: Arc<AtomicBool>,
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+impl Clock for HookClock {
+    fn now(&self) -> Duration {
+        let now = Duration::from_nanos(self.nanos.load(SeqCst));
+        if self.armed.swap(false, SeqCst) {
+            if let Some(hook) = self.hook.lock().unwrap().take() {
+                hook();
+            }
+        }
+        now
+    }
+}
+
+#[test]
+fn a_route_during_a_sweep_is_not_dated_before_it_ran() {
+    const SEC: u64 = 1_000_000_000;
+    let clock = HookClock::default();
+    let mut config = RouterConfig::default();
+    config.idle_ttl = Duration::from_secs(10);
+    let router: &'static Router<HookClock> = Box::leak(Box::new(
+        Router::builder()
+            .config(config)
+            .managers((0..8).map(|i| (ManagerId::new(i), 1)))
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    ));
+    // A task in the first shard swept, so that the route below runs after that shard's sweep
+    // read the clock and before it looked at the task. A handle that holds the task's state
+    // routes it without touching the shared map, so the route can run while the sweep holds
+    // the shard's lock.
+    let t = (1..).map(TaskId::new).find(|&t| first_shard(t)).unwrap();
+    let handle = Arc::new(Mutex::new(Some(router.local())));
+    drop(handle.lock().unwrap().as_mut().unwrap().route(t)); // made at 0 s
+    clock.nanos.store(100 * SEC, SeqCst);
+    let (later, in_hook) = (clock.clone(), Arc::clone(&handle));
+    *clock.hook.lock().unwrap() = Some(Box::new(move || {
+        // The sweep began at 100 s and is still running at 109 s, when the task is routed
+        // again (a warm route reads no clock).
+        later.nanos.store(109 * SEC, SeqCst);
+        drop(in_hook.lock().unwrap().as_mut().unwrap().route(t));
+    }));
+    clock.armed.store(true, SeqCst);
+    assert_eq!(router.evict_idle(), 0, "held by the handle");
+    drop(handle.lock().unwrap().take());
+    clock.nanos.store(111 * SEC, SeqCst);
+    assert_eq!(
+        router.evict_idle(),
+        0,
+        "2 s after a use, with an idle TTL of 10 s"
+    );
+    clock.nanos.store(120 * SEC, SeqCst);
+    assert_eq!(router.evict_idle(), 1, "11 s after it");
+}
+
+/// Whether the live map keeps `t` in its first shard (the crate's 64 stripes: a multiplicative
+/// hash of the folded id). Were the striping to change, the test above would still pass but
+/// would time its route before the task's shard is swept rather than during it.
+fn first_shard(t: TaskId) -> bool {
+    let key = t.get();
+    let folded = (key as u64) ^ ((key >> 64) as u64);
+    folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58 == 0
 }
