@@ -21,8 +21,11 @@ pub const MAX_MANAGERS: usize = 1 << 24;
 pub const MAX_POINTS: usize = 1 << 28;
 
 /// How a [`Ring`] places its managers. `Copy + Default`; every field is valid by type.
+///
+/// Its `Debug` output hides the seed, which a fleet keeps secret, so that configs can be
+/// logged.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RingConfig {
     /// Fleet-wide placement seed (default 0). Every frontend of a fleet must use the same one.
     /// A secret seed stops tenants from choosing names whose arcs pile onto one manager.
@@ -41,6 +44,16 @@ impl Default for RingConfig {
                 .unwrap_or(NonZeroU32::MIN),
             version: RingVersion::V1,
         }
+    }
+}
+
+impl fmt::Debug for RingConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingConfig")
+            .field("seed", &format_args!("(hidden)"))
+            .field("vnodes_per_weight", &self.vnodes_per_weight)
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -530,6 +543,14 @@ mod tests {
             (0..n).map(|i| (ManagerId::new(i), 1)),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn debug_output_hides_the_seed() {
+        let config = RingConfig::default().with_seed(0x5eed_c0de_1234_5678);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("5eed") && !shown.contains(&0x5eed_c0de_1234_5678u64.to_string()));
+        assert!(shown.contains("hidden") && shown.contains("vnodes_per_weight: 160"));
     }
 
     #[test]
