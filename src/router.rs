@@ -256,6 +256,13 @@ pub(crate) struct Snapshot {
     applied: Option<Arc<FleetConfig>>,
 }
 
+/// The parts of a snapshot that follow the fleet's membership.
+struct Membership {
+    ring: Arc<Ring>,
+    health: HealthMask,
+    loads: Arc<[AtomicU32]>,
+}
+
 impl Snapshot {
     fn healthy(&self) -> u32 {
         self.health.healthy_count()
@@ -265,6 +272,29 @@ impl Snapshot {
     fn reserved_len(&self, res: Reservation) -> u32 {
         self.assigner
             .reserved_len(res.limit, res.ready, self.healthy())
+    }
+
+    /// The ring, health and loads for the managers `list` (sorted by id), or `None` if they
+    /// are the current ones: a new ring on which the managers that stay keep their health and
+    /// reported load, and new ones start healthy.
+    fn refleet(&self, list: &[(ManagerId, u32)]) -> Result<Option<Membership>, Error> {
+        if self.ring.managers().eq(list.iter().copied()) {
+            return Ok(None);
+        }
+        let ring = Ring::from_sorted(self.ring.config(), list)?;
+        let mut health = HealthMask::all_up(&ring);
+        let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
+        for (old, (id, _)) in self.ring.managers().enumerate() {
+            if let Some(new) = ring.index_of(id) {
+                health.set_index(new, self.health.is_up(old as u32));
+                loads[new as usize].store(self.loads[old].load(Relaxed), Relaxed);
+            }
+        }
+        Ok(Some(Membership {
+            ring: Arc::new(ring),
+            health,
+            loads,
+        }))
     }
 
     /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
@@ -398,8 +428,9 @@ impl<C: Clock> Router<C> {
     /// Routes one call of `task`, in the task's own group.
     ///
     /// Returns `None` only when no manager is healthy. On a warm task: one snapshot load, one
-    /// read lock on a map shard, a few atomics, a binary search and a walk of the chosen slot;
-    /// no allocation and no placement hash (XXH3) of the task.
+    /// read lock on a map shard, a few atomics and a walk to the chosen slot (after a binary
+    /// search for reserved arcs, and for unreserved ones only when the ring changed); no
+    /// allocation, no clock read in the common case, and no placement hash (XXH3) of the task.
     pub fn route(&self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
@@ -429,11 +460,10 @@ impl<C: Clock> Router<C> {
         let reservation = snap.reservations.get(task);
         let own_group = group.get() == task.get();
         // An unreserved task routed in another group needs no state of its own.
-        let mut task_live = (reservation.is_some() || own_group)
+        let task_live = (reservation.is_some() || own_group)
             .then(|| self.live_in(task.get(), snap, &now, recent.as_deref_mut()));
-        if let (Some(res), Some(live)) = (reservation, task_live.take_if(|_| reservation.is_some()))
-        {
-            match self.admit_reserved(snap, task, live, res, &now) {
+        let task_live = match (reservation, task_live) {
+            (Some(res), Some(live)) => match self.admit_reserved(snap, task, live, res, &now) {
                 Ok(permit) => {
                     let live = permit.live();
                     let len = snap.reserved_len(res);
@@ -444,9 +474,10 @@ impl<C: Clock> Router<C> {
                     let ids = (task, group);
                     return Some(Route::new(snap, RouteKind::Reserved, ids, at, permit));
                 }
-                Err(live) => task_live = Some(live),
-            }
-        }
+                Err(live) => Some(live),
+            },
+            (_, live) => live,
+        };
         let (kind, counter) = match reservation {
             Some(_) => (RouteKind::Spillover, &counters.spillover),
             None => (RouteKind::Unreserved, &counters.unreserved),
@@ -512,9 +543,7 @@ impl<C: Clock> Router<C> {
             return true;
         }
         let live = route.permit.live();
-        let current = live.arc_state();
-        let next = snap.assigner.throttled(current, healthy);
-        let len = commit_arc(live, current, next, counters).max(1);
+        let len = grow_on_throttle(snap, live, counters);
         match snap.pick_slot(live.unreserved_arc_start(), len, (route.slot + 1) % len) {
             Some(next) => {
                 route.advance(snap, next);
@@ -612,9 +641,7 @@ impl<C: Clock> Router<C> {
         let (mut slot, mut index) = snap.pick(live.unreserved_arc_start(), len, cursor)?;
         if avoid == Some(snap.ring.manager_at(index)) {
             if len < 2 {
-                let current = live.arc_state();
-                let next = snap.assigner.throttled(current, snap.healthy());
-                len = commit_arc(live, current, next, counters).max(1);
+                len = grow_on_throttle(snap, live, counters);
             }
             (slot, index) = snap.pick_slot(live.unreserved_arc_start(), len, (slot + 1) % len)?;
         }
@@ -641,6 +668,14 @@ impl<C: Clock> Router<C> {
 /// A fraction in `0.0..=1.0` as permille, rounded.
 fn permille(fraction: f32) -> u32 {
     (fraction * 1000.0).round() as u32
+}
+
+/// Grows `live`'s unreserved arc by one manager, as a throttle does; returns the length to
+/// route on (at least 1).
+fn grow_on_throttle(snap: &Snapshot, live: &Live, counters: &Counters) -> u32 {
+    let current = live.arc_state();
+    let next = snap.assigner.throttled(current, snap.healthy());
+    commit_arc(live, current, next, counters).max(1)
 }
 
 /// Publishes `next` as `live`'s arc state; counts a grow or a shrink if this caller moved the
@@ -679,22 +714,13 @@ impl<C: Clock> Router<C> {
         let mut list: Vec<(ManagerId, u32)> = managers.collect();
         list.sort_unstable_by_key(|&(id, _)| id);
         self.publish(|cur| {
-            if cur.ring.managers().eq(list.iter().copied()) {
+            let Some(membership) = cur.refleet(&list)? else {
                 return Ok(None);
-            }
-            let ring = Ring::from_sorted(cur.ring.config(), &list)?;
-            let mut health = HealthMask::all_up(&ring);
-            let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
-            for (old, (id, _)) in cur.ring.managers().enumerate() {
-                if let Some(new) = ring.index_of(id) {
-                    health.set_index(new, cur.health.is_up(old as u32));
-                    loads[new as usize].store(cur.loads[old].load(Relaxed), Relaxed);
-                }
-            }
+            };
             Ok(Some(Snapshot {
-                ring: Arc::new(ring),
-                health,
-                loads,
+                ring: membership.ring,
+                health: membership.health,
+                loads: membership.loads,
                 ..Snapshot::clone(cur)
             }))
         })
@@ -813,24 +839,17 @@ impl<C: Clock> Router<C> {
                     };
                 }
             }
-            let list = fleet.manager_list();
-            let (ring, mut health, loads) = if cur.ring.managers().eq(list.iter().copied()) {
-                (
-                    Arc::clone(&cur.ring),
-                    cur.health.clone(),
-                    Arc::clone(&cur.loads),
-                )
-            } else {
-                let ring = Ring::from_sorted(cur.ring.config(), &list)?;
-                let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
-                for (old, (id, _)) in cur.ring.managers().enumerate() {
-                    if let Some(new) = ring.index_of(id) {
-                        loads[new as usize].store(cur.loads[old].load(Relaxed), Relaxed);
-                    }
-                }
-                let health = HealthMask::all_up(&ring);
-                (Arc::new(ring), health, loads)
-            };
+            let Membership {
+                ring,
+                mut health,
+                loads,
+            } = cur
+                .refleet(&fleet.manager_list())?
+                .unwrap_or_else(|| Membership {
+                    ring: Arc::clone(&cur.ring),
+                    health: cur.health.clone(),
+                    loads: Arc::clone(&cur.loads),
+                });
             // Ring indices follow id order, as the normalized managers do.
             for (index, manager) in (0u32..).zip(&fleet.managers) {
                 health.set_index(index, manager.healthy);
