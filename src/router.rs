@@ -1253,12 +1253,16 @@ mod tests {
 
     fn router(n: u64) -> (Router<ManualClock>, ManualClock) {
         let clock = ManualClock::new();
-        let r = Router::builder()
+        (router_with(n, RouterConfig::default(), &clock), clock)
+    }
+
+    fn router_with(n: u64, config: RouterConfig, clock: &ManualClock) -> Router<ManualClock> {
+        Router::builder()
+            .config(config)
             .managers(fleet(n))
             .clock(clock.clone())
             .build()
-            .unwrap();
-        (r, clock)
+            .unwrap()
     }
 
     #[test]
@@ -1352,16 +1356,13 @@ mod tests {
 
     #[test]
     fn global_counting_uses_reports_while_fresh_then_falls_back() {
-        let (r, clock) = router(20);
-        let mut config = r.config();
-        config.counting = Counting::Global { ttl: 2 * S };
-        config.frontends = Frontends::new(0, 4).unwrap();
-        let r = Router::builder()
-            .config(config)
-            .managers((0..20).map(|i| (ManagerId::new(i), 1)))
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let clock = ManualClock::new();
+        let config = RouterConfig {
+            counting: Counting::Global { ttl: 2 * S },
+            frontends: Frontends::new(0, 4).unwrap(),
+            ..RouterConfig::default()
+        };
+        let r = router_with(20, config, &clock);
         let t = TaskId::new(8);
         r.put_reservation(t, Reservation::new(8, 8));
         assert_eq!(
@@ -1415,16 +1416,8 @@ mod tests {
             frontends: Frontends::new(0, 2).unwrap(),
             ..RouterConfig::default()
         };
-        let build = |config: RouterConfig| {
-            Router::builder()
-                .config(config)
-                .managers((0..8).map(|i| (ManagerId::new(i), 1)))
-                .clock(clock.clone())
-                .build()
-                .unwrap()
-        };
         let t = TaskId::new(77);
-        let r = build(config);
+        let r = router_with(8, config, &clock);
         r.put_reservation(t, Reservation::new(4, 4));
         let (k, _held) = kinds(&r, t, 2);
         assert_eq!(
@@ -1440,7 +1433,7 @@ mod tests {
         );
 
         config.counting = Counting::Global { ttl: 2 * S };
-        let r = build(config);
+        let r = router_with(8, config, &clock);
         r.put_reservation(t, Reservation::new(4, 4));
         r.report_reserved_in_flight(t, 0).unwrap();
         assert_eq!(
@@ -1706,11 +1699,7 @@ mod tests {
             pick: Pick::LeastLoadedOfTwo,
             ..RouterConfig::default()
         };
-        let r = Router::builder()
-            .config(config)
-            .managers(fleet(10))
-            .build()
-            .unwrap();
+        let r = router_with(10, config, &ManualClock::new());
         let t = TaskId::from_name("f");
         let held: Vec<Route> = (0..15).map(|_| r.route(t).unwrap()).collect();
         // 15 held: each further call is the 16th in flight, which an arc of 2 serves.
