@@ -684,6 +684,18 @@ mod tests {
         }
     }
 
+    /// What `write` puts in a file named after `tag` and `ext`.
+    fn written<T>(
+        value: &T,
+        write: fn(&T, &Path) -> Result<(), String>,
+        tag: &str,
+        ext: &str,
+    ) -> String {
+        let file = TempFile::new(tag, ext);
+        write(value, &file.0).unwrap();
+        std::fs::read_to_string(&file.0).unwrap()
+    }
+
     fn sample() -> Report {
         Report {
             workload: WorkloadSummary {
@@ -765,9 +777,7 @@ mod tests {
     #[test]
     fn json_has_exactly_the_documented_keys_and_values() {
         let report = sample();
-        let file = TempFile::new("json", "json");
-        write_json(&report, &file.0).unwrap();
-        let text = std::fs::read_to_string(&file.0).unwrap();
+        let text = written(&report, write_json, "json", "json");
         assert!(text.contains("\n  \""), "pretty-printed: {text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
 
@@ -865,10 +875,8 @@ mod tests {
                 "36"
             ]
         );
-        let file = TempFile::new("cut", "json");
-        write_json(&report, &file.0).unwrap();
         let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&file.0).unwrap()).unwrap();
+            serde_json::from_str(&written(&report, write_json, "cut", "json")).unwrap();
         assert_eq!(v["strategies"][0]["after_cut"]["reserved_envs_after"], 36);
         assert_eq!(v["strategies"][0]["after_cut"]["spilled"], 2_500);
         assert!(v["strategies"][1].get("after_cut").is_none());
@@ -908,10 +916,8 @@ mod tests {
         assert_eq!(&cells[..3], ["16", "global", "on"]);
         assert_eq!(&cells[cells.len() - 2..], ["320.0", "-"]);
         assert!(lines[3].starts_with("workload: synthetic seed=7"));
-        let file = TempFile::new("frontends", "json");
-        write_frontend_json(&table, &file.0).unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&file.0).unwrap()).unwrap();
+        let text = written(&table, write_frontend_json, "frontends", "json");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(keys(&v), BTreeSet::from(["workload", "rows"]));
         let r = &v["rows"][1];
         assert_eq!(
@@ -934,9 +940,7 @@ mod tests {
         s.env_memory_gb_seconds = f64::NEG_INFINITY;
         s.moved_on_membership_change = f64::NAN;
         s.wall_seconds = f64::NAN;
-        let file = TempFile::new("nan", "json");
-        write_json(&report, &file.0).unwrap();
-        let text = std::fs::read_to_string(&file.0).unwrap();
+        let text = written(&report, write_json, "nan", "json");
         assert!(!text.contains("null") && !text.contains("NaN"), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let j = &v["strategies"][0];
@@ -1070,9 +1074,7 @@ mod tests {
     #[test]
     fn svg_has_one_line_per_strategy_a_legend_and_the_caption() {
         let report = sample();
-        let file = TempFile::new("svg", "svg");
-        write_svg(&report, &file.0).unwrap();
-        let text = std::fs::read_to_string(&file.0).unwrap();
+        let text = written(&report, write_svg, "svg", "svg");
         let body = text
             .trim_start()
             .strip_prefix("<?xml")
