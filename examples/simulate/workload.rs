@@ -1130,16 +1130,68 @@ mod tests {
         assert_eq!(total, w.calls.len() as u64);
     }
 
-    /// Loads `inv`/`run`/`mem` (whole range of the tiny trace) and expects an error.
-    fn load_error(inv: &str, run: &str, mem: &str) -> WorkloadError {
-        load(inv, run, mem, 0..4, Arrivals::Random, 1)
-            .expect_err("malformed input must be an error")
+    /// One of the tiny trace's three files, in the order `[inv, run, mem]`.
+    #[derive(Clone, Copy, Debug)]
+    enum File {
+        Inv,
+        Run,
+        Mem,
+    }
+    use File::{Inv, Mem, Run};
+
+    /// A change that breaks one file of the tiny trace.
+    #[derive(Clone, Copy, Debug)]
+    enum Edit {
+        /// Replaces `from`, which must occur in the file, by `to`.
+        Replace(File, &'static str, &'static str),
+        /// Adds text at the end of the file.
+        Append(File, &'static str),
+        /// Replaces the whole file.
+        Set(File, &'static str),
+        /// Keeps only the file's header line, without its line end.
+        HeaderOnly(File),
+    }
+    use Edit::{Append, HeaderOnly, Replace, Set};
+
+    /// The tiny trace's `(inv, run, mem)` texts with `edit` made.
+    fn malformed(edit: Edit) -> (String, String, String) {
+        let mut texts = [INV.to_owned(), run_csv(), MEM.to_owned()];
+        let (Replace(file, ..) | Append(file, _) | Set(file, _) | HeaderOnly(file)) = edit;
+        let text = &mut texts[file as usize];
+        *text = match edit {
+            Replace(_, from, to) => {
+                assert!(text.contains(from), "{edit:?}: `{from}` is not in its file");
+                text.replace(from, to)
+            }
+            Append(_, more) => format!("{text}{more}"),
+            Set(_, whole) => whole.to_owned(),
+            HeaderOnly(_) => text.lines().next().unwrap().to_owned(),
+        };
+        let [inv, run, mem] = texts;
+        (inv, run, mem)
     }
 
-    fn assert_at(e: &WorkloadError, file_suffix: &str, line: usize, column: usize, needle: &str) {
-        assert!(e.file.ends_with(file_suffix), "{e}");
-        assert_eq!((e.line, e.column), (line, column), "{e}");
-        assert!(e.message.contains(needle), "`{needle}` not in: {e}");
+    /// Where an error must point: file name suffix, line, column and a piece of its message.
+    type At = (&'static str, usize, usize, &'static str);
+
+    /// Loads the tiny trace (its whole range) with each case's edit and expects an error at the
+    /// case's place.
+    fn assert_malformed(cases: &[(Edit, At)]) {
+        for (i, &(edit, at)) in cases.iter().enumerate() {
+            let case = format!("case {i} {edit:?}");
+            let (inv, run, mem) = malformed(edit);
+            let Err(e) = load(&inv, &run, &mem, 0..4, Arrivals::Random, 1) else {
+                panic!("{case}: malformed input must be an error");
+            };
+            assert_at(&case, &e, at);
+        }
+    }
+
+    /// Expects `e` where `at` says; `case` names what was loaded, for the failure message.
+    fn assert_at(case: &str, e: &WorkloadError, (file_suffix, line, column, needle): At) {
+        assert!(e.file.ends_with(file_suffix), "{case}: {e}");
+        assert_eq!((e.line, e.column), (line, column), "{case}: {e}");
+        assert!(e.message.contains(needle), "{case}: `{needle}` not in: {e}");
     }
 
     #[test]
@@ -1348,88 +1400,52 @@ mod tests {
 
     #[test]
     fn bad_numbers_report_file_line_and_column() {
-        let run = run_csv();
-        // (which file to break: 0 inv, 1 run, 2 mem; text to replace, by what; where; message)
-        let cases = [
+        assert_malformed(&[
             (
-                0,
-                "fb,app2,o1,0,3",
-                "fb,app2,o1,0,x3",
-                "t_inv.csv",
-                3,
-                5,
-                "`x3` is not a number",
+                Replace(Inv, "fb,app2,o1,0,3", "fb,app2,o1,0,x3"),
+                ("t_inv.csv", 3, 5, "`x3` is not a number"),
             ),
             (
-                0,
-                "fc,app1,o1,1,1,1,600",
-                "fc,app1,o1,1,1,-1,600",
-                "t_inv.csv",
-                4,
-                6,
-                "negative",
+                Replace(Inv, "fc,app1,o1,1,1,1,600", "fc,app1,o1,1,1,-1,600"),
+                ("t_inv.csv", 4, 6, "negative"),
             ),
             (
-                0,
-                "fa,app1,o1,2,0",
-                "fa,app1,o1,2.5,0",
-                "t_inv.csv",
-                2,
-                4,
-                "whole number",
+                Replace(Inv, "fa,app1,o1,2,0", "fa,app1,o1,2.5,0"),
+                ("t_inv.csv", 2, 4, "whole number"),
             ),
             (
-                0,
-                "fa,app1,o1,2,0",
-                "fa,app1,o1,,0",
-                "t_inv.csv",
-                2,
-                4,
-                "empty field",
+                Replace(Inv, "fa,app1,o1,2,0", "fa,app1,o1,,0"),
+                ("t_inv.csv", 2, 4, "empty field"),
             ),
             (
-                0,
-                "fa,app1,o1,2,0",
-                "fa,app1,o1,NaN,0",
-                "t_inv.csv",
-                2,
-                4,
-                "finite",
+                Replace(Inv, "fa,app1,o1,2,0", "fa,app1,o1,NaN,0"),
+                ("t_inv.csv", 2, 4, "finite"),
             ),
             (
-                1,
-                "1000,1000,1000,1000,1000,1000,1000",
-                "1000,1000,1000,1000,1000,1000,1e400",
-                "t_run.csv",
-                3,
-                14,
-                "finite",
+                Replace(
+                    Run,
+                    "1000,1000,1000,1000,1000,1000,1000",
+                    "1000,1000,1000,1000,1000,1000,1e400",
+                ),
+                ("t_run.csv", 3, 14, "finite"),
             ),
             (
-                1,
-                "10,11,20,30,40,90,100",
-                "10,11,20,30,-40,90,100",
-                "t_run.csv",
-                2,
-                12,
-                "negative",
+                Replace(Run, "10,11,20,30,40,90,100", "10,11,20,30,-40,90,100"),
+                ("t_run.csv", 2, 12, "negative"),
             ),
-            (2, "300.4", "lots", "t_mem.csv", 2, 4, "not a number"),
-        ];
-        for (which, from, to, file, line, column, message) in cases {
-            let mut files = [INV.to_owned(), run.clone(), MEM.to_owned()];
-            assert!(
-                files[which].contains(from),
-                "case {from:?} matches its file"
-            );
-            files[which] = files[which].replace(from, to);
-            let e = load_error(&files[0], &files[1], &files[2]);
-            assert_at(&e, file, line, column, message);
-        }
+            (
+                Replace(Mem, "300.4", "lots"),
+                ("t_mem.csv", 2, 4, "not a number"),
+            ),
+        ]);
         // An error in a minute outside the range still counts: the file is malformed.
         let inv = INV.replace("fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3,0,zero");
         let e = load(&inv, &run_csv(), MEM, 0..2, Arrivals::Random, 1).unwrap_err();
-        assert_at(&e, "t_inv.csv", 3, 7, "not a number");
+        assert_at(
+            "minute 3 outside 0..2",
+            &e,
+            ("t_inv.csv", 3, 7, "not a number"),
+        );
         assert_eq!(
             e.to_string(),
             format!("{}:3:7: `zero` is not a number", e.file)
@@ -1438,131 +1454,69 @@ mod tests {
 
     #[test]
     fn short_and_long_rows_report_the_first_missing_or_extra_field() {
-        let inv = INV.replace("fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            3,
-            6,
-            "expected 7 fields",
-        );
-        let inv = INV.replace("fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3,0,0,9");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            3,
-            8,
-            "found 8",
-        );
-        let run = run_csv().replace("fb,app2,o1,3,1000,1000.0,", "fb,app2,o1,3,1000,");
-        assert_at(
-            &load_error(INV, &run, MEM),
-            "t_run.csv",
-            3,
-            14,
-            "expected 14 fields",
-        );
-        let mem = format!("{MEM}app3\n");
-        assert_at(
-            &load_error(INV, &run_csv(), &mem),
-            "t_mem.csv",
-            3,
-            2,
-            "expected 5 fields",
-        );
+        assert_malformed(&[
+            (
+                Replace(Inv, "fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3"),
+                ("t_inv.csv", 3, 6, "expected 7 fields"),
+            ),
+            (
+                Replace(Inv, "fb,app2,o1,0,3,0,0", "fb,app2,o1,0,3,0,0,9"),
+                ("t_inv.csv", 3, 8, "found 8"),
+            ),
+            (
+                Replace(Run, "fb,app2,o1,3,1000,1000.0,", "fb,app2,o1,3,1000,"),
+                ("t_run.csv", 3, 14, "expected 14 fields"),
+            ),
+            (
+                Append(Mem, "app3\n"),
+                ("t_mem.csv", 3, 2, "expected 5 fields"),
+            ),
+        ]);
     }
 
     #[test]
     fn missing_or_bad_header_columns_are_errors() {
-        let inv = INV.replace("HashApp,", "App,");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            1,
-            1,
-            "no `HashApp` column",
-        );
-        let inv = INV.replace("minute_1,", "m1,");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            1,
-            1,
-            "first minute column",
-        );
-        let inv = INV.replace("minute_3", "minute_33");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            1,
-            6,
-            "expected minute column `minute_3`",
-        );
-        let inv = INV.replace("HashOwner", "HashFunction");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            1,
-            3,
-            "repeats column `HashFunction`",
-        );
-        let run = run_csv().replace("percentile_Average_99,", "percentile_Average_98,");
-        assert_at(
-            &load_error(INV, &run, MEM),
-            "t_run.csv",
-            1,
-            1,
-            "no `percentile_Average_99` column",
-        );
-        let inv = format!("\n\r\n{}", INV.replace("HashApp,", "App,"));
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            3,
-            1,
-            "no `HashApp` column",
-        );
-        let mem = MEM.replace("AverageAllocatedMb,", "Mb,");
-        assert_at(
-            &load_error(INV, &run_csv(), &mem),
-            "t_mem.csv",
-            1,
-            1,
-            "no `AverageAllocatedMb` column",
-        );
+        assert_malformed(&[
+            (
+                Replace(Inv, "HashApp,", "App,"),
+                ("t_inv.csv", 1, 1, "no `HashApp` column"),
+            ),
+            (
+                Replace(Inv, "minute_1,", "m1,"),
+                ("t_inv.csv", 1, 1, "first minute column"),
+            ),
+            (
+                Replace(Inv, "minute_3", "minute_33"),
+                ("t_inv.csv", 1, 6, "expected minute column `minute_3`"),
+            ),
+            (
+                Replace(Inv, "HashOwner", "HashFunction"),
+                ("t_inv.csv", 1, 3, "repeats column `HashFunction`"),
+            ),
+            (
+                Replace(Run, "percentile_Average_99,", "percentile_Average_98,"),
+                ("t_run.csv", 1, 1, "no `percentile_Average_99` column"),
+            ),
+            // Blank lines before the header count in its line number.
+            (
+                Replace(Inv, "HashFunction,HashApp,", "\n\r\nHashFunction,App,"),
+                ("t_inv.csv", 3, 1, "no `HashApp` column"),
+            ),
+            (
+                Replace(Mem, "AverageAllocatedMb,", "Mb,"),
+                ("t_mem.csv", 1, 1, "no `AverageAllocatedMb` column"),
+            ),
+        ]);
     }
 
     #[test]
     fn empty_files_and_header_only_inv_are_errors() {
-        assert_at(
-            &load_error("", &run_csv(), MEM),
-            "t_inv.csv",
-            1,
-            1,
-            "empty file",
-        );
-        assert_at(
-            &load_error(INV, "\n\r\n", MEM),
-            "t_run.csv",
-            1,
-            1,
-            "empty file",
-        );
-        assert_at(
-            &load_error(INV, &run_csv(), ""),
-            "t_mem.csv",
-            1,
-            1,
-            "empty file",
-        );
-        let header_only = INV.lines().next().unwrap();
-        assert_at(
-            &load_error(header_only, &run_csv(), MEM),
-            "t_inv.csv",
-            2,
-            1,
-            "no function rows",
-        );
+        assert_malformed(&[
+            (Set(Inv, ""), ("t_inv.csv", 1, 1, "empty file")),
+            (Set(Run, "\n\r\n"), ("t_run.csv", 1, 1, "empty file")),
+            (Set(Mem, ""), ("t_mem.csv", 1, 1, "empty file")),
+            (HeaderOnly(Inv), ("t_inv.csv", 2, 1, "no function rows")),
+        ]);
         // An empty mem.csv body is fine: every app gets the default.
         let mem_header = MEM.lines().next().unwrap();
         let w = load(INV, &run_csv(), mem_header, 0..4, Arrivals::Even, 1).unwrap();
@@ -1571,55 +1525,43 @@ mod tests {
 
     #[test]
     fn missing_run_row_and_duplicates_are_errors() {
-        let inv = format!("{INV}fd,app3,o1,0,0,0,0\n");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            5,
-            1,
-            "`fd` has no row in",
-        );
-        let inv = format!("{INV}fb,app3,o1,0,0,0,0\n");
-        assert_at(
-            &load_error(&inv, &run_csv(), MEM),
-            "t_inv.csv",
-            5,
-            1,
-            "duplicate function `fb` (first on line 3)",
-        );
-        let run = format!(
-            "{}fa,app1,o1,7,40.5,10.0,100.0,10,11,20,30,40,90,100\n",
-            run_csv()
-        );
-        assert_at(
-            &load_error(INV, &run, MEM),
-            "t_run.csv",
-            5,
-            1,
-            "duplicate function `fa`",
-        );
-        let mem = format!("{MEM}app1,o1,10,200,250\n");
-        assert_at(
-            &load_error(INV, &run_csv(), &mem),
-            "t_mem.csv",
-            3,
-            1,
-            "duplicate app `app1`",
-        );
-        let run = run_csv().replace("10,11,20,30,40,90,100", "10,11,20,30,25,90,100");
-        assert_at(
-            &load_error(INV, &run, MEM),
-            "t_run.csv",
-            2,
-            12,
-            "is below percentile_Average_50",
-        );
+        assert_malformed(&[
+            (
+                Append(Inv, "fd,app3,o1,0,0,0,0\n"),
+                ("t_inv.csv", 5, 1, "`fd` has no row in"),
+            ),
+            (
+                Append(Inv, "fb,app3,o1,0,0,0,0\n"),
+                (
+                    "t_inv.csv",
+                    5,
+                    1,
+                    "duplicate function `fb` (first on line 3)",
+                ),
+            ),
+            (
+                Append(Run, "fa,app1,o1,7,40.5,10.0,100.0,10,11,20,30,40,90,100\n"),
+                ("t_run.csv", 5, 1, "duplicate function `fa`"),
+            ),
+            (
+                Append(Mem, "app1,o1,10,200,250\n"),
+                ("t_mem.csv", 3, 1, "duplicate app `app1`"),
+            ),
+            (
+                Replace(Run, "10,11,20,30,40,90,100", "10,11,20,30,25,90,100"),
+                ("t_run.csv", 2, 12, "is below percentile_Average_50"),
+            ),
+        ]);
     }
 
     #[test]
     fn bad_ranges_files_and_encodings_are_errors() {
         let e = load(INV, &run_csv(), MEM, 0..5, Arrivals::Random, 1).unwrap_err();
-        assert_at(&e, "t_inv.csv", 1, 7, "reaches past the trace's 4 minutes");
+        assert_at(
+            "range 0..5",
+            &e,
+            ("t_inv.csv", 1, 7, "reaches past the trace's 4 minutes"),
+        );
         #[allow(clippy::reversed_empty_ranges)]
         for range in [2..2, 3..1] {
             let e = load(INV, &run_csv(), MEM, range, Arrivals::Random, 1).unwrap_err();
@@ -1632,7 +1574,7 @@ mod tests {
         let dir = trace_dir("", &run_csv(), MEM);
         std::fs::write(dir.0.join("t_inv.csv"), &bytes).unwrap();
         let e = load_trace(&dir.0, 0..4, Arrivals::Random, 1).unwrap_err();
-        assert_at(&e, "t_inv.csv", 3, 5, "invalid UTF-8");
+        assert_at("byte 0xff", &e, ("t_inv.csv", 3, 5, "invalid UTF-8"));
 
         dir.write("u_inv.csv", INV);
         let e = load_trace(&dir.0, 0..4, Arrivals::Random, 1).unwrap_err();
