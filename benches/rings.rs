@@ -7,9 +7,13 @@
 use std::hint::black_box;
 use std::net::SocketAddr;
 
-use arcroute::{HealthMask, ManagerId, Ring, RingConfig};
+use arcroute::{HealthMask, Ring, RingConfig};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pingora_ketama::{Bucket, Continuum};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::fleet;
 
 const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
 const KEYS: usize = 4096;
@@ -34,11 +38,7 @@ struct Rings {
 }
 
 fn rings(n: u64) -> Rings {
-    let arcroute = Ring::new(
-        RingConfig::default(),
-        (0..n).map(|i| (ManagerId::new(i), 1)),
-    )
-    .unwrap();
+    let arcroute = Ring::new(RingConfig::default(), fleet(0..n)).unwrap();
     let buckets: Vec<Bucket> = (0..n).map(|i| Bucket::new(addr(i), 1)).collect();
     let mut hashring = hashring::HashRing::new();
     hashring.batch_add((0..n).collect());

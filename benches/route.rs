@@ -7,15 +7,15 @@
 
 use std::hint::black_box;
 
-use arcroute::{ManagerId, Reservation, Ring, RingConfig, Route, Router, TaskId};
+use arcroute::{Reservation, Ring, RingConfig, Route, TaskId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pingora_ketama::{Bucket, Continuum};
 
-const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::fleet;
 
-fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
-    (0..n).map(|i| (ManagerId::new(i), 1))
-}
+const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
 
 /// A pingora-ketama ring of `n` managers: 160 points each, as arcroute's default.
 fn ketama(n: u64) -> Continuum {
@@ -32,7 +32,7 @@ fn route(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_and_drop");
     group.throughput(Throughput::Elements(1));
     for n in FLEETS {
-        let router = Router::builder().managers(fleet(n)).build().unwrap();
+        let router = support::router(n);
         let name = "tenant-0042/resize-image";
         let unreserved = TaskId::from_name(name);
         let reserved = TaskId::from_name("warm-reserved");
@@ -80,7 +80,7 @@ fn ring_first(c: &mut Criterion) {
     let mut group = c.benchmark_group("ring_first");
     group.throughput(Throughput::Elements(1));
     for n in FLEETS {
-        let ring = Ring::new(RingConfig::default(), fleet(n)).unwrap();
+        let ring = Ring::new(RingConfig::default(), fleet(0..n)).unwrap();
         let mut key = 0u64;
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {

@@ -8,8 +8,11 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use arcroute::{ManagerId, Router, TaskId};
+use arcroute::{Router, TaskId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
 
@@ -55,10 +58,7 @@ fn run(
 }
 
 fn threads(c: &mut Criterion) {
-    let router = Router::builder()
-        .managers((0..1_000).map(|i| (ManagerId::new(i), 1)))
-        .build()
-        .unwrap();
+    let router = support::router(1_000);
     let mut group = c.benchmark_group("threads");
     for n in THREADS {
         group.throughput(Throughput::Elements(n as u64));

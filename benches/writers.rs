@@ -8,18 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use arcroute::{ManagerId, Reservation, Router, TaskId};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 
-fn fleet(n: u64, offset: u64) -> Vec<(ManagerId, u32)> {
-    (offset..offset + n)
-        .map(|i| (ManagerId::new(i), 1))
-        .collect()
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::fleet;
 
 fn set_managers(c: &mut Criterion) {
     let mut group = c.benchmark_group("set_managers");
     for n in [100u64, 1_000] {
-        let router = Router::builder().managers(fleet(n, 0)).build().unwrap();
+        let router = support::router(n);
         // Alternate between two fleets that differ by one manager: every call publishes.
-        let (a, b) = (fleet(n, 0), fleet(n, 1));
+        let (a, b) = (fleet(0..n), fleet(1..n + 1));
         let mut flip = false;
         group.bench_function(BenchmarkId::new("one_changed", n), |bench| {
             bench.iter(|| {
@@ -42,7 +40,7 @@ fn set_managers(c: &mut Criterion) {
 fn set_health(c: &mut Criterion) {
     let mut group = c.benchmark_group("set_health");
     for n in [100u64, 1_000, 10_000] {
-        let router = Router::builder().managers(fleet(n, 0)).build().unwrap();
+        let router = support::router(n);
         let mut up = true;
         group.bench_function(BenchmarkId::from_parameter(n), |bench| {
             bench.iter(|| {
@@ -57,7 +55,7 @@ fn set_health(c: &mut Criterion) {
 fn set_reservation(c: &mut Criterion) {
     let mut group = c.benchmark_group("set_reservation");
     for present in [1_000u128, 100_000] {
-        let mut builder = Router::builder().managers(fleet(1_000, 0));
+        let mut builder = Router::builder().managers(fleet(0..1_000));
         for t in 0..present {
             builder = builder.reservation(TaskId::new(t), Reservation::new(10, 10));
         }
@@ -94,7 +92,7 @@ fn with_background<R>(background: impl Fn() + Sync, f: impl FnOnce() -> R) -> R 
 /// `set_health/1000` here and `route_and_drop/unreserved/1000` in the route bench.
 fn publish_while_routing(c: &mut Criterion) {
     let mut group = c.benchmark_group("publish_while_routing");
-    let router = Router::builder().managers(fleet(1_000, 0)).build().unwrap();
+    let router = support::router(1_000);
     let task = TaskId::from_name("routed-meanwhile");
     let flipped = ManagerId::new(500);
     let up = AtomicBool::new(true);

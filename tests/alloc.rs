@@ -6,7 +6,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use arcroute::{ManagerId, Reservation, Router, TaskId};
+use arcroute::{Reservation, TaskId};
+
+mod support;
 
 struct Counting;
 
@@ -46,10 +48,7 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 
 #[test]
 fn warm_routes_and_permit_drops_do_not_allocate() {
-    let router = Router::builder()
-        .managers((0..1000).map(|i| (ManagerId::new(i), 1)))
-        .build()
-        .unwrap();
+    let router = support::router(1000);
     let unreserved = TaskId::from_name("unreserved");
     let reserved = TaskId::from_name("reserved");
     router.put_reservation(reserved, Reservation::new(4, 4));

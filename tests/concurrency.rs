@@ -24,6 +24,9 @@ use arcroute::{
     TaskId,
 };
 
+mod support;
+use support::{dropper, fleet, m, weighted_fleet};
+
 fn assert_send_sync<T: Send + Sync>() {}
 fn assert_send<T: Send>() {}
 
@@ -61,12 +64,10 @@ const SHARED_GROUP: GroupId = GroupId::new(0xB0);
 
 /// Two overlapping fleets the writer alternates between. Managers 5..=8 are in both; the
 /// writer flips the health of 5 and 6 only, so at least 6 managers are always healthy.
-fn fleet(which: usize) -> Vec<(ManagerId, u32)> {
+fn writer_fleet(which: usize) -> Vec<(ManagerId, u32)> {
     match which {
-        0 => (1..=8)
-            .map(|i| (ManagerId::new(i), 1 + (i % 3) as u32))
-            .collect(),
-        _ => (5..=12).map(|i| (ManagerId::new(i), 2)).collect(),
+        0 => weighted_fleet(1..=8),
+        _ => (5..=12).map(|i| (m(i), 2)).collect(),
     }
 }
 
@@ -262,19 +263,6 @@ fn reader(
     log
 }
 
-fn dropper(from_readers: mpsc::Receiver<Permit>) -> usize {
-    let mut held = VecDeque::with_capacity(DROPPER_HOLD + 1);
-    let mut received = 0;
-    for permit in from_readers {
-        received += 1;
-        held.push_back(permit);
-        if held.len() > DROPPER_HOLD {
-            drop(held.pop_front());
-        }
-    }
-    received
-}
-
 /// The single writer. `records` holds generation 1; returns it with every generation the
 /// writer published and what it published.
 fn writer(
@@ -304,7 +292,7 @@ fn writer(
                 "{what}: reservation of hot task {h}"
             );
         }
-        for id in ids(&fleet(model.fleet)) {
+        for id in ids(&writer_fleet(model.fleet)) {
             assert_eq!(
                 router.is_healthy(ManagerId::new(id)),
                 !model.down.contains(&id),
@@ -317,12 +305,12 @@ fn writer(
     for j in 0..WRITER_ITERATIONS {
         if j % 10 == 0 {
             model.fleet = 1 - model.fleet;
-            let members = ids(&fleet(model.fleet));
+            let members = ids(&writer_fleet(model.fleet));
             model.down.retain(|id| members.contains(id));
-            assert_eq!(router.set_managers(fleet(model.fleet)), Ok(true));
+            assert_eq!(router.set_managers(writer_fleet(model.fleet)), Ok(true));
             record(&model, &mut gen, "set_managers");
             // The same fleet again publishes nothing.
-            assert_eq!(router.set_managers(fleet(model.fleet)), Ok(false));
+            assert_eq!(router.set_managers(writer_fleet(model.fleet)), Ok(false));
         }
         if j % 3 == 1 {
             let id = 5 + (j / 3 % 2) as u64;
@@ -431,7 +419,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
     };
     let mut builder = Router::builder()
         .config(config)
-        .managers(fleet(0))
+        .managers(writer_fleet(0))
         .clock(clock.clone());
     for (task, res) in HOT.iter().zip(initial.reservations) {
         if let Some(res) = res {
@@ -445,7 +433,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
     let start = Barrier::new(READERS + 1);
     let (to_dropper, from_readers) = mpsc::channel::<Permit>();
     let (logs, received, records) = thread::scope(|s| {
-        let dropper = s.spawn(move || dropper(from_readers));
+        let dropper = s.spawn(move || dropper(from_readers, DROPPER_HOLD));
         let readers: Vec<_> = (0..READERS)
             .map(|r| {
                 let tx = to_dropper.clone();
@@ -481,7 +469,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
     // (a) Whole snapshots: every manager handed out was in the fleet, and healthy, in the
     // generation the route names.
     let rings: Vec<Ring> = (0..2)
-        .map(|f| Ring::new(config.ring, fleet(f)).expect("valid ring"))
+        .map(|f| Ring::new(config.ring, writer_fleet(f)).expect("valid ring"))
         .collect();
     let assigner = ArcAssigner::new(config.assign).expect("valid assign config");
     for log in &logs {
@@ -490,7 +478,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
                 .get(&gen)
                 .unwrap_or_else(|| panic!("generation {gen} was never published"));
             assert!(
-                ids(&fleet(rec.fleet)).contains(&manager),
+                ids(&writer_fleet(rec.fleet)).contains(&manager),
                 "manager {manager} is not in the fleet of generation {gen}: {rec:?}"
             );
             assert!(
@@ -541,7 +529,7 @@ fn readers_see_whole_snapshots_while_one_writer_republishes() {
     // (c) Permits conserved and every route counted once.
     let sum = |f: fn(&ReaderLog) -> usize| logs.iter().map(f).sum::<usize>() as u64;
     let routes = sum(|l| l.routes);
-    assert_eq!(sum(|l| l.sent_to_dropper), received as u64);
+    assert_eq!(sum(|l| l.sent_to_dropper), received);
     let stats = router.stats();
     assert_eq!(
         (stats.in_flight_reserved, stats.in_flight_unreserved),
@@ -667,7 +655,7 @@ fn reserved_share_is_never_exceeded_by_concurrent_callers() {
     let share = reservation.ready as usize;
     assert_eq!(share, 3, "what is ready");
     let router = Router::builder()
-        .managers((1..=6).map(|i| (ManagerId::new(i), 1)))
+        .managers(fleet(1..=6))
         .reservation(task, reservation)
         .build()
         .expect("valid router");
@@ -828,7 +816,7 @@ fn a_route_during_a_sweep_is_not_dated_before_it_ran() {
     let router: &'static Router<HookClock> = Box::leak(Box::new(
         Router::builder()
             .config(config)
-            .managers((0..8).map(|i| (ManagerId::new(i), 1)))
+            .managers(fleet(0..8))
             .clock(clock.clone())
             .build()
             .unwrap(),

@@ -6,10 +6,15 @@ use arcroute::{
 };
 use std::num::NonZeroU32;
 
-fn fleet(version: u64, managers: u64) -> FleetConfig {
-    (0..managers).fold(FleetConfig::new(version).with_seed(0x5eed), |f, i| {
-        f.with_manager(ManagerId::new(i), 1 + (i % 3) as u32, true)
-    })
+mod support;
+use support::weighted_fleet;
+
+/// Version `version` of a fleet of managers `0..managers` of weights 1 to 3, all healthy.
+fn fleet_config(version: u64, managers: u64) -> FleetConfig {
+    weighted_fleet(0..managers).into_iter().fold(
+        FleetConfig::new(version).with_seed(0x5eed),
+        |f, (id, weight)| f.with_manager(id, weight, true),
+    )
 }
 
 /// What a router holds that a config sets: generation, managers with weight and health, and
@@ -29,7 +34,7 @@ fn state(router: &Router, tasks: &[TaskId]) -> State {
 #[test]
 fn a_router_built_from_a_config_holds_it() {
     let task = TaskId::new(7);
-    let mut config = fleet(3, 5).with_reservation(task, 4);
+    let mut config = fleet_config(3, 5).with_reservation(task, 4);
     config.managers[1].healthy = false;
     let router = Router::from_fleet_config(&config).unwrap();
     assert_eq!(router.fleet_version(), Some(3));
@@ -65,11 +70,11 @@ fn a_router_built_from_a_config_holds_it() {
 fn applying_the_same_config_twice_publishes_once() {
     let router = Router::builder()
         .seed(0x5eed)
-        .managers((0..3).map(|i| (ManagerId::new(i), 1)))
+        .managers(support::fleet(0..3))
         .build()
         .unwrap();
     assert_eq!(router.fleet_version(), None);
-    let mut config = fleet(10, 6).with_reservation(TaskId::new(1), 2);
+    let mut config = fleet_config(10, 6).with_reservation(TaskId::new(1), 2);
     config.managers[4].healthy = false;
     assert!(router.apply_config(&config).unwrap());
     assert_eq!((router.generation(), router.fleet_version()), (2, Some(10)));
@@ -87,11 +92,16 @@ fn applying_the_same_config_twice_publishes_once() {
 #[test]
 fn one_apply_publishes_membership_health_and_reservations_together() {
     let (a, b, c) = (TaskId::new(1), TaskId::new(2), TaskId::new(3));
-    let router =
-        Router::from_fleet_config(&fleet(1, 4).with_reservation(a, 4).with_reservation(b, 2))
-            .unwrap();
+    let router = Router::from_fleet_config(
+        &fleet_config(1, 4)
+            .with_reservation(a, 4)
+            .with_reservation(b, 2),
+    )
+    .unwrap();
     router.set_ready(a, 3).unwrap();
-    let mut next = fleet(2, 6).with_reservation(a, 8).with_reservation(c, 1);
+    let mut next = fleet_config(2, 6)
+        .with_reservation(a, 8)
+        .with_reservation(c, 1);
     next.managers[0].weight = 5;
     next.managers[5].healthy = false;
     let before = router.generation();
@@ -115,9 +125,9 @@ fn one_apply_publishes_membership_health_and_reservations_together() {
 #[test]
 fn a_reservation_left_out_drains_with_its_environments() {
     let task = TaskId::new(5);
-    let router = Router::from_fleet_config(&fleet(1, 10).with_reservation(task, 4)).unwrap();
+    let router = Router::from_fleet_config(&fleet_config(1, 10).with_reservation(task, 4)).unwrap();
     router.set_ready(task, 4).unwrap();
-    assert!(router.apply_config(&fleet(2, 10)).unwrap());
+    assert!(router.apply_config(&fleet_config(2, 10)).unwrap());
     let res = router.reservation(task).unwrap();
     assert_eq!(res, Reservation::new(0, 4));
     assert!(res.is_draining());
@@ -133,7 +143,7 @@ fn a_reservation_left_out_drains_with_its_environments() {
     assert_eq!(router.route(task).unwrap().kind(), RouteKind::Unreserved);
     // Listed again in a later version, it starts over with none ready.
     assert!(router
-        .apply_config(&fleet(3, 10).with_reservation(task, 2))
+        .apply_config(&fleet_config(3, 10).with_reservation(task, 2))
         .unwrap());
     assert_eq!(router.reservation(task), Some(Reservation::new(2, 0)));
 }
@@ -141,9 +151,9 @@ fn a_reservation_left_out_drains_with_its_environments() {
 #[test]
 fn an_older_version_is_refused_and_changes_nothing() {
     let task = TaskId::new(1);
-    let router = Router::from_fleet_config(&fleet(5, 4).with_reservation(task, 3)).unwrap();
+    let router = Router::from_fleet_config(&fleet_config(5, 4).with_reservation(task, 3)).unwrap();
     let before = state(&router, &[task]);
-    let older = fleet(4, 8);
+    let older = fleet_config(4, 8);
     assert_eq!(
         router.apply_config(&older),
         Err(Error::StaleConfig {
@@ -157,15 +167,15 @@ fn an_older_version_is_refused_and_changes_nothing() {
 
 #[test]
 fn the_same_version_with_other_content_is_refused() {
-    let router = Router::from_fleet_config(&fleet(5, 4)).unwrap();
+    let router = Router::from_fleet_config(&fleet_config(5, 4)).unwrap();
     let before = state(&router, &[TaskId::new(1)]);
-    let mut other = fleet(5, 4);
+    let mut other = fleet_config(5, 4);
     other.managers[2].healthy = false;
     assert_eq!(
         router.apply_config(&other),
         Err(Error::ConflictingConfig { version: 5 })
     );
-    let other = fleet(5, 4).with_reservation(TaskId::new(1), 1);
+    let other = fleet_config(5, 4).with_reservation(TaskId::new(1), 1);
     assert_eq!(
         router.apply_config(&other),
         Err(Error::ConflictingConfig { version: 5 })
@@ -175,14 +185,14 @@ fn the_same_version_with_other_content_is_refused() {
 
 #[test]
 fn placement_settings_other_than_the_routers_are_refused() {
-    let router = Router::from_fleet_config(&fleet(1, 4)).unwrap();
+    let router = Router::from_fleet_config(&fleet_config(1, 4)).unwrap();
     let before = state(&router, &[]);
-    let seed = fleet(2, 4).with_seed(0x5eee);
+    let seed = fleet_config(2, 4).with_seed(0x5eee);
     assert_eq!(
         router.apply_config(&seed),
         Err(Error::PlacementMismatch { setting: "seed" })
     );
-    let vnodes = fleet(2, 4).with_vnodes_per_weight(NonZeroU32::new(40).unwrap());
+    let vnodes = fleet_config(2, 4).with_vnodes_per_weight(NonZeroU32::new(40).unwrap());
     assert_eq!(
         router.apply_config(&vnodes),
         Err(Error::PlacementMismatch {
@@ -195,8 +205,10 @@ fn placement_settings_other_than_the_routers_are_refused() {
         .managers([(ManagerId::new(1), 1)])
         .build()
         .unwrap();
-    assert!(plain.apply_config(&fleet(1, 4)).is_err());
-    assert!(plain.apply_config(&fleet(1, 4).with_seed(0)).unwrap());
+    assert!(plain.apply_config(&fleet_config(1, 4)).is_err());
+    assert!(plain
+        .apply_config(&fleet_config(1, 4).with_seed(0))
+        .unwrap());
     assert_eq!(
         FleetConfig::new(1)
             .with_ring_version(RingVersion::V1)
@@ -208,24 +220,24 @@ fn placement_settings_other_than_the_routers_are_refused() {
 #[test]
 fn bad_input_is_refused_with_typed_errors_and_changes_nothing() {
     let task = TaskId::new(1);
-    let router = Router::from_fleet_config(&fleet(1, 4).with_reservation(task, 3)).unwrap();
+    let router = Router::from_fleet_config(&fleet_config(1, 4).with_reservation(task, 3)).unwrap();
     let before = state(&router, &[task]);
     let cases = [
         (FleetConfig::new(2).with_seed(0x5eed), Error::NoManagers),
         (
-            fleet(2, 4).with_manager(ManagerId::new(2), 1, true),
+            fleet_config(2, 4).with_manager(ManagerId::new(2), 1, true),
             Error::DuplicateManager {
                 id: ManagerId::new(2),
             },
         ),
         (
-            fleet(2, 4).with_manager(ManagerId::new(9), 0, true),
+            fleet_config(2, 4).with_manager(ManagerId::new(9), 0, true),
             Error::ZeroWeight {
                 id: ManagerId::new(9),
             },
         ),
         (
-            fleet(2, 4)
+            fleet_config(2, 4)
                 .with_reservation(task, 1)
                 .with_reservation(task, 2),
             Error::DuplicateReservation { task },
@@ -237,14 +249,14 @@ fn bad_input_is_refused_with_typed_errors_and_changes_nothing() {
         assert_eq!(Router::from_fleet_config(&config).unwrap_err(), error);
         assert_eq!(state(&router, &[task]), before);
     }
-    let heavy = fleet(2, 4).with_manager(ManagerId::new(9), u32::MAX, true);
+    let heavy = fleet_config(2, 4).with_manager(ManagerId::new(9), u32::MAX, true);
     assert!(matches!(
         router.apply_config(&heavy),
         Err(Error::TooManyPoints { .. })
     ));
     assert_eq!(state(&router, &[task]), before);
     assert!(
-        router.apply_config(&fleet(2, 4)).unwrap(),
+        router.apply_config(&fleet_config(2, 4)).unwrap(),
         "still takes version 2"
     );
 }
@@ -267,6 +279,9 @@ mod format {
     use std::process::Command;
 
     use arcroute::{FleetConfig, HealthMask, ManagerId, Ring, Router, TaskId};
+    use rand::Rng as _;
+
+    use crate::support;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet_v1.json");
 
@@ -278,23 +293,6 @@ mod format {
 
     /// Unreserved arcs are compared up to this length (shorter ones are their prefixes).
     const ARC_LEN: u32 = 8;
-
-    /// A small deterministic generator (SplitMix64), the same in every process.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn task(&mut self) -> TaskId {
-            TaskId::new(u128::from(self.next()) << 64 | u128::from(self.next()))
-        }
-    }
 
     /// The committed fixture: a small fleet with weights, a manager down and reservations.
     fn fixture() -> FleetConfig {
@@ -311,14 +309,15 @@ mod format {
 
     /// A large random fleet: hundreds of managers, some down, many reservations.
     fn random_fleet(seed: u64) -> FleetConfig {
-        let mut rng = Rng(seed);
-        let mut config = FleetConfig::new(rng.next() >> 12).with_seed(rng.next());
+        let mut rng = support::rng(seed);
+        let mut config = FleetConfig::new(rng.random::<u64>() >> 12).with_seed(rng.random());
         for _ in 0..300 {
-            let (id, weight) = (ManagerId::new(rng.next()), 1 + (rng.next() % 4) as u32);
-            config = config.with_manager(id, weight, rng.next() % 10 != 0);
+            let (id, weight) = (ManagerId::new(rng.random()), rng.random_range(1..=4));
+            config = config.with_manager(id, weight, !rng.random_ratio(1, 10));
         }
         for _ in 0..2_000 {
-            config = config.with_reservation(rng.task(), (rng.next() % 200) as u32);
+            let task = TaskId::new(rng.random());
+            config = config.with_reservation(task, rng.random_range(0..200));
         }
         config
     }
@@ -476,12 +475,12 @@ mod format {
         for (id, _) in ring.managers() {
             health.set(&ring, id, router.is_healthy(id)).unwrap();
         }
-        let mut rng = Rng(0xa5c3);
+        let mut rng = support::rng(0xa5c3);
         let tasks = config
             .reservations
             .iter()
             .map(|r| r.task)
-            .chain((0..TASKS).map(|_| rng.task()));
+            .chain((0..TASKS).map(|_| TaskId::new(rng.random())));
         let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
         let mut sample = Vec::new();
         let mut line = String::new();

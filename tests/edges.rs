@@ -2,7 +2,6 @@
 //! what the crate does with each (a typed error, or the saturation its docs state). Memory
 //! stays small: every limit here is rejected before anything is allocated for it.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use arcroute::{
@@ -11,36 +10,12 @@ use arcroute::{
     MAX_POINTS,
 };
 
+mod support;
+use support::{fleet, m, manual_router, manual_router_with, nz};
+
 const S: Duration = Duration::from_secs(1);
 /// The latest time a `ManualClock` shows (it saturates at 2⁶⁴ − 1 ns, about 584 years).
 const CLOCK_MAX: Duration = Duration::from_nanos(u64::MAX);
-
-fn m(i: u64) -> ManagerId {
-    ManagerId::new(i)
-}
-
-fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
-    (0..n).map(|i| (m(i), 1))
-}
-
-fn router_with(n: u64, config: RouterConfig) -> (Router<ManualClock>, ManualClock) {
-    let clock = ManualClock::new();
-    let router = Router::builder()
-        .config(config)
-        .managers(fleet(n))
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    (router, clock)
-}
-
-fn router(n: u64) -> (Router<ManualClock>, ManualClock) {
-    router_with(n, RouterConfig::default())
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap()
-}
 
 fn vnodes(n: u32) -> RingConfig {
     RingConfig::default().with_vnodes_per_weight(nz(n))
@@ -66,7 +41,7 @@ fn too_many_managers_is_rejected_before_the_list_is_collected() {
         Router::builder().managers(endless()).build().unwrap_err(),
         too_many
     );
-    let (r, _) = router(3);
+    let (r, _) = manual_router(3);
     assert_eq!(r.set_managers(endless()).unwrap_err(), too_many);
     assert_eq!(r.generation(), 1, "an error publishes nothing");
 
@@ -80,7 +55,7 @@ fn too_many_managers_is_rejected_before_the_list_is_collected() {
         }
     );
     let built = Router::builder()
-        .managers(fleet(2))
+        .managers(fleet(0..2))
         .managers((2..=MAX_MANAGERS as u64).map(|i| (m(i), 1)))
         .build();
     assert_eq!(
@@ -125,7 +100,7 @@ fn points_past_the_limit_are_rejected_before_any_point_is_made() {
         .clock(clock)
         .build();
     assert_eq!(built.unwrap_err(), too_many);
-    let (r, _) = router(2);
+    let (r, _) = manual_router(2);
     assert_eq!(
         r.set_managers([(m(0), 1), (m(1), u32::MAX)]).unwrap_err(),
         too_many
@@ -156,7 +131,7 @@ fn an_empty_fleet_is_rejected_everywhere() {
         Error::NoManagers
     );
     assert_eq!(Router::builder().build().unwrap_err(), Error::NoManagers);
-    let (r, _) = router(2);
+    let (r, _) = manual_router(2);
     assert_eq!(r.set_managers([]).unwrap_err(), Error::NoManagers);
     assert_eq!((r.generation(), r.ring().len()), (1, 2));
 }
@@ -167,13 +142,19 @@ fn an_empty_fleet_is_rejected_everywhere() {
 
 #[test]
 fn arcs_longer_than_the_ring_hold_each_manager_once() {
-    let ring = Ring::new(RingConfig::default(), fleet(5)).unwrap();
+    let ring = Ring::new(RingConfig::default(), fleet(0..5)).unwrap();
     for start in [0, 1, u64::MAX / 2, u64::MAX] {
         let mut arc: Vec<ManagerId> = ring.arc(start, u32::MAX).collect();
         assert_eq!(arc[0], ring.first(start));
         assert_eq!(arc.len(), 5);
         arc.sort();
-        assert_eq!(arc, fleet(5).map(|(id, _)| id).collect::<Vec<_>>());
+        assert_eq!(
+            arc,
+            fleet(0..5)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+        );
         let mask = HealthMask::all_up(&ring);
         let in_order: Vec<ManagerId> = ring.arc_with(start, u32::MAX, &mask).collect();
         for (k, &id) in (0..).zip(&in_order) {
@@ -186,7 +167,7 @@ fn arcs_longer_than_the_ring_hold_each_manager_once() {
 
 #[test]
 fn a_single_manager_serves_every_arc() {
-    let (r, _) = router(1);
+    let (r, _) = manual_router(1);
     let only = m(0);
     let t = TaskId::new(1);
     r.put_reservation(t, Reservation::new(100, 100));
@@ -218,7 +199,7 @@ fn a_single_manager_serves_every_arc() {
 
 #[test]
 fn with_every_manager_down_routes_are_refused_not_stuck() {
-    let (r, _) = router(3);
+    let (r, _) = manual_router(3);
     let t = TaskId::new(1);
     r.put_reservation(t, Reservation::new(4, 4));
     let mut held = r.route(t).unwrap();
@@ -244,7 +225,7 @@ fn with_every_manager_down_routes_are_refused_not_stuck() {
 
 #[test]
 fn a_reservation_of_zero_is_none() {
-    let (r, _) = router(4);
+    let (r, _) = manual_router(4);
     let t = TaskId::new(1);
     assert!(
         !r.put_reservation(t, Reservation::new(0, 0)),
@@ -261,7 +242,7 @@ fn a_reservation_of_zero_is_none() {
 
 #[test]
 fn a_reservation_of_u32_max_is_capped_by_ready_and_the_fleet() {
-    let (r, _) = router(4);
+    let (r, _) = manual_router(4);
     let t = TaskId::new(1);
     assert!(r.set_reservation(t, u32::MAX));
     // Nothing ready: every call spills over (the "report readiness" pitfall).
@@ -285,7 +266,7 @@ fn a_reservation_of_u32_max_is_capped_by_ready_and_the_fleet() {
 
 #[test]
 fn ready_u32_max_with_limit_zero_drains_through_what_exists() {
-    let (r, _) = router(4);
+    let (r, _) = manual_router(4);
     let t = TaskId::new(1);
     r.put_reservation(t, Reservation::new(0, u32::MAX));
     assert!(r.reservation(t).unwrap().is_draining());
@@ -392,7 +373,10 @@ fn shrink_percent_zero_never_shrinks_and_over_100_is_rejected() {
         let mut config = RouterConfig::default();
         config.assign = c;
         assert!(matches!(
-            Router::builder().config(config).managers(fleet(1)).build(),
+            Router::builder()
+                .config(config)
+                .managers(fleet(0..1))
+                .build(),
             Err(Error::InvalidConfig { .. })
         ));
     }
@@ -415,7 +399,7 @@ fn a_shrink_delay_of_duration_max_turns_shrinking_off() {
 
     let mut config = RouterConfig::default();
     config.assign = c;
-    let (r, clock) = router_with(20, config);
+    let (r, clock) = manual_router_with(20, config);
     let t = TaskId::new(1);
     let burst: Vec<_> = (0..40).map(|_| r.route(t).unwrap()).collect();
     drop(burst);
@@ -430,7 +414,7 @@ fn a_shrink_delay_of_duration_max_turns_shrinking_off() {
 fn an_idle_ttl_of_duration_max_never_evicts_and_zero_evicts_at_once() {
     let mut config = RouterConfig::default();
     config.idle_ttl = Duration::MAX;
-    let (r, clock) = router_with(3, config);
+    let (r, clock) = manual_router_with(3, config);
     drop(r.route(TaskId::new(1)));
     clock.advance(Duration::MAX);
     assert_eq!(clock.now(), CLOCK_MAX);
@@ -439,7 +423,7 @@ fn an_idle_ttl_of_duration_max_never_evicts_and_zero_evicts_at_once() {
 
     let mut config = RouterConfig::default();
     config.idle_ttl = Duration::ZERO;
-    let (r, clock) = router_with(3, config);
+    let (r, clock) = manual_router_with(3, config);
     let held = r.route(TaskId::new(1)).unwrap();
     drop(r.route(TaskId::new(2)));
     assert_eq!(r.evict_idle(), 0, "used at this very instant");
@@ -453,7 +437,7 @@ fn an_idle_ttl_of_duration_max_never_evicts_and_zero_evicts_at_once() {
 fn a_clock_at_its_maximum_or_stepping_back_keeps_routing() {
     let mut config = RouterConfig::default();
     config.busy_ttl = Duration::MAX;
-    let (r, clock) = router_with(4, config);
+    let (r, clock) = manual_router_with(4, config);
     let t = TaskId::new(1);
     r.put_reservation(t, Reservation::new(1, 2));
     r.report_reserved_busy(t, 0.0).unwrap();
@@ -484,7 +468,7 @@ fn a_clock_at_its_maximum_or_stepping_back_keeps_routing() {
 
 #[test]
 fn busy_fractions_outside_zero_to_one_are_typed_errors() {
-    let (r, _) = router(2);
+    let (r, _) = manual_router(2);
     let t = TaskId::new(1);
     for bad in [
         f32::NAN,
@@ -508,7 +492,10 @@ fn busy_fractions_outside_zero_to_one_are_typed_errors() {
         let mut config = RouterConfig::default();
         config.busy_threshold = bad;
         assert!(matches!(
-            Router::builder().config(config).managers(fleet(1)).build(),
+            Router::builder()
+                .config(config)
+                .managers(fleet(0..1))
+                .build(),
             Err(Error::InvalidConfig { .. })
         ));
     }
@@ -516,7 +503,7 @@ fn busy_fractions_outside_zero_to_one_are_typed_errors() {
 
 #[test]
 fn reports_and_writes_for_unknown_ids() {
-    let (r, _) = router(2);
+    let (r, _) = manual_router(2);
     let stranger = m(u64::MAX);
     assert_eq!(
         r.report_load(stranger, 1),

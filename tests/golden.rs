@@ -4,9 +4,11 @@
 //! it only for a new ring version: `ARCROUTE_BLESS=1 cargo test --test golden`.
 
 use std::fmt::Write as _;
-use std::num::NonZeroU32;
 
 use arcroute::{ArcAssigner, GroupId, HealthMask, ManagerId, Ring, RingConfig, TaskId};
+
+mod support;
+use support::nz;
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v1.txt");
 
@@ -73,7 +75,7 @@ fn render() -> String {
     for (seed, vnodes) in [(0u64, 4u32), (0x5eed_f00d_dead_beef, 3)] {
         let config = RingConfig::default()
             .with_seed(seed)
-            .with_vnodes_per_weight(NonZeroU32::new(vnodes).unwrap());
+            .with_vnodes_per_weight(nz(vnodes));
         let ring = Ring::new(
             config,
             MANAGERS.iter().map(|&(n, w)| (ManagerId::from_name(n), w)),

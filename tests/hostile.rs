@@ -31,7 +31,7 @@ const SECRET_SEEDS: [u64; 4] = [
     0x5a91_c7e3_08d4_6f2b,
 ];
 
-fn fleet() -> Vec<(ManagerId, u32)> {
+fn named_fleet() -> Vec<(ManagerId, u32)> {
     (0..MANAGERS)
         .map(|i| (ManagerId::from_name(&format!("manager-{i}")), 1))
         .collect()
@@ -47,7 +47,7 @@ struct Spec {
 impl Spec {
     fn new(seed: u64) -> Self {
         let mut points = Vec::new();
-        for (m, weight) in fleet() {
+        for (m, weight) in named_fleet() {
             for i in 0..weight * 160 {
                 let mut bytes = b"arcroute:v1:point:".to_vec();
                 bytes.extend_from_slice(&m.get().to_le_bytes());
@@ -89,10 +89,10 @@ fn names_aimed_at(target: ManagerId, domain: &str) -> Vec<String> {
         .collect()
 }
 
-fn router(seed: u64) -> Router {
+fn seeded_router(seed: u64) -> Router {
     Router::builder()
         .seed(seed)
-        .managers(fleet())
+        .managers(named_fleet())
         .build()
         .expect("a valid router")
 }
@@ -128,10 +128,10 @@ fn route_all(
 
 #[test]
 fn with_the_public_seed_chosen_names_all_land_on_one_manager() {
-    let target = fleet()[3].0;
+    let target = named_fleet()[3].0;
     for (domain, reserved) in [("unreserved", false), ("reserved", true)] {
         let names = names_aimed_at(target, domain);
-        let router = router(0);
+        let router = seeded_router(0);
         let (held, per_manager) = route_all(&router, &names, reserved);
         assert_eq!(
             per_manager,
@@ -156,11 +156,11 @@ fn with_the_public_seed_chosen_names_all_land_on_one_manager() {
 
 #[test]
 fn with_a_secret_seed_the_same_names_spread_like_random_ones() {
-    let target = fleet()[3].0;
+    let target = named_fleet()[3].0;
     for (domain, reserved) in [("unreserved", false), ("reserved", true)] {
         let names = names_aimed_at(target, domain);
         for seed in SECRET_SEEDS {
-            let (held, per_manager) = route_all(&router(seed), &names, reserved);
+            let (held, per_manager) = route_all(&seeded_router(seed), &names, reserved);
             let most = per_manager.values().copied().max().unwrap_or(0);
             println!("{domain}, seed {seed:#x}: at most {most} of {NAMES} on one manager");
             assert!(
@@ -191,7 +191,7 @@ fn with_a_secret_seed_close_public_starts_are_no_longer_close() {
         .filter(|name| window(public.start("unreserved", name)))
         .take(NAMES)
         .collect();
-    let (held, per_manager) = route_all(&router(0), &names, false);
+    let (held, per_manager) = route_all(&seeded_router(0), &names, false);
     println!("clustered starts, public seed: {per_manager:?}");
     assert!(per_manager.len() <= 2, "public seed: {per_manager:?}");
     drop(held);
@@ -205,7 +205,7 @@ fn with_a_secret_seed_close_public_starts_are_no_longer_close() {
             inside <= 2,
             "seed {seed:#x}: {inside} starts still in the window"
         );
-        let (held, per_manager) = route_all(&router(seed), &names, false);
+        let (held, per_manager) = route_all(&seeded_router(seed), &names, false);
         let most = per_manager.values().copied().max().unwrap_or(0);
         println!("clustered starts, seed {seed:#x}: {inside} in the window, {most} at most");
         assert!(most <= MAX_PER_MANAGER, "seed {seed:#x}: {per_manager:?}");

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use arcroute::{ManagerId, ManualClock, Router, TaskId};
+use arcroute::TaskId;
+
+mod support;
 
 /// Bytes allocated and not yet freed, and the most there have been since the last reset.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -94,12 +96,7 @@ struct Figures {
 /// Routes `tasks` distinct task names once each on a 100-manager router, then evicts them all.
 fn route_then_sweep(tasks: u64) -> Figures {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let clock = ManualClock::new();
-    let router = Router::builder()
-        .managers((0..100).map(|i| (ManagerId::new(i), 1)))
-        .clock(clock.clone())
-        .build()
-        .expect("a valid router");
+    let (router, clock) = support::manual_router(100);
     let mut name = String::with_capacity(64);
     let baseline = LIVE.load(Relaxed);
     PEAK.store(baseline, Relaxed);

@@ -25,6 +25,10 @@ use arcroute::{
     Error, GroupId, ManagerId, ManualClock, Permit, Reservation, Route, RouteKind, Router,
     RouterConfig, TaskId,
 };
+use rand::Rng as _;
+
+mod support;
+use support::{dropper, weighted_fleet};
 
 /// Reserved tasks: the writer changes the reservations of all four and removes and restores
 /// those of the last two.
@@ -56,22 +60,6 @@ const IDLE_TTL: Duration = Duration::from_secs(30);
 
 /// The payload of the panics this test raises on purpose; the panic hook keeps them quiet.
 struct PlannedUnwind;
-
-/// xorshift64: a deterministic stream per thread, so no two threads share a pattern.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -132,15 +120,16 @@ fn reader(
     to_dropper: mpsc::Sender<Permit>,
 ) -> ReaderLog {
     let mut log = ReaderLog::default();
-    let mut rng = Rng::new(id as u64 + 1);
+    // A stream of its own per thread, so that no two threads share a pattern.
+    let mut rng = support::rng(id as u64 + 1);
     let mut held: VecDeque<Route> = VecDeque::with_capacity(READER_HOLD + 1);
     // Odd readers route through a per-thread handle (cached snapshot and live state).
     let mut local = (id % 2 == 1).then(|| router.local());
     let mut i: u64 = 0;
     while !stop.load(Relaxed) {
         i += 1;
-        let pick = rng.below(4) as usize;
-        let (task, group, may_reserve) = match rng.below(8) {
+        let pick = rng.random_range(0..4);
+        let (task, group, may_reserve) = match rng.random_range(0..8) {
             0..=2 => (RESERVED[pick], GroupId::from(RESERVED[pick]), true),
             3 | 4 => (UNRESERVED[pick], GroupId::from(UNRESERVED[pick]), false),
             5 => (
@@ -175,7 +164,7 @@ fn reader(
         }
 
         // One route in 8 is throttled once, one in 64 until the router gives up.
-        let throttles = match rng.below(64) {
+        let throttles = match rng.random_range(0..64) {
             0 => 64,
             1..=8 => 1,
             _ => 0,
@@ -201,7 +190,7 @@ fn reader(
             log.problem(format!("a {:?} route holds the other permit", route.kind()));
         }
 
-        match rng.below(16) {
+        match rng.random_range(0..16) {
             // The call ends at once.
             0..=5 => {
                 drop(route);
@@ -240,19 +229,6 @@ fn reader(
     log
 }
 
-fn dropper(from_readers: mpsc::Receiver<Permit>) -> u64 {
-    let mut held = VecDeque::with_capacity(DROPPER_HOLD + 1);
-    let mut dropped = 0;
-    for permit in from_readers {
-        held.push_back(permit);
-        if held.len() > DROPPER_HOLD {
-            drop(held.pop_front());
-            dropped += 1;
-        }
-    }
-    dropped + held.len() as u64
-}
-
 /// What the writer did; the router's generation must have moved once per publish.
 #[derive(Debug, Default)]
 struct WriterLog {
@@ -267,13 +243,6 @@ struct WriterLog {
     model: [Option<Reservation>; RESERVED.len()],
 }
 
-fn fleet_list(fleet: &BTreeSet<u64>) -> Vec<(ManagerId, u32)> {
-    fleet
-        .iter()
-        .map(|&id| (ManagerId::new(id), 1 + (id % 3) as u32))
-        .collect()
-}
-
 fn writer(
     router: &Router<ManualClock>,
     clock: &ManualClock,
@@ -285,7 +254,7 @@ fn writer(
         model,
         ..WriterLog::default()
     };
-    let mut rng = Rng::new(0x0057_7173);
+    let mut rng = support::rng(0x0057_7173);
     let mut down = BTreeSet::new();
     let published = |log: &mut WriterLog, did: bool| {
         if did {
@@ -295,10 +264,10 @@ fn writer(
     };
     while !stop.load(Relaxed) {
         log.iterations += 1;
-        match rng.below(16) {
+        match rng.random_range(0..16) {
             // A manager joins or leaves.
             0 | 1 => {
-                let id = *MANAGER_IDS.start() + rng.below(MANAGER_IDS.clone().count() as u64);
+                let id = rng.random_range(MANAGER_IDS);
                 if fleet.contains(&id) {
                     // Never the last healthy manager: outside a blackout one stays up.
                     let up_after = fleet.iter().filter(|&m| *m != id && !down.contains(m));
@@ -309,13 +278,13 @@ fn writer(
                 } else {
                     fleet.insert(id);
                 }
-                let did = router.set_managers(fleet_list(&fleet));
+                let did = router.set_managers(weighted_fleet(fleet.iter().copied()));
                 log.membership += u64::from(published(&mut log, did.expect("valid fleet")));
             }
             // A manager goes down or comes back; one stays up, except in a rare blackout.
             2..=5 => {
                 let members: Vec<u64> = fleet.iter().copied().collect();
-                let id = members[rng.below(members.len() as u64) as usize];
+                let id = members[rng.random_range(0..members.len())];
                 let up = down.contains(&id);
                 if up || down.len() + 1 < fleet.len() {
                     let did = router.set_health(ManagerId::new(id), up);
@@ -328,7 +297,7 @@ fn writer(
                     }
                 }
             }
-            6 if rng.below(32) == 0 => {
+            6 if rng.random_ratio(1, 32) => {
                 // Blackout: every manager down, then the same ones back up.
                 let was_up: Vec<u64> = fleet.difference(&down).copied().collect();
                 for (up, ids) in [(false, &was_up), (true, &was_up)] {
@@ -340,17 +309,17 @@ fn writer(
             }
             // Reservations: limit, ready, whole, removed.
             7..=10 => {
-                let k = rng.below(RESERVED.len() as u64) as usize;
+                let k = rng.random_range(0..RESERVED.len());
                 let task = RESERVED[k];
                 let old = log.model[k];
-                let (next, did) = match rng.below(4) {
+                let (next, did) = match rng.random_range(0..4) {
                     0 => {
-                        let limit = rng.below(7) as u32;
+                        let limit = rng.random_range(0..7);
                         let next = Reservation::new(limit, old.map_or(0, |r| r.ready));
                         (Some(next), router.set_reservation(task, limit))
                     }
                     1 => {
-                        let ready = rng.below(7) as u32;
+                        let ready = rng.random_range(0..7);
                         match old {
                             None => {
                                 let e = router.set_ready(task, ready);
@@ -369,7 +338,7 @@ fn writer(
                         router.remove_reservation(task),
                     ),
                     _ => {
-                        let next = Reservation::new(rng.below(7) as u32, rng.below(7) as u32);
+                        let next = Reservation::new(rng.random_range(0..7), rng.random_range(0..7));
                         (Some(next), router.put_reservation(task, next))
                     }
                 };
@@ -381,8 +350,8 @@ fn writer(
             }
             // The sibling rule's host feed: not published.
             11..=13 => {
-                let task = RESERVED[rng.below(RESERVED.len() as u64) as usize];
-                let fraction = [0.0, 0.3, 0.79, 0.95][rng.below(4) as usize];
+                let task = RESERVED[rng.random_range(0..RESERVED.len())];
+                let fraction = [0.0, 0.3, 0.79, 0.95][rng.random_range(0..4)];
                 router
                     .report_reserved_busy(task, fraction)
                     .expect("a valid fraction");
@@ -423,7 +392,7 @@ fn every_count_adds_up_after_a_soak() {
     ];
     let mut builder = Router::builder()
         .config(config)
-        .managers(fleet_list(&fleet))
+        .managers(weighted_fleet(fleet.iter().copied()))
         .clock(clock.clone());
     for (&task, res) in RESERVED.iter().zip(model) {
         if let Some(res) = res {
@@ -436,7 +405,7 @@ fn every_count_adds_up_after_a_soak() {
     let started = Instant::now();
     let (to_dropper, from_readers) = mpsc::channel::<Permit>();
     let (logs, dropped_elsewhere, w) = thread::scope(|s| {
-        let dropper = s.spawn(move || dropper(from_readers));
+        let dropper = s.spawn(move || dropper(from_readers, DROPPER_HOLD));
         let handles: Vec<_> = (0..readers)
             .map(|r| {
                 let tx = to_dropper.clone();
