@@ -50,6 +50,13 @@
 //! at any point: waiting for readiness, in the inner call, between retries. Every in-flight
 //! count the call held is released; nothing is left to clean up.
 //!
+//! # Inner services
+//!
+//! A manager's service is cloned out of the map for each try (clone it cheaply: a hyper
+//! client, a `Buffer`, an `Arc` inside), and must be `Clone + Send + Sync`, with a `Send`
+//! future, response and error; the call's future is boxed and `Send`. A `Sync` wrapper such
+//! as tower's `BoxCloneSyncService` serves for one that is not.
+//!
 //! # Membership
 //!
 //! The [`Managers`] map is the host's: cheap to clone, shared by every clone of the service,
@@ -66,6 +73,7 @@
 //! use arcroute::tower::{CloneRequest, Managers, RouterLayer};
 //! use arcroute::{ManagerId, Router, TaskId};
 //! use tower_layer::Layer;
+//! use tower_service::Service;
 //!
 //! # fn main() -> Result<(), arcroute::Error> {
 //! let ids: Vec<ManagerId> = (0..3).map(|i| ManagerId::from_name(&format!("m{i}"))).collect();
@@ -74,7 +82,7 @@
 //! // One inner service per manager; here a function that answers which manager ran the call.
 //! #[derive(Clone)]
 //! struct Echo(ManagerId);
-//! impl tower_service::Service<String> for Echo {
+//! impl Service<String> for Echo {
 //!     type Response = (ManagerId, String);
 //!     type Error = Infallible;
 //!     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
@@ -96,8 +104,15 @@
 //!     |_: &(ManagerId, String)| false,               // no throttle answers here
 //!     CloneRequest,
 //! );
-//! let service = layer.layer(managers);
-//! # let _ = service;
+//! let mut service = layer.layer(managers);
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let routed = runtime.block_on(service.call("thumbnails".to_owned())).unwrap();
+//! let (ran_on, _) = routed.response();
+//! assert_eq!(*ran_on, routed.route().manager());
+//! assert_eq!(router.stats().in_flight_unreserved, 1); // until the call is complete
+//! drop(routed);
+//! assert_eq!(router.stats().in_flight_unreserved, 0);
 //! # Ok(())
 //! # }
 //! ```

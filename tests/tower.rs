@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use arcroute::tower::{CloneRequest, Managers, NoReplay, RouteError, Routed, RouterLayer};
@@ -38,6 +38,7 @@ fn fleet(n: u64) -> (Arc<Router>, Vec<ManagerId>) {
     (Arc::new(router), ids)
 }
 
+#[allow(clippy::ptr_arg)] // a key function takes the request type itself
 fn task_of(request: &String) -> Option<TaskId> {
     (!request.is_empty()).then(|| TaskId::from_name(request))
 }
@@ -114,8 +115,15 @@ fn fakes(ids: &[ManagerId]) -> Fakes {
     }
 }
 
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
 fn call_now<S: Service<String>>(service: &mut S, request: &str) -> S::Future {
-    let mut cx = Context::from_waker(Waker::noop());
+    let waker = Waker::from(Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
     assert!(
         matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))),
         "the router service is always ready"
