@@ -132,6 +132,7 @@ use tower_service::Service;
 use crate::{Clock, ManagerId, MonotonicClock, Route, Router, TaskId};
 
 /// The future of a [`RouterService`] call: boxed, `Send`.
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub type RouterFuture<Resp, E> =
     Pin<Box<dyn Future<Output = Result<Routed<Resp>, RouteError<E>>> + Send + 'static>>;
 
@@ -139,6 +140,7 @@ pub type RouterFuture<Resp, E> =
 ///
 /// Implemented by [`CloneRequest`] (for `Clone` requests), [`NoReplay`] (never retry), and
 /// every `Fn(&Req) -> Option<Req>`.
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub trait Replay<Req> {
     /// A copy of `request` to send if the manager throttles this one, or `None` when it cannot
     /// be sent again (the throttle answer is then the response). Called once before each send.
@@ -146,6 +148,7 @@ pub trait Replay<Req> {
 }
 
 /// Replays a request by cloning it.
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CloneRequest;
 
@@ -156,6 +159,7 @@ impl<Req: Clone> Replay<Req> for CloneRequest {
 }
 
 /// Never replays: a throttle answer is returned as the response.
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoReplay;
 
@@ -176,6 +180,7 @@ impl<Req, F: Fn(&Req) -> Option<Req>> Replay<Req> for F {
 /// Reads (one per call) load a snapshot without locking and clone the manager's service;
 /// writers are serialized and replace the whole map (O(managers) each: membership changes
 /// are rare next to calls).
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub struct Managers<S> {
     map: Arc<ArcSwap<HashMap<ManagerId, S>>>,
     writer: Arc<Mutex<()>>,
@@ -505,6 +510,16 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// Routes `request` and sends it to its manager, retrying throttle answers (module docs).
+    /// Per try: one route or throttle report, one map read and one clone of the manager's
+    /// service.
+    ///
+    /// # Errors
+    /// The future fails with [`RouteError::NoTask`] when the key function finds no task,
+    /// [`RouteError::NoManager`] when no manager is healthy, [`RouteError::UnknownManager`]
+    /// when the map has no service for the chosen manager, and [`RouteError::Inner`] when that
+    /// service fails. A throttle answer is not an error: it is the response, marked
+    /// [`Routed::is_throttled`], once no retry is left.
     fn call(&mut self, request: Req) -> Self::Future {
         let router = Arc::clone(&self.router);
         let managers = self.managers.clone();
