@@ -1,7 +1,8 @@
 //! A tower [`Layer`] and [`Service`] that route each request through a [`Router`].
 //!
 //! [`RouterLayer`] wraps a [`Managers`] map (one inner service per manager: a hyper client for
-//! its address, say) into a [`RouterService`]. Each call:
+//! its address, say) into a [`RouterService`]; in a tower `ServiceBuilder` stack the map is
+//! what `.service(…)` is given, below layers such as a timeout. Each call:
 //!
 //! 1. takes its task from the request with the host's key function, and routes it
 //!    ([`Router::route`]): no healthy manager is [`RouteError::NoManager`];
