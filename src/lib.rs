@@ -212,6 +212,7 @@
 //!   strings), so that a host can keep its fleet in etcd, Consul or a database and apply it
 //!   with [`Router::apply_config`]. Everything else, `FleetConfig` and `apply_config`
 //!   included, works without it.
+//! - `tower` (off by default): the `tower` module, a tower `Layer` and `Service` that route each request.
 //!
 //! # Minimum supported Rust version
 //!
@@ -231,6 +232,9 @@ mod permit;
 mod reservation;
 mod ring;
 mod router;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use assign::{ArcAssigner, ArcState, AssignConfig};
 pub use clock::{Clock, ManualClock, MonotonicClock};
