@@ -212,7 +212,7 @@
 //!   strings), so that a host can keep its fleet in etcd, Consul or a database and apply it
 //!   with [`Router::apply_config`]. Everything else, `FleetConfig` and `apply_config`
 //!   included, works without it.
-//! - `tower` (off by default): the `tower` module, a tower `Layer` and `Service` that route each request.
+//! - `tower` (on by default): the `tower` module, a tower `Layer` and `Service` that route each request.
 //!
 //! # Minimum supported Rust version
 //!
