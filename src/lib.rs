@@ -225,6 +225,8 @@ mod config;
 mod counting;
 mod error;
 mod hash;
+mod health;
+mod id;
 mod live;
 mod local;
 mod permit;
@@ -237,13 +239,13 @@ pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use config::{FleetConfig, FleetManager, FleetReservation};
 pub use counting::{Counting, Frontends};
 pub use error::Error;
-pub use hash::{GroupId, ManagerId, RingVersion, TaskId};
+pub use hash::RingVersion;
+pub use health::HealthMask;
+pub use id::{GroupId, ManagerId, TaskId};
 pub use local::LocalRouter;
 pub use permit::Permit;
 pub use reservation::Reservation;
-pub use ring::{
-    ArcIter, HealthMask, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS,
-};
+pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
 pub use router::{
     Pick, ReservedSlot, Route, RouteKind, Router, RouterBuilder, RouterConfig, Stats,
 };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Cache};
 
 use crate::clock::Clock;
-use crate::hash::{GroupId, TaskId};
+use crate::id::{GroupId, TaskId};
 use crate::live::Recent;
 use crate::router::{Route, Router, Snapshot};
 

@@ -13,11 +13,13 @@ use crate::assign::{ArcAssigner, ArcState, AssignConfig};
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::FleetConfig;
 use crate::counting::{Counting, Frontends};
-use crate::hash::{self, GroupId, ManagerId, TaskId};
+use crate::hash;
+use crate::health::HealthMask;
+use crate::id::{GroupId, ManagerId, TaskId};
 use crate::live::{bump, Counters, Live, LiveMap, Recent};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
-use crate::ring::{check_count, HealthMask, Ring, RingConfig, Walk};
+use crate::ring::{check_count, Ring, RingConfig, Walk};
 use crate::Error;
 
 /// Which arc a call was routed to.
