@@ -104,15 +104,6 @@ fn with_prefixed<T>(domain: &[u8], name: &[u8], hash: impl Fn(&[u8]) -> T) -> T 
     }
 }
 
-/// Stripe of an in-process map for a 128-bit key, in `0..1 << bits` (`bits` in 1..=63).
-///
-/// Host-chosen ids may be sequential: fold and mix before taking the top bits. Not part of
-/// the placement spec; it only spreads keys over locks.
-pub(crate) fn stripe(key: u128, bits: u32) -> usize {
-    let folded = (key as u64) ^ ((key >> 64) as u64);
-    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

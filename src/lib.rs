@@ -219,26 +219,33 @@
 
 #![forbid(unsafe_code)]
 
-mod assign;
-mod clock;
-mod config;
-mod counting;
-mod error;
+// Placement: ids, the specified hashes, the ring and its health mask.
 mod hash;
 mod health;
 mod id;
+mod ring;
+// Pure policy: arc sizing, reservations, admission, frontends' shares.
+mod admission;
+mod assign;
+mod frontends;
+mod reservation;
+// The concurrent shell and what it hands out.
 mod live;
 mod local;
 mod permit;
-mod reservation;
-mod ring;
+mod route;
 mod router;
+mod stats;
+// The host's side: fleet config, clocks, errors.
+mod clock;
+mod error;
+mod fleet;
 
 pub use assign::{ArcAssigner, ArcState, AssignConfig};
 pub use clock::{Clock, ManualClock, MonotonicClock};
-pub use config::{FleetConfig, FleetManager, FleetReservation};
-pub use counting::{Counting, Frontends};
 pub use error::Error;
+pub use fleet::{FleetConfig, FleetManager, FleetReservation};
+pub use frontends::{Counting, Frontends};
 pub use hash::RingVersion;
 pub use health::HealthMask;
 pub use id::{GroupId, ManagerId, TaskId};
@@ -246,9 +253,9 @@ pub use local::LocalRouter;
 pub use permit::Permit;
 pub use reservation::Reservation;
 pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
-pub use router::{
-    Pick, ReservedSlot, Route, RouteKind, Router, RouterBuilder, RouterConfig, Stats,
-};
+pub use route::{ReservedSlot, Route, RouteKind};
+pub use router::{Pick, Router, RouterBuilder, RouterConfig};
+pub use stats::Stats;
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

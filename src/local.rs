@@ -7,8 +7,9 @@ use arc_swap::{ArcSwap, Cache};
 
 use crate::clock::Clock;
 use crate::id::{GroupId, TaskId};
-use crate::live::Recent;
-use crate::router::{Route, Router, Snapshot};
+use crate::live::Live;
+use crate::route::Route;
+use crate::router::{Router, Snapshot};
 
 /// A routing handle for one thread (or one worker task), made by [`Router::local`].
 ///
@@ -27,6 +28,39 @@ pub struct LocalRouter<'r, C: Clock> {
     router: &'r Router<C>,
     snapshot: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,
     recent: Box<Recent>,
+}
+
+/// A handle's small direct-mapped cache of live state, for routes that skip the shared map.
+///
+/// An entry held here counts as held (like a permit), so the map never evicts it meanwhile;
+/// a handle pins at most [`Recent::SLOTS`] entries.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
+}
+
+impl Recent {
+    pub(crate) const SLOTS: usize = 16;
+
+    /// The cached state of `key`, marked used.
+    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
+        match &self.slots[Self::slot(key)] {
+            Some((k, live)) if *k == key => {
+                live.touch();
+                Some(Arc::clone(live))
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn put(&mut self, key: u128, live: &Arc<Live>) {
+        self.slots[Self::slot(key)] = Some((key, Arc::clone(live)));
+    }
+
+    fn slot(key: u128) -> usize {
+        // Other bits than the map's shard choice, so one shard's keys spread here too.
+        (key as usize >> 8) % Self::SLOTS
+    }
 }
 
 impl<C: Clock> Router<C> {

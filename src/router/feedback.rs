@@ -1,0 +1,146 @@
+//! Host feedback: throttles, reported counts, fractions and loads, and idle eviction.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::{grow_on_throttle, Router, Snapshot};
+use crate::admission;
+use crate::clock::Clock;
+use crate::id::{ManagerId, TaskId};
+use crate::route::{Route, RouteKind};
+use crate::stats::bump;
+use crate::Error;
+
+#[cfg(doc)]
+use crate::{Counting, Pick, RouterConfig};
+
+impl<C: Clock> Router<C> {
+    /// Reports that the manager of `route` had no capacity for it, and moves the route to the
+    /// next manager to try. Returns `false`, leaving the route as it was, once a route has
+    /// been moved as many times as one less than the number of healthy managers (so at most
+    /// one attempt per healthy manager in all), or when none is healthy.
+    ///
+    /// A reserved call tries the next managers of its reserved arc that hold environments,
+    /// then spills over to its group's unreserved arc (never back onto the manager that just
+    /// throttled it, while the arc has another). An unreserved or spillover call takes the
+    /// next slot of its arc, which grows by one manager, so it meets a manager it has not
+    /// tried until the arc spans every healthy manager.
+    pub fn on_throttle(&self, route: &mut Route) -> bool {
+        self.throttle_on(&self.snapshot.load(), route)
+    }
+
+    pub(crate) fn throttle_on(&self, snap: &Snapshot, route: &mut Route) -> bool {
+        let tallies = &self.live.shard(route.task.get()).tallies;
+        bump(&tallies.throttles);
+        let healthy = snap.healthy();
+        if route.tries.saturating_add(1) >= healthy {
+            bump(&tallies.throttles_exhausted);
+            return false;
+        }
+        let now = || self.clock.now();
+        if route.kind == RouteKind::Reserved {
+            // Only the first `min(len, environments)` slots hold reserved environments.
+            let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
+                let len = snap.reserved_len(r);
+                (len, len.min(r.environments()))
+            });
+            let start = route.permit.live().reserved_arc_start();
+            if route.tries + 1 < usable {
+                if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
+                    route.advance(snap.seat(next));
+                    return true;
+                }
+            }
+            let live = self.live_of(route.group.get(), snap, &now);
+            let avoid = Some(route.manager);
+            let Some((permit, at)) = self.place_unreserved(snap, live, &now, tallies, avoid) else {
+                return false;
+            };
+            route.permit = permit; // drops the reserved count
+            route.kind = RouteKind::Spillover;
+            bump(&tallies.spilled_on_throttle);
+            route.advance(snap.seat(at));
+            return true;
+        }
+        let live = route.permit.live();
+        let len = grow_on_throttle(snap, live, tallies);
+        match snap.pick_slot(live.unreserved_arc_start(), len, (route.slot + 1) % len) {
+            Some(next) => {
+                route.advance(snap.seat(next));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
+    /// included, from the host's counting service, for [`Counting::Global`]. Not published:
+    /// kept with the task's live state, trusted for the mode's `ttl` (judged to the
+    /// millisecond). The router takes what is not its own as the other frontends' count
+    /// (saturating at 2^24 - 1) until the next report.
+    ///
+    /// # Errors
+    /// [`Error::NoReservation`] if `task` has none.
+    pub fn report_reserved_in_flight(&self, task: TaskId, in_flight: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        if snap.reservations.get(task).is_none() {
+            return Err(Error::NoReservation { task });
+        }
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_global(in_flight, self.since_origin(now));
+        Ok(())
+    }
+
+    /// Reports the fraction of `task`'s reserved environments that are busy, across all
+    /// frontends, for the sibling rule (see [`RouterConfig::busy_threshold`]). Not published:
+    /// it is kept with the task's live state and ignored once older than
+    /// [`RouterConfig::busy_ttl`].
+    ///
+    /// A task without a reservation may be reported too: the fraction is kept (until it goes
+    /// stale or the task's live state is evicted) for when the task gets one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`: NaN and the infinities are
+    /// rejected, `-0.0` counts as 0.
+    pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::InvalidFraction { value: fraction });
+        }
+        let snap = self.snapshot.load();
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_busy(admission::permille(fraction), self.since_origin(now));
+        Ok(())
+    }
+
+    /// Reports a manager's current load (any unit, lower is better) for
+    /// [`Pick::LeastLoadedOfTwo`]. Not published: one relaxed store. A report that races a
+    /// membership change may land on the outgoing ring and be lost; report periodically.
+    ///
+    /// # Errors
+    /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    pub fn report_load(&self, id: ManagerId, load: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        let index = snap.ring.index_of(id).ok_or(Error::UnknownManager { id })?;
+        snap.loads[index as usize].store(load, Relaxed);
+        Ok(())
+    }
+
+    /// Sweeps the live state: evicts every task and group with no permit out whose last use,
+    /// as sweeps have dated it, is more than [`RouterConfig::idle_ttl`] ago, and dates the uses
+    /// made since the previous sweep with the time this one finds them. So state used since
+    /// the previous sweep always survives this one, however long ago the use: with sweeps
+    /// every `I`, state goes between `idle_ttl` and `idle_ttl + 2·I` after its last use (see
+    /// there). Returns how many entries went. A shard left less than a quarter full gives back the spare room
+    /// of its map, so memory follows the live tasks down after a burst. O(live entries), one
+    /// shard's write lock at a time.
+    ///
+    /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
+    /// its last sweep), so memory stays bounded even if this is never called; calling it
+    /// periodically keeps it tighter. State last used later than the clock's `now` (a clock
+    /// set back) is not idle.
+    pub fn evict_idle(&self) -> usize {
+        let ttl = self.snapshot.load().settings.idle_ttl;
+        self.live.evict_idle(ttl, &|| self.clock.now())
+    }
+}
