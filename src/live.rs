@@ -256,7 +256,11 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    /// As [`LiveMap::get_or_insert`], for a `key` of this shard.
+    /// The live state of `key` (a key of this shard), made fresh under `fresh` if absent;
+    /// marks it used.
+    ///
+    /// A read lock and no clock read on the warm path; a write lock, a clock read (and, now
+    /// and then, an amortized sweep of this shard) when the key is new.
     pub(crate) fn get_or_insert(
         &self,
         key: u128,
@@ -338,20 +342,6 @@ impl LiveMap {
         &self.shards[stripe(key)]
     }
 
-    /// The live state of `key`, made fresh under `fresh` if absent; marks it used.
-    ///
-    /// A read lock on one shard and no clock read on the warm path; a write lock, a clock
-    /// read (and, now and then, an amortized sweep of that shard) when the key is new.
-    pub(crate) fn get_or_insert(
-        &self,
-        key: u128,
-        fresh: Fresh,
-        ttl: Duration,
-        clock: &impl Fn() -> Duration,
-    ) -> Arc<Live> {
-        self.shard(key).get_or_insert(key, fresh, ttl, clock)
-    }
-
     /// Live state of `key` if present, without touching it.
     pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
         self.shard(key).map.read().map.get(&key).cloned()
@@ -407,9 +397,9 @@ mod tests {
     #[test]
     fn evicts_only_idle_entries_without_holders() {
         let map = LiveMap::default();
-        let held = map.get_or_insert(1, F, S, &|| S);
-        drop(map.get_or_insert(2, F, S, &|| S));
-        drop(map.get_or_insert(3, F, S, &|| 10 * S));
+        let held = map.shard(1).get_or_insert(1, F, S, &|| S);
+        drop(map.shard(2).get_or_insert(2, F, S, &|| S));
+        drop(map.shard(3).get_or_insert(3, F, S, &|| 10 * S));
         assert_eq!(
             map.evict_idle(S, &|| 10 * S),
             1,
@@ -424,9 +414,9 @@ mod tests {
     #[test]
     fn a_use_counts_from_the_sweep_that_sees_it() {
         let map = LiveMap::default();
-        drop(map.get_or_insert(1, F, S, &|| S));
+        drop(map.shard(1).get_or_insert(1, F, S, &|| S));
         // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
-        drop(map.get_or_insert(1, F, S, &|| unreachable!("warm: no clock")));
+        drop(map.shard(1).get_or_insert(1, F, S, &|| unreachable!("warm: no clock")));
         assert_eq!(map.evict_idle(S, &|| 10 * S), 0);
         assert_eq!(map.evict_idle(S, &|| 11 * S), 0, "idle exactly ttl: kept");
         assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
@@ -439,10 +429,10 @@ mod tests {
             |n: usize| -> Vec<u128> { (0u128..).filter(|&k| stripe(k) == 0).take(n).collect() };
         let keys = key_in_shard(FIRST_SWEEP + 1);
         for &k in &keys[..FIRST_SWEEP] {
-            drop(map.get_or_insert(k, F, S, &|| S));
+            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
         // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(map.get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S));
+        drop(map.shard(keys[FIRST_SWEEP]).get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S));
         assert_eq!(map.totals().entries, 1);
         assert_eq!(
             map.shards[0].tallies.evictions.load(Relaxed),
@@ -454,9 +444,9 @@ mod tests {
     fn a_sweep_gives_back_the_room_of_what_it_evicted() {
         let map = LiveMap::default();
         for k in 0..10_000 {
-            drop(map.get_or_insert(k, F, S, &|| S));
+            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
-        let held = map.get_or_insert(0, F, S, &|| S);
+        let held = map.shard(0).get_or_insert(0, F, S, &|| S);
         assert_eq!(map.evict_idle(S, &|| 10 * S), 9_999);
         let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
         assert!(capacity <= 4, "{capacity} slots kept for 1 entry");

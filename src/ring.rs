@@ -128,11 +128,7 @@ impl Ring {
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let managers = managers.into_iter();
-        check_count(managers.size_hint().0)?;
-        let mut list: Vec<(ManagerId, u32)> = managers.collect();
-        list.sort_unstable_by_key(|&(id, _)| id);
-        Self::from_sorted(config, &list)
+        Self::from_sorted(config, &sorted(managers)?)
     }
 
     /// Builds from a list sorted by id (duplicates not yet checked).
@@ -358,6 +354,18 @@ impl Ring {
 /// Callers pass an iterator's `size_hint` lower bound before collecting it too: collecting
 /// a host's overlong iterator would exhaust memory (or panic on capacity overflow) before
 /// the length could be checked.
+/// `managers` collected and sorted by id, once their count is checked (see [`check_count`]).
+pub(crate) fn sorted<I>(managers: I) -> Result<Vec<(ManagerId, u32)>, Error>
+where
+    I: IntoIterator<Item = (ManagerId, u32)>,
+{
+    let managers = managers.into_iter();
+    check_count(managers.size_hint().0)?;
+    let mut list: Vec<(ManagerId, u32)> = managers.collect();
+    list.sort_unstable_by_key(|&(id, _)| id);
+    Ok(list)
+}
+
 pub(crate) fn check_count(count: usize) -> Result<(), Error> {
     if count > MAX_MANAGERS {
         return Err(Error::TooManyManagers {

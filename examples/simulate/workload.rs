@@ -1778,7 +1778,11 @@ mod tests {
     #[test]
     fn shipped_azure_sample_loads_whole_day() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/azure2019");
-        assert!(dir.is_dir(), "the Azure 2019 sample is missing from {}", dir.display());
+        assert!(
+            dir.is_dir(),
+            "the Azure 2019 sample is missing from {}",
+            dir.display()
+        );
         let w = load_trace(&dir, 0..DAY_MINUTES, Arrivals::Random, 1).unwrap();
         assert_well_formed(&w);
         assert_eq!(w.functions.len(), 200);

@@ -182,6 +182,7 @@ impl<C: Clock> Router<C> {
     /// The live state of `key`, made under `snap` if it has none.
     fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
         self.live
+            .shard(key)
             .get_or_insert(key, snap.fresh(), snap.settings.idle_ttl, now)
     }
 

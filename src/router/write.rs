@@ -10,7 +10,7 @@ use crate::fleet::FleetConfig;
 use crate::frontends::Frontends;
 use crate::id::{ManagerId, TaskId};
 use crate::reservation::Reservation;
-use crate::ring::check_count;
+use crate::ring;
 use crate::Error;
 
 #[cfg(doc)]
@@ -34,10 +34,7 @@ impl<C: Clock> Router<C> {
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let managers = managers.into_iter();
-        check_count(managers.size_hint().0)?;
-        let mut list: Vec<(ManagerId, u32)> = managers.collect();
-        list.sort_unstable_by_key(|&(id, _)| id);
+        let list = ring::sorted(managers)?;
         self.publish(|cur| {
             let Some(membership) = cur.refleet(&list)? else {
                 return Ok(None);
