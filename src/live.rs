@@ -416,7 +416,10 @@ mod tests {
         let map = LiveMap::default();
         drop(map.shard(1).get_or_insert(1, F, S, &|| S));
         // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
-        drop(map.shard(1).get_or_insert(1, F, S, &|| unreachable!("warm: no clock")));
+        drop(
+            map.shard(1)
+                .get_or_insert(1, F, S, &|| unreachable!("warm: no clock")),
+        );
         assert_eq!(map.evict_idle(S, &|| 10 * S), 0);
         assert_eq!(map.evict_idle(S, &|| 11 * S), 0, "idle exactly ttl: kept");
         assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
@@ -432,7 +435,10 @@ mod tests {
             drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
         // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(map.shard(keys[FIRST_SWEEP]).get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S));
+        drop(
+            map.shard(keys[FIRST_SWEEP])
+                .get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S),
+        );
         assert_eq!(map.totals().entries, 1);
         assert_eq!(
             map.shards[0].tallies.evictions.load(Relaxed),

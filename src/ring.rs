@@ -124,6 +124,24 @@ impl Ring {
     /// are checked before anything is allocated for them: an iterator whose `size_hint` says
     /// it holds more than [`MAX_MANAGERS`] is rejected without being collected, and weights
     /// asking for more than [`MAX_POINTS`] before any point is made.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Ring, RingConfig};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// assert_eq!(ring.len(), 8);
+    /// assert_eq!(ring.point_count(), 8 * 160);
+    /// assert_eq!(
+    ///     Ring::new(RingConfig::default(), [(ManagerId::new(1), 1), (ManagerId::new(1), 2)])
+    ///         .unwrap_err(),
+    ///     Error::DuplicateManager { id: ManagerId::new(1) }
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new<I>(config: RingConfig, managers: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
@@ -247,6 +265,20 @@ impl Ring {
 
     /// The manager owning the first point at or after `start`: the first manager of every
     /// arc from `start`, health ignored. O(log P).
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.unreserved_start(TaskId::from_name("f").into());
+    /// assert_eq!(Some(ring.first(start)), ring.arc(start, 1).next());
+    /// assert!(ring.contains(ring.first(start)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn first(&self, start: u64) -> ManagerId {
         self.managers[self.links[self.successor(start)].owner as usize]
     }
@@ -256,6 +288,23 @@ impl Ring {
     /// Yields `min(len, self.len())` distinct managers. O(log P) to start, then O(1) per point
     /// walked: at most `1.4 × len` points on average while `len` is at most half the
     /// managers (equal weights), and never more than one revolution (P points).
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.reserved_start(TaskId::from_name("f"));
+    /// let arc: Vec<ManagerId> = ring.arc(start, 3).collect();
+    /// assert_eq!(arc.len(), 3);
+    /// assert!(arc.iter().all(|m| ring.contains(*m)));
+    /// assert_ne!(arc[0], arc[1]);
+    /// assert_eq!(ring.arc(start, 100).count(), 8, "at most every manager once");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn arc(&self, start: u64, len: u32) -> ArcIter<'_> {
         ArcIter {
             walk: self.walk(start, len, None),
@@ -268,6 +317,23 @@ impl Ring {
     /// that are down are walked over: with a fraction `d` of managers down, expect about
     /// `1 / (1 − d)` times the walk of [`Ring::arc`]; never more than one revolution. A mask
     /// made for a different ring gives unspecified, but safe, results.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{HealthMask, ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.reserved_start(TaskId::from_name("f"));
+    /// let whole: Vec<ManagerId> = ring.arc(start, 3).collect();
+    /// let mut health = HealthMask::all_up(&ring);
+    /// health.set(&ring, whole[0], false)?;
+    /// let skipped: Vec<ManagerId> = ring.arc_with(start, 3, &health).collect();
+    /// assert_eq!(skipped[..2], whole[1..], "the others keep their order");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn arc_with<'a>(&'a self, start: u64, len: u32, health: &'a HealthMask) -> ArcIter<'a> {
         ArcIter {
             walk: self.walk(start, len, Some(health)),
@@ -276,6 +342,22 @@ impl Ring {
 
     /// The `k`-th (from 0) manager of arc `(start, len)` under `health`, or `None` when the arc
     /// has no `k`-th member. O(log P + k) as [`Ring::arc`].
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{GroupId, HealthMask, ManagerId, Ring, RingConfig};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.unreserved_start(GroupId::from_name("acct-1"));
+    /// let health = HealthMask::all_up(&ring);
+    /// let arc: Vec<ManagerId> = ring.arc(start, 4).collect();
+    /// assert_eq!(ring.nth_in_arc(start, 4, 2, &health), Some(arc[2]));
+    /// assert_eq!(ring.nth_in_arc(start, 4, 4, &health), None, "past the arc");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn nth_in_arc(
         &self,
         start: u64,

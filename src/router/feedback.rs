@@ -24,6 +24,24 @@ impl<C: Clock> Router<C> {
     /// throttled it, while the arc has another). An unreserved or spillover call takes the
     /// next slot of its arc, which grows by one manager, so it meets a manager it has not
     /// tried until the arc spans every healthy manager.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let mut route = router.route(TaskId::new(1)).expect("a healthy manager");
+    /// let full = route.manager();
+    /// assert!(router.on_throttle(&mut route));
+    /// assert_ne!(route.manager(), full);
+    /// assert_eq!(route.retries(), 1);
+    /// assert_eq!(router.stats().throttles, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_throttle(&self, route: &mut Route) -> bool {
         self.throttle_on(&self.snapshot.load(), route)
     }
@@ -80,6 +98,32 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// [`Error::NoReservation`] if `task` has none.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Counting, Error, ManagerId, RouteKind, Router, RouterConfig, TaskId};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let mut config = RouterConfig::default();
+    /// config.counting = Counting::Global { ttl: Duration::from_secs(60) };
+    /// let router = Router::builder()
+    ///     .config(config)
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// router.set_reservation(task, 2);
+    /// router.set_ready(task, 2)?;
+    /// // Both ready environments are busy with other frontends' calls.
+    /// router.report_reserved_in_flight(task, 2)?;
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Spillover);
+    /// assert_eq!(
+    ///     router.report_reserved_in_flight(TaskId::new(2), 0),
+    ///     Err(Error::NoReservation { task: TaskId::new(2) })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn report_reserved_in_flight(&self, task: TaskId, in_flight: u32) -> Result<(), Error> {
         let snap = self.snapshot.load();
         if snap.reservations.get(task).is_none() {
@@ -102,6 +146,32 @@ impl<C: Clock> Router<C> {
     /// # Errors
     /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`: NaN and the infinities are
     /// rejected, `-0.0` counts as 0.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, Frontends, ManagerId, RouteKind, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// router.set_frontends(Frontends::new(0, 2)?); // one of two frontends: a share of 1
+    /// router.set_reservation(task, 2);
+    /// router.set_ready(task, 2)?;
+    /// let held = router.route(task).unwrap();
+    /// assert_eq!(held.kind(), RouteKind::Reserved);
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Spillover);
+    /// // The host sees a quarter of the reserved environments busy: the sibling rule admits.
+    /// router.report_reserved_busy(task, 0.25)?;
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Reserved);
+    /// assert_eq!(
+    ///     router.report_reserved_busy(task, 1.5),
+    ///     Err(Error::InvalidFraction { value: 1.5 })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
         if !(0.0..=1.0).contains(&fraction) {
             return Err(Error::InvalidFraction { value: fraction });
@@ -119,6 +189,21 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Router};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// router.report_load(ManagerId::new(0), 12)?;
+    /// let unknown = ManagerId::new(99);
+    /// assert_eq!(router.report_load(unknown, 1), Err(Error::UnknownManager { id: unknown }));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn report_load(&self, id: ManagerId, load: u32) -> Result<(), Error> {
         let snap = self.snapshot.load();
         let index = snap.ring.index_of(id).ok_or(Error::UnknownManager { id })?;
@@ -139,6 +224,26 @@ impl<C: Clock> Router<C> {
     /// its last sweep), so memory stays bounded even if this is never called; calling it
     /// periodically keeps it tighter. State last used later than the clock's `now` (a clock
     /// set back) is not idle.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, ManualClock, Router, TaskId};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let clock = ManualClock::new();
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// drop(router.route(TaskId::new(1)));
+    /// assert_eq!(router.evict_idle(), 0, "just used");
+    /// clock.advance(Duration::from_secs(3600));
+    /// assert_eq!(router.evict_idle(), 1);
+    /// assert_eq!(router.stats().live_entries, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().settings.idle_ttl;
         self.live.evict_idle(ttl, &|| self.clock.now())

@@ -64,19 +64,59 @@ impl<C: Clock> fmt::Debug for Router<C> {
 
 /// The read path.
 impl<C: Clock> Router<C> {
-    /// Routes one call of `task`, in the task's own group.
+    /// Routes one call of `task`, in the task's own group: the manager to send it to, the arc it
+    /// was chosen from, and the [`Permit`] that counts the call until the [`Route`] drops.
     ///
-    /// Returns `None` only when no manager is healthy. On a warm task: one snapshot load, one
-    /// read lock on a map shard, a few atomics and a walk to the chosen slot (after a binary
-    /// search for reserved arcs, and for unreserved ones only when the ring changed); no
-    /// allocation, no clock read in the common case, and no placement hash (XXH3) of the task.
+    /// Returns `None` only when no manager is healthy. A reserved call is admitted as
+    /// [`docs::frontends`](crate::docs::frontends) describes; a call beyond the reservation spills
+    /// over, never refused. A warm task takes no lock on the snapshot and allocates nothing:
+    /// O(log P + k) for P points and the k-th slot of its arc. Figures in `BENCHMARKS.md`.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, RouteKind, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::from_name("resize");
+    /// let route = router.route(task).expect("a healthy manager");
+    /// assert_eq!(route.kind(), RouteKind::Unreserved);
+    /// assert_eq!(route.manager(), router.unreserved_arc(task.into())[0]);
+    /// assert_eq!(router.stats().in_flight_unreserved, 1);
+    /// drop(route); // the call ended
+    /// assert_eq!(router.stats().in_flight_unreserved, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn route(&self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
 
     /// Routes one call of `task`, whose unreserved and spillover calls share `group`'s arc.
     ///
-    /// The reservation and its in-flight count stay the task's own.
+    /// The reservation and its in-flight count stay the task's own. As [`Router::route`]
+    /// otherwise.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{GroupId, ManagerId, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let account = GroupId::from_name("acct-1");
+    /// let (a, b) = (TaskId::from_name("a"), TaskId::from_name("b"));
+    /// let first = router.route_in(a, account).expect("a healthy manager");
+    /// let second = router.route_in(b, account).expect("a healthy manager");
+    /// assert_eq!((first.group(), second.group()), (account, account));
+    /// let arc = router.unreserved_arc(account);
+    /// assert!(arc.contains(&first.manager()) && arc.contains(&second.manager()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
         self.route_on(&self.snapshot.load(), task, group, None)
     }

@@ -88,6 +88,25 @@ impl<C: Clock> Router<C> {
     }
 
     /// Counters and gauges, summed over shards. O(shards + live entries).
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let route = router.route(TaskId::new(1)).expect("a healthy manager");
+    /// let stats = router.stats();
+    /// assert_eq!(stats.routes_unreserved, 1);
+    /// assert_eq!(stats.in_flight_unreserved, 1);
+    /// assert_eq!(stats.live_entries, 1);
+    /// drop(route);
+    /// assert_eq!(router.stats().in_flight_unreserved, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stats(&self) -> Stats {
         let snap = self.snapshot.load();
         let mut s = Stats {

@@ -30,6 +30,22 @@ impl<C: Clock> Router<C> {
     /// As [`Ring::new`]: [`Error::NoManagers`], [`Error::DuplicateManager`],
     /// [`Error::ZeroWeight`], [`Error::TooManyManagers`] (before collecting an iterator whose
     /// `size_hint` is too long), [`Error::TooManyPoints`].
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Router};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// assert!(router.set_managers((0..5).map(|i| (ManagerId::new(i), 1)))?);
+    /// assert_eq!(router.ring().len(), 5);
+    /// assert!(!router.set_managers((0..5).rev().map(|i| (ManagerId::new(i), 1)))?, "no change");
+    /// assert_eq!(router.set_managers([]), Err(Error::NoManagers));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_managers<I>(&self, managers: I) -> Result<bool, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
@@ -52,6 +68,24 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Router};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let m = ManagerId::new(0);
+    /// assert!(router.set_health(m, false)?);
+    /// assert!(!router.is_healthy(m));
+    /// assert!(!router.set_health(m, false)?, "already down: nothing published");
+    /// let unknown = ManagerId::new(99);
+    /// assert_eq!(router.set_health(unknown, true), Err(Error::UnknownManager { id: unknown }));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_health(&self, id: ManagerId, healthy: bool) -> Result<bool, Error> {
         self.publish(|cur| {
             let mut health = cur.health.clone();
@@ -66,6 +100,25 @@ impl<C: Clock> Router<C> {
     /// (a new reservation starts with `ready = 0`: calls count against environments the host
     /// has reported warm with [`Router::set_ready`]). A limit below `ready` drains (see
     /// [`Reservation`]); a limit of 0 with none ready removes the reservation.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Reservation, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// assert!(router.set_reservation(task, 4));
+    /// assert_eq!(router.reservation(task), Some(Reservation::new(4, 0)));
+    /// assert!(!router.set_reservation(task, 4), "unchanged");
+    /// router.set_ready(task, 3)?;
+    /// assert!(router.set_reservation(task, 8));
+    /// assert_eq!(router.reservation(task), Some(Reservation::new(8, 3)), "ready kept");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_reservation(&self, task: TaskId, limit: u32) -> bool {
         self.write_reservation(task, |old| {
             Ok(Some(Reservation::new(limit, old.map_or(0, |r| r.ready))))
@@ -77,6 +130,24 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     /// [`Error::NoReservation`] if `task` has none.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, RouteKind, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// router.set_reservation(task, 2);
+    /// assert!(router.set_ready(task, 2)?);
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Reserved);
+    /// let other = TaskId::new(2);
+    /// assert_eq!(router.set_ready(other, 1), Err(Error::NoReservation { task: other }));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_ready(&self, task: TaskId, ready: u32) -> Result<bool, Error> {
         self.write_reservation(task, |old| {
             let old = old.ok_or(Error::NoReservation { task })?;
@@ -85,6 +156,23 @@ impl<C: Clock> Router<C> {
     }
 
     /// Sets `task`'s whole reservation at once.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Reservation, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// assert!(router.put_reservation(task, Reservation::new(4, 2)));
+    /// assert_eq!(router.reservation(task), Some(Reservation::new(4, 2)));
+    /// assert!(router.put_reservation(task, Reservation::default()), "removed");
+    /// assert_eq!(router.reservation(task), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn put_reservation(&self, task: TaskId, reservation: Reservation) -> bool {
         self.write_reservation(task, |_| Ok(Some(reservation)))
             .unwrap_or(false)
@@ -139,6 +227,31 @@ impl<C: Clock> Router<C> {
     /// weight differ from the router's; [`Error::StaleConfig`] for a version older than the
     /// last applied; [`Error::ConflictingConfig`] for the last applied version with other
     /// content; and the errors of [`FleetConfig::validate`].
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, FleetConfig, ManagerId, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let mut fleet = FleetConfig::new(1);
+    /// for i in 0..4 {
+    ///     fleet = fleet.with_manager(ManagerId::new(i), 1, true);
+    /// }
+    /// let router = Router::from_fleet_config(&fleet)?;
+    /// let mut next = fleet.clone().with_reservation(TaskId::new(1), 4);
+    /// next.version = 2;
+    /// next.managers[0].healthy = false;
+    /// assert!(router.apply_config(&next)?);
+    /// assert_eq!(router.fleet_version(), Some(2));
+    /// assert!(!router.is_healthy(ManagerId::new(0)));
+    /// assert!(!router.apply_config(&next)?, "already applied");
+    /// assert_eq!(
+    ///     router.apply_config(&fleet),
+    ///     Err(Error::StaleConfig { current: 2, offered: 1 })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn apply_config(&self, fleet: &FleetConfig) -> Result<bool, Error> {
         // Pure checks and sorting, off the writers' lock.
         let fleet = fleet.normalized()?;
