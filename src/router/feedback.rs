@@ -23,7 +23,7 @@ impl<C: Clock> Router<C> {
     /// then spills over to its group's unreserved arc (never back onto the manager that just
     /// throttled it, while the arc has another). An unreserved or spillover call takes the
     /// next slot of its arc, which grows by one manager, so it meets a manager it has not
-    /// tried until the arc spans every healthy manager.
+    /// tried until the arc spans every healthy manager. O(log P + k) as [`Router::route`].
     ///
     /// # Examples
     /// ```
@@ -91,10 +91,10 @@ impl<C: Clock> Router<C> {
     }
 
     /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
-    /// included, from the host's counting service, for [`Counting::Global`]. Not published:
-    /// kept with the task's live state, trusted for the mode's `ttl` (judged to the
-    /// millisecond). The router takes what is not its own as the other frontends' count
-    /// (saturating at 2^24 - 1) until the next report.
+    /// included, from the host's counting service, for [`Counting::Global`]. Not published,
+    /// O(1): kept with the task's live state and trusted for the mode's `ttl` (judged to the
+    /// millisecond). What is not this router's own counts as the other frontends' (saturating
+    /// at 2^24 - 1) until the next report.
     ///
     /// # Errors
     /// [`Error::NoReservation`] if `task` has none.
@@ -136,8 +136,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Reports the fraction of `task`'s reserved environments that are busy, across all
-    /// frontends, for the sibling rule (see [`RouterConfig::busy_threshold`]). Not published:
-    /// it is kept with the task's live state and ignored once older than
+    /// frontends, for the sibling rule (see [`RouterConfig::busy_threshold`]). Not published,
+    /// O(1): kept with the task's live state and ignored once older than
     /// [`RouterConfig::busy_ttl`].
     ///
     /// A task without a reservation may be reported too: the fraction is kept (until it goes
@@ -184,8 +184,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Reports a manager's current load (any unit, lower is better) for
-    /// [`Pick::LeastLoadedOfTwo`]. Not published: one relaxed store. A report that races a
-    /// membership change may land on the outgoing ring and be lost; report periodically.
+    /// [`Pick::LeastLoadedOfTwo`]. Not published, O(1). A report that races a membership
+    /// change may land on the outgoing ring and be lost; report periodically.
     ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
@@ -211,20 +211,18 @@ impl<C: Clock> Router<C> {
         Ok(())
     }
 
-    /// Sweeps the live state: evicts every task and group with no permit out whose last use,
-    /// as sweeps have dated it, is more than [`RouterConfig::idle_ttl`] ago, and dates the uses
-    /// made since the previous sweep with the time this one finds them. So state used since
-    /// the previous sweep always survives this one, however long ago the use: with sweeps
-    /// every `I`, state goes between `idle_ttl` and `idle_ttl + 2·I` after its last use (see
-    /// there). Returns how many entries went. A shard left less than a quarter full gives back the spare room
-    /// of its map, so memory follows the live tasks down after a burst. O(live entries), one
-    /// shard's write lock at a time.
+    /// Evicts the live state of every task and group with no permit out that has gone unused
+    /// for more than [`RouterConfig::idle_ttl`]; returns how many entries went.
     ///
-    /// Inserting new tasks also sweeps their shard now and then (whenever it has doubled since
-    /// its last sweep), so memory stays bounded even if this is never called; calling it
-    /// periodically keeps it tighter. State last used later than the clock's `now` (a clock
-    /// set back) is not idle.
+    /// State is never evicted before `idle_ttl` of disuse; with sweeps every `I` it goes by
+    /// `idle_ttl + 2·I` at the latest (routes mark a use without reading the clock, and a
+    /// sweep dates the uses it finds). State last used later than the clock's `now` (a clock
+    /// set back) is not idle. Memory follows the live tasks down: a shard left under a quarter
+    /// full gives its spare room back. New tasks also sweep their shard now and then, so
+    /// memory stays bounded even if this is never called.
     ///
+    /// O(live entries), holding one shard's write lock at a time (routes of that shard wait);
+    /// see [`docs::operations`](crate::docs::operations).    ///
     /// # Examples
     /// ```
     /// use arcroute::{ManagerId, ManualClock, Router, TaskId};

@@ -58,7 +58,7 @@ impl<C: Clock> Router<C> {
 
     /// For the host's provisioning side: the managers of `task`'s reserved arc, in arc order,
     /// and how many reserved environments each should hold (the limit split evenly). Empty
-    /// when the task has no reservation or no manager is healthy.
+    /// when the task has no reservation or no manager is healthy. O(log P + len).
     pub fn reserved_arc(&self, task: TaskId) -> Vec<ReservedSlot> {
         let snap = self.snapshot.load();
         let Some(res) = snap.reservations.get(task) else {
@@ -76,7 +76,7 @@ impl<C: Clock> Router<C> {
     }
 
     /// The managers of `group`'s unreserved arc at its current live length (the minimum
-    /// length if the group has no live state), in arc order.
+    /// length if the group has no live state), in arc order. O(log P + len).
     pub fn unreserved_arc(&self, group: GroupId) -> Vec<ManagerId> {
         let snap = self.snapshot.load();
         let len = self

@@ -64,7 +64,8 @@ impl<C: Clock> Router<C> {
         })
     }
 
-    /// Marks one manager up or down. The ring is reused; only the health mask is new.
+    /// Marks one manager up or down; publishes only a change. O(N/64) for N managers: the
+    /// ring is shared, only the health mask is new.
     ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
@@ -99,7 +100,8 @@ impl<C: Clock> Router<C> {
     /// Sets `task`'s reserved limit, keeping the `ready` count of an existing reservation
     /// (a new reservation starts with `ready = 0`: calls count against environments the host
     /// has reported warm with [`Router::set_ready`]). A limit below `ready` drains (see
-    /// [`Reservation`]); a limit of 0 with none ready removes the reservation.
+    /// [`Reservation`]); a limit of 0 with none ready removes the reservation. Returns whether
+    /// it published. O(R/64) for R reservations: one shard of the table is copied.
     ///
     /// # Examples
     /// ```
@@ -126,7 +128,9 @@ impl<C: Clock> Router<C> {
         .unwrap_or(false)
     }
 
-    /// Sets how many of `task`'s reserved environments are provisioned and warm now.
+    /// Sets how many of `task`'s reserved environments are provisioned and warm now: Reserved
+    /// calls are admitted against it. Returns whether it published. O(R/64), as
+    /// [`Router::set_reservation`].
     ///
     /// # Errors
     /// [`Error::NoReservation`] if `task` has none.
@@ -155,7 +159,8 @@ impl<C: Clock> Router<C> {
         })
     }
 
-    /// Sets `task`'s whole reservation at once.
+    /// Sets `task`'s whole reservation at once (`Reservation::default()` removes it). Returns
+    /// whether it published. O(R/64), as [`Router::set_reservation`].
     ///
     /// # Examples
     /// ```
