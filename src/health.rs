@@ -89,3 +89,38 @@ impl HealthMask {
         self.managers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::tests::ring;
+
+    #[test]
+    fn health_mask_skips_and_counts() {
+        let r = ring(5);
+        let mut mask = HealthMask::all_up(&r);
+        let first = r.first(42);
+        assert!(mask.set(&r, first, false).unwrap());
+        assert!(!mask.set(&r, first, false).unwrap());
+        assert_eq!(mask.healthy_count(), 4);
+        let arc: Vec<_> = r.arc_with(42, 5, &mask).collect();
+        assert_eq!(arc.len(), 4);
+        assert!(!arc.contains(&first));
+        let missing = ManagerId::new(99);
+        assert_eq!(
+            mask.set(&r, missing, false),
+            Err(Error::UnknownManager { id: missing })
+        );
+    }
+
+    #[test]
+    fn a_mask_from_another_ring_never_underflows() {
+        let mut mask = HealthMask::all_up(&ring(1));
+        let other = ring(3);
+        for i in 0..3 {
+            let _ = mask.set(&other, ManagerId::new(i), false);
+        }
+        assert!(mask.healthy_count() <= 1);
+        assert!(other.arc_with(0, 3, &mask).count() <= 3);
+    }
+}

@@ -43,7 +43,7 @@ impl Recent {
     pub(crate) const SLOTS: usize = 16;
 
     /// The cached state of `key`, marked used.
-    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
+    fn get(&self, key: u128) -> Option<Arc<Live>> {
         match &self.slots[Self::slot(key)] {
             Some((k, live)) if *k == key => {
                 live.touch();
@@ -53,8 +53,17 @@ impl Recent {
         }
     }
 
-    pub(crate) fn put(&mut self, key: u128, live: &Arc<Live>) {
-        self.slots[Self::slot(key)] = Some((key, Arc::clone(live)));
+    /// The cached state of `key`, marked used, or `make()`'s, which takes its slot.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: u128,
+        make: impl FnOnce() -> Arc<Live>,
+    ) -> Arc<Live> {
+        self.get(key).unwrap_or_else(|| {
+            let live = make();
+            self.slots[Self::slot(key)] = Some((key, Arc::clone(&live)));
+            live
+        })
     }
 
     fn slot(key: u128) -> usize {

@@ -17,7 +17,7 @@ use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
 use crate::id::{GroupId, ManagerId, TaskId};
-use crate::live::{Live, LiveMap};
+use crate::live::{Live, LiveMap, Shard};
 use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
@@ -129,7 +129,8 @@ impl<C: Clock> Router<C> {
         group: GroupId,
         mut recent: Option<&mut Recent>,
     ) -> Option<Route> {
-        let tallies = &self.live.shard(task.get()).tallies;
+        let shard = self.live.shard(task.get());
+        let tallies = &shard.tallies;
         if snap.healthy() == 0 {
             bump(&tallies.no_manager);
             return None;
@@ -140,7 +141,7 @@ impl<C: Clock> Router<C> {
         let own_group = group.get() == task.get();
         // An unreserved task routed in another group needs no state of its own.
         let task_live = (reservation.is_some() || own_group)
-            .then(|| self.live_in(task.get(), snap, &now, recent.as_deref_mut()));
+            .then(|| self.live_in(shard, task.get(), snap, &now, recent.as_deref_mut()));
         let admission = match (reservation, &task_live) {
             (Some(res), Some(live)) => self.admit(snap, task, live, res, &now),
             _ => admission::decide(None, || None),
@@ -160,7 +161,13 @@ impl<C: Clock> Router<C> {
         }
         let group_live = match task_live {
             Some(live) if own_group => live,
-            _ => self.live_in(group.get(), snap, &now, recent),
+            _ => self.live_in(
+                self.live.shard(group.get()),
+                group.get(),
+                snap,
+                &now,
+                recent,
+            ),
         };
         let (permit, at) = self.place_unreserved(snap, group_live, &now, tallies, None)?;
         bump(match admission {
@@ -201,29 +208,26 @@ impl<C: Clock> Router<C> {
         admission
     }
 
-    /// As [`Router::live_of`], through a handle's cache where there is one.
+    /// The live state of `key` (of `shard`), made under `snap` if it has none, through a
+    /// handle's cache where there is one.
     fn live_in(
         &self,
+        shard: &Shard,
         key: u128,
         snap: &Snapshot,
         now: &impl Fn() -> Duration,
         recent: Option<&mut Recent>,
     ) -> Arc<Live> {
-        let Some(recent) = recent else {
-            return self.live_of(key, snap, now);
-        };
-        recent.get(key).unwrap_or_else(|| {
-            let live = self.live_of(key, snap, now);
-            recent.put(key, &live);
-            live
-        })
+        let make = || shard.get_or_insert(key, snap.fresh(), snap.settings.idle_ttl, now);
+        match recent {
+            Some(recent) => recent.get_or_insert_with(key, make),
+            None => make(),
+        }
     }
 
     /// The live state of `key`, made under `snap` if it has none.
     fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
-        self.live
-            .shard(key)
-            .get_or_insert(key, snap.fresh(), snap.settings.idle_ttl, now)
+        self.live_in(self.live.shard(key), key, snap, now, None)
     }
 
     /// `now` as host reports store it: since the router was built.
