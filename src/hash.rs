@@ -1,8 +1,9 @@
 //! The stable placement hash: ids from names, virtual-node points and arc starts.
 //!
-//! Everything here is part of the placement spec (see the crate docs, "Placement spec"):
-//! XXH3 over explicitly encoded bytes, with a fixed ASCII domain prefix per use, so that
-//! any frontend in any language computes the same values from the same inputs.
+//! Everything here is part of the placement spec
+//! ([`docs::placement`](crate::docs::placement)): XXH3 over explicitly encoded bytes, with a
+//! fixed ASCII domain prefix per use, so that any frontend in any language computes the same
+//! values from the same inputs.
 
 use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed};
 
@@ -28,7 +29,8 @@ const UNRESERVED_DOMAIN_V1: &[u8] = b"arcroute:v1:unreserved:";
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RingVersion {
-    /// XXH3-64 points and arc starts, as written in the crate's "Placement spec".
+    /// XXH3-64 points and arc starts, as [`docs::placement`](crate::docs::placement) writes
+    /// them.
     #[default]
     V1,
 }

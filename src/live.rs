@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in the crate docs.
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory).
         assert!(
             std::mem::size_of::<Live>() <= 72,
             "{}",

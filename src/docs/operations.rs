@@ -19,6 +19,18 @@
 //! - **Bad input changes nothing**: every writer validates first and returns a typed
 //!   [`Error`](crate::Error).
 //!
+//! # The read path
+//!
+//! A route loads the snapshot once (through a per-thread
+//! [`LocalRouter`](crate::LocalRouter), one pointer check while nothing was published) and
+//! never locks it. Per-task live state sits in a 64-way sharded map: a warm route takes one
+//! shard's read lock, and a task's first route in a while its write lock, which now and then
+//! sweeps that shard's idle entries (amortized O(1) per new task, but readers of that shard
+//! wait for it). A warm route allocates nothing, hashes nothing when routed by a precomputed
+//! [`TaskId`](crate::TaskId) (arc starts are kept in its live state), and reads the clock
+//! only where a rule needs the time: an arc's shrink timer, a reservation past its share,
+//! every reserved admission under [`Counting::Global`](crate::Counting::Global).
+//!
 //! # Memory
 //!
 //! Per-task live state is evicted once idle for
