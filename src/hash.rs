@@ -1,12 +1,13 @@
-//! The stable placement hash: ids, virtual-node points and arc starts.
+//! The stable placement hash: ids from names, virtual-node points and arc starts.
 //!
-//! Everything here is part of the placement spec (see the crate docs, "Placement spec"):
-//! XXH3 over explicitly encoded bytes, with a fixed ASCII domain prefix per use, so that
-//! any frontend in any language computes the same values from the same inputs.
-
-use std::fmt;
+//! Everything here is part of the placement spec
+//! ([`docs::placement`](crate::docs::placement)): XXH3 over explicitly encoded bytes, with a
+//! fixed ASCII domain prefix per use, so that any frontend in any language computes the same
+//! values from the same inputs.
 
 use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed};
+
+use crate::id::{GroupId, ManagerId, TaskId};
 
 /// Domain prefix of [`ManagerId::from_name`].
 const MANAGER_DOMAIN: &[u8] = b"arcroute:manager:";
@@ -28,122 +29,25 @@ const UNRESERVED_DOMAIN_V1: &[u8] = b"arcroute:v1:unreserved:";
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RingVersion {
-    /// XXH3-64 points and arc starts, as written in the crate's "Placement spec".
+    /// XXH3-64 points and arc starts, as [`docs::placement`](crate::docs::placement) writes
+    /// them.
     #[default]
     V1,
 }
 
-/// Identifies a worker manager: a small `Copy` id chosen by the host.
-///
-/// Use [`ManagerId::new`] when the host already has stable numeric ids, or
-/// [`ManagerId::from_name`] to derive one from a host name. Two managers of one fleet must
-/// not share an id: ring construction rejects duplicates.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ManagerId(u64);
-
-impl ManagerId {
-    /// Wraps a host-chosen numeric id.
-    pub const fn new(id: u64) -> Self {
-        Self(id)
-    }
-
-    /// Derives an id from a name: `XXH3-64(seed 0, "arcroute:manager:" ++ name)`.
-    ///
-    /// Stable across processes, machines, versions and languages. With 64 bits, two names of a
-    /// fleet of 10 000 managers collide with probability about 3·10⁻¹²; a collision is reported
-    /// as [`Error::DuplicateManager`](crate::Error::DuplicateManager), never merged silently.
-    pub fn from_name(name: &str) -> Self {
-        Self(prefixed_64(MANAGER_DOMAIN, name.as_bytes(), 0))
-    }
-
-    /// The numeric value, as encoded in the placement spec.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
+/// `XXH3-64(seed 0, "arcroute:manager:" ++ name)`: [`ManagerId::from_name`].
+pub(crate) fn manager_name(name: &str) -> u64 {
+    prefixed_64(MANAGER_DOMAIN, name.as_bytes(), 0)
 }
 
-impl fmt::Debug for ManagerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ManagerId({:#018x})", self.0)
-    }
+/// `XXH3-128(seed 0, "arcroute:task:" ++ name)`: [`TaskId::from_name`].
+pub(crate) fn task_name(name: &str) -> u128 {
+    prefixed_128(TASK_DOMAIN, name.as_bytes())
 }
 
-/// Identifies a task: a function (version or alias) the host asks to run.
-///
-/// 128 bits wide so that two distinct tasks practically never share an id, and therefore never
-/// share a reservation or live state: among a billion task names the chance of any collision
-/// is about 1.5·10⁻²¹. That bound holds for names that are not chosen to collide; XXH3 is not a
-/// cryptographic hash, so where tenants name their own functions, derive the id from the
-/// platform's own unique function key (or use [`TaskId::new`] with a database id).
-///
-/// Derive it once per task (for example when the function is deployed) and keep it: routing by
-/// a precomputed id hashes nothing on the warm path.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(u128);
-
-impl TaskId {
-    /// Wraps a host-chosen numeric id.
-    pub const fn new(id: u128) -> Self {
-        Self(id)
-    }
-
-    /// Derives an id from a name: `XXH3-128(seed 0, "arcroute:task:" ++ name)`.
-    ///
-    /// Stable across processes, machines, versions and languages.
-    pub fn from_name(name: &str) -> Self {
-        Self(prefixed_128(TASK_DOMAIN, name.as_bytes()))
-    }
-
-    /// The numeric value, as encoded in the placement spec.
-    pub const fn get(self) -> u128 {
-        self.0
-    }
-}
-
-impl fmt::Debug for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaskId({:#034x})", self.0)
-    }
-}
-
-/// Identifies a group: what owns an unreserved arc.
-///
-/// By default every task is its own group (`GroupId::from(task)`); a host may instead group
-/// the tasks of one account so that they share environments' managers.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupId(u128);
-
-impl GroupId {
-    /// Wraps a host-chosen numeric id.
-    pub const fn new(id: u128) -> Self {
-        Self(id)
-    }
-
-    /// Derives an id from a name: `XXH3-128(seed 0, "arcroute:group:" ++ name)`.
-    ///
-    /// The domain differs from [`TaskId::from_name`], so a group named like a task is a
-    /// different group.
-    pub fn from_name(name: &str) -> Self {
-        Self(prefixed_128(GROUP_DOMAIN, name.as_bytes()))
-    }
-
-    /// The numeric value, as encoded in the placement spec.
-    pub const fn get(self) -> u128 {
-        self.0
-    }
-}
-
-impl From<TaskId> for GroupId {
-    /// The default group of a task: the task itself.
-    fn from(task: TaskId) -> Self {
-        Self(task.0)
-    }
-}
-
-impl fmt::Debug for GroupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GroupId({:#034x})", self.0)
-    }
+/// `XXH3-128(seed 0, "arcroute:group:" ++ name)`: [`GroupId::from_name`].
+pub(crate) fn group_name(name: &str) -> u128 {
+    prefixed_128(GROUP_DOMAIN, name.as_bytes())
 }
 
 /// Position of virtual node `index` of `manager` on the ring.
@@ -153,20 +57,20 @@ pub(crate) fn point(seed: u64, manager: ManagerId, index: u32) -> u64 {
     let mut buf = [0u8; POINT_DOMAIN_V1.len() + 12];
     let (domain, rest) = buf.split_at_mut(POINT_DOMAIN_V1.len());
     domain.copy_from_slice(POINT_DOMAIN_V1);
-    rest[..8].copy_from_slice(&manager.0.to_le_bytes());
+    rest[..8].copy_from_slice(&manager.get().to_le_bytes());
     rest[8..].copy_from_slice(&index.to_le_bytes());
     xxh3_64_with_seed(&buf, seed)
 }
 
 /// Start of a task's reserved arc: `XXH3-64(seed, "arcroute:v1:reserved:" ++ u128le(task))`.
 pub(crate) fn reserved_start(seed: u64, task: TaskId) -> u64 {
-    start::<{ RESERVED_DOMAIN_V1.len() + 16 }>(RESERVED_DOMAIN_V1, task.0, seed)
+    start::<{ RESERVED_DOMAIN_V1.len() + 16 }>(RESERVED_DOMAIN_V1, task.get(), seed)
 }
 
 /// Start of a group's unreserved arc:
 /// `XXH3-64(seed, "arcroute:v1:unreserved:" ++ u128le(group))`.
 pub(crate) fn unreserved_start(seed: u64, group: GroupId) -> u64 {
-    start::<{ UNRESERVED_DOMAIN_V1.len() + 16 }>(UNRESERVED_DOMAIN_V1, group.0, seed)
+    start::<{ UNRESERVED_DOMAIN_V1.len() + 16 }>(UNRESERVED_DOMAIN_V1, group.get(), seed)
 }
 
 fn start<const N: usize>(domain: &[u8], id: u128, seed: u64) -> u64 {
@@ -200,15 +104,6 @@ fn with_prefixed<T>(domain: &[u8], name: &[u8], hash: impl Fn(&[u8]) -> T) -> T 
         heap.extend_from_slice(name);
         hash(&heap)
     }
-}
-
-/// Stripe of an in-process map for a 128-bit key, in `0..1 << bits` (`bits` in 1..=63).
-///
-/// Host-chosen ids may be sequential: fold and mix before taking the top bits. Not part of
-/// the placement spec; it only spreads keys over locks.
-pub(crate) fn stripe(key: u128, bits: u32) -> usize {
-    let folded = (key as u64) ^ ((key >> 64) as u64);
-    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
 }
 
 #[cfg(test)]

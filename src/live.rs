@@ -1,5 +1,5 @@
 //! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
-//! eviction and striped counters.
+//! eviction and striped event tallies.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Relaxed, Release};
@@ -10,14 +10,34 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::assign::ArcState;
+use crate::hash;
+use crate::id::{GroupId, TaskId};
+use crate::stats::Tallies;
 
-const SHARDS: usize = 64;
+/// Stripes of the live map and of the reservation table.
+pub(crate) const STRIPES: usize = 64;
 
 /// Sweep a shard on insert once it holds this many entries (then at twice its live size).
 const FIRST_SWEEP: usize = 1024;
 
 /// Marks "no value" in the time fields, which store nanoseconds + 1.
 const NONE: u64 = 0;
+
+/// What new live state starts from: the placement seed of its arc starts and its first
+/// unreserved arc length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fresh {
+    pub(crate) seed: u64,
+    pub(crate) arc_len: u32,
+}
+
+/// Where an arc starts on the ring, with the live state's remembered ring index of that
+/// position where it keeps one.
+#[derive(Clone, Copy)]
+pub(crate) struct ArcStart<'a> {
+    pub(crate) at: u64,
+    pub(crate) hint: Option<&'a AtomicU32>,
+}
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
 #[derive(Debug)]
@@ -82,19 +102,35 @@ impl Report {
 }
 
 impl Live {
-    fn new(reserved_start: u64, unreserved_start: u64, arc_len: u32, now: Duration) -> Self {
+    fn new(key: u128, fresh: Fresh, now: Duration) -> Self {
         Self {
-            reserved_start,
-            unreserved_start,
+            reserved_start: hash::reserved_start(fresh.seed, TaskId::new(key)),
+            unreserved_start: hash::unreserved_start(fresh.seed, GroupId::new(key)),
             reserved: AtomicU32::new(0),
             unreserved: AtomicU64::new(0),
             unreserved_origin: AtomicU32::new(0),
             reserved_cursor: AtomicU32::new(0),
-            arc_len: AtomicU32::new(arc_len),
+            arc_len: AtomicU32::new(fresh.arc_len),
             below_since: AtomicU64::new(NONE),
             last_seen: AtomicU64::new(seen(now)),
             busy: AtomicU64::new(0),
             others: AtomicU64::new(0),
+        }
+    }
+
+    /// The start of this task's reserved arc.
+    pub(crate) fn reserved_arc_start(&self) -> ArcStart<'_> {
+        ArcStart {
+            at: self.reserved_start,
+            hint: None,
+        }
+    }
+
+    /// The start of this group's unreserved arc, with its ring-index hint.
+    pub(crate) fn unreserved_arc_start(&self) -> ArcStart<'_> {
+        ArcStart {
+            at: self.unreserved_start,
+            hint: Some(&self.unreserved_origin),
         }
     }
 
@@ -205,40 +241,52 @@ fn unstamp(v: u64) -> Option<Duration> {
     (v != NONE).then(|| Duration::from_nanos(v - 1))
 }
 
-/// Monotonic counters of one shard; summed into [`Stats`](crate::Stats).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) reserved: AtomicU64,
-    pub(crate) unreserved: AtomicU64,
-    pub(crate) spillover: AtomicU64,
-    pub(crate) spilled_on_throttle: AtomicU64,
-    pub(crate) throttles: AtomicU64,
-    pub(crate) throttles_exhausted: AtomicU64,
-    pub(crate) grows: AtomicU64,
-    pub(crate) shrinks: AtomicU64,
-    pub(crate) evictions: AtomicU64,
-    pub(crate) no_manager: AtomicU64,
-}
-
-pub(crate) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Relaxed);
-}
-
 #[derive(Debug, Default)]
 struct ShardMap {
     map: HashMap<u128, Arc<Live>, ahash::RandomState>,
     sweep_at: usize,
 }
 
-/// One stripe: its map and counters on their own cache lines, away from other stripes.
+/// One stripe: its map and event tallies on their own cache lines, away from other stripes.
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct Shard {
     map: RwLock<ShardMap>,
-    pub(crate) counters: Counters,
+    pub(crate) tallies: Tallies,
 }
 
 impl Shard {
+    /// The live state of `key` (a key of this shard), made fresh under `fresh` if absent;
+    /// marks it used.
+    ///
+    /// A read lock and no clock read on the warm path; a write lock, a clock read (and, now
+    /// and then, an amortized sweep of this shard) when the key is new.
+    pub(crate) fn get_or_insert(
+        &self,
+        key: u128,
+        fresh: Fresh,
+        ttl: Duration,
+        clock: &impl Fn() -> Duration,
+    ) -> Arc<Live> {
+        let found = self.map.read().map.get(&key).cloned();
+        if let Some(live) = found {
+            live.touch();
+            return live;
+        }
+        let mut guard = self.map.write();
+        if let Some(live) = guard.map.get(&key) {
+            live.touch();
+            return Arc::clone(live);
+        }
+        if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
+            self.sweep(&mut guard.map, ttl, clock);
+            guard.sweep_at = guard.map.len().saturating_mul(2);
+        }
+        let live = Arc::new(Live::new(key, fresh, clock()));
+        guard.map.insert(key, Arc::clone(&live));
+        live
+    }
+
     /// Evicts the idle entries of this shard's `map` (whose write lock the caller holds) and
     /// counts them. An entry whose `Arc` is held only by the map has no permit out and no
     /// route in progress: clones are taken only under the shard's read lock, which the
@@ -262,7 +310,7 @@ impl Shard {
             map.shrink_to(2 * map.len());
         }
         let evicted = before - map.len();
-        self.counters.evictions.fetch_add(evicted as u64, Relaxed);
+        self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
     }
 }
@@ -284,52 +332,14 @@ pub(crate) struct LiveMap {
 impl Default for LiveMap {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..STRIPES).map(|_| Shard::default()).collect(),
         }
     }
 }
 
 impl LiveMap {
     pub(crate) fn shard(&self, key: u128) -> &Shard {
-        &self.shards[shard_index(key)]
-    }
-
-    /// The live state of `key`, made from `make()` (arc starts and initial arc length) if
-    /// absent; marks it used.
-    ///
-    /// A read lock on one shard and no clock read on the warm path; a write lock, a clock
-    /// read (and, now and then, an amortized sweep of that shard) when the key is new.
-    pub(crate) fn get_or_insert(
-        &self,
-        key: u128,
-        ttl: Duration,
-        clock: &impl Fn() -> Duration,
-        make: impl FnOnce() -> (u64, u64, u32),
-    ) -> Arc<Live> {
-        let shard = self.shard(key);
-        let found = shard.map.read().map.get(&key).cloned();
-        if let Some(live) = found {
-            live.touch();
-            return live;
-        }
-        let mut guard = shard.map.write();
-        if let Some(live) = guard.map.get(&key) {
-            live.touch();
-            return Arc::clone(live);
-        }
-        if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
-            shard.sweep(&mut guard.map, ttl, clock);
-            guard.sweep_at = guard.map.len().saturating_mul(2);
-        }
-        let (reserved_start, unreserved_start, arc_len) = make();
-        let live = Arc::new(Live::new(
-            reserved_start,
-            unreserved_start,
-            arc_len,
-            clock(),
-        ));
-        guard.map.insert(key, Arc::clone(&live));
-        live
+        &self.shards[stripe(key)]
     }
 
     /// Live state of `key` if present, without touching it.
@@ -364,41 +374,14 @@ impl LiveMap {
     }
 }
 
-/// A handle's small direct-mapped cache of live state, for routes that skip the shared map.
+/// The stripe of `key`, in `0..STRIPES`: its shard here, and its shard of the reservation
+/// table.
 ///
-/// An entry held here counts as held (like a permit), so the map never evicts it meanwhile;
-/// a handle pins at most [`Recent::SLOTS`] entries.
-#[derive(Debug, Default)]
-pub(crate) struct Recent {
-    slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
-}
-
-impl Recent {
-    pub(crate) const SLOTS: usize = 16;
-
-    /// The cached state of `key`, marked used.
-    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
-        match &self.slots[Self::slot(key)] {
-            Some((k, live)) if *k == key => {
-                live.touch();
-                Some(Arc::clone(live))
-            }
-            _ => None,
-        }
-    }
-
-    pub(crate) fn put(&mut self, key: u128, live: &Arc<Live>) {
-        self.slots[Self::slot(key)] = Some((key, Arc::clone(live)));
-    }
-
-    fn slot(key: u128) -> usize {
-        // Other bits than the map's shard choice, so one shard's keys spread here too.
-        (key as usize >> 8) % Self::SLOTS
-    }
-}
-
-fn shard_index(key: u128) -> usize {
-    crate::hash::stripe(key, SHARDS.trailing_zeros())
+/// Host-chosen ids may be sequential: fold and mix before taking the top bits. Not part of
+/// the placement spec; it only spreads keys over locks.
+pub(crate) fn stripe(key: u128) -> usize {
+    let folded = (key as u64) ^ ((key >> 64) as u64);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros())) as usize
 }
 
 #[cfg(test)]
@@ -406,13 +389,17 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+    const F: Fresh = Fresh {
+        seed: 0,
+        arc_len: 1,
+    };
 
     #[test]
     fn evicts_only_idle_entries_without_holders() {
         let map = LiveMap::default();
-        let held = map.get_or_insert(1, S, &|| S, || (0, 0, 1));
-        drop(map.get_or_insert(2, S, &|| S, || (0, 0, 1)));
-        drop(map.get_or_insert(3, S, &|| 10 * S, || (0, 0, 1)));
+        let held = map.shard(1).get_or_insert(1, F, S, &|| S);
+        drop(map.shard(2).get_or_insert(2, F, S, &|| S));
+        drop(map.shard(3).get_or_insert(3, F, S, &|| 10 * S));
         assert_eq!(
             map.evict_idle(S, &|| 10 * S),
             1,
@@ -427,9 +414,12 @@ mod tests {
     #[test]
     fn a_use_counts_from_the_sweep_that_sees_it() {
         let map = LiveMap::default();
-        drop(map.get_or_insert(1, S, &|| S, || (0, 0, 1)));
+        drop(map.shard(1).get_or_insert(1, F, S, &|| S));
         // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
-        drop(map.get_or_insert(1, S, &|| unreachable!("warm: no clock"), || (0, 0, 1)));
+        drop(
+            map.shard(1)
+                .get_or_insert(1, F, S, &|| unreachable!("warm: no clock")),
+        );
         assert_eq!(map.evict_idle(S, &|| 10 * S), 0);
         assert_eq!(map.evict_idle(S, &|| 11 * S), 0, "idle exactly ttl: kept");
         assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
@@ -438,18 +428,20 @@ mod tests {
     #[test]
     fn inserts_sweep_a_full_shard() {
         let map = LiveMap::default();
-        let key_in_shard = |n: usize| -> Vec<u128> {
-            (0u128..).filter(|&k| shard_index(k) == 0).take(n).collect()
-        };
+        let key_in_shard =
+            |n: usize| -> Vec<u128> { (0u128..).filter(|&k| stripe(k) == 0).take(n).collect() };
         let keys = key_in_shard(FIRST_SWEEP + 1);
         for &k in &keys[..FIRST_SWEEP] {
-            drop(map.get_or_insert(k, S, &|| S, || (0, 0, 1)));
+            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
         // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(map.get_or_insert(keys[FIRST_SWEEP], S, &|| 10 * S, || (0, 0, 1)));
+        drop(
+            map.shard(keys[FIRST_SWEEP])
+                .get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S),
+        );
         assert_eq!(map.totals().entries, 1);
         assert_eq!(
-            map.shards[0].counters.evictions.load(Relaxed),
+            map.shards[0].tallies.evictions.load(Relaxed),
             FIRST_SWEEP as u64
         );
     }
@@ -458,9 +450,9 @@ mod tests {
     fn a_sweep_gives_back_the_room_of_what_it_evicted() {
         let map = LiveMap::default();
         for k in 0..10_000 {
-            drop(map.get_or_insert(k, S, &|| S, || (0, 0, 1)));
+            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
-        let held = map.get_or_insert(0, S, &|| S, || (0, 0, 1));
+        let held = map.shard(0).get_or_insert(0, F, S, &|| S);
         assert_eq!(map.evict_idle(S, &|| 10 * S), 9_999);
         let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
         assert!(capacity <= 4, "{capacity} slots kept for 1 entry");
@@ -508,7 +500,7 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in the crate docs.
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory).
         assert!(
             std::mem::size_of::<Live>() <= 72,
             "{}",
@@ -518,7 +510,7 @@ mod tests {
 
     #[test]
     fn busy_reports_go_stale() {
-        let live = Live::new(0, 0, 1, S);
+        let live = Live::new(0, F, S);
         assert_eq!(live.busy(S, S), None);
         live.report_busy(250, S);
         assert_eq!(live.busy(2 * S, S), Some(250));

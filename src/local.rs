@@ -6,9 +6,10 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Cache};
 
 use crate::clock::Clock;
-use crate::hash::{GroupId, TaskId};
-use crate::live::Recent;
-use crate::router::{Route, Router, Snapshot};
+use crate::id::{GroupId, TaskId};
+use crate::live::Live;
+use crate::route::Route;
+use crate::router::{Router, Snapshot};
 
 /// A routing handle for one thread (or one worker task), made by [`Router::local`].
 ///
@@ -27,6 +28,48 @@ pub struct LocalRouter<'r, C: Clock> {
     router: &'r Router<C>,
     snapshot: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,
     recent: Box<Recent>,
+}
+
+/// A handle's small direct-mapped cache of live state, for routes that skip the shared map.
+///
+/// An entry held here counts as held (like a permit), so the map never evicts it meanwhile;
+/// a handle pins at most [`Recent::SLOTS`] entries.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
+}
+
+impl Recent {
+    pub(crate) const SLOTS: usize = 16;
+
+    /// The cached state of `key`, marked used.
+    fn get(&self, key: u128) -> Option<Arc<Live>> {
+        match &self.slots[Self::slot(key)] {
+            Some((k, live)) if *k == key => {
+                live.touch();
+                Some(Arc::clone(live))
+            }
+            _ => None,
+        }
+    }
+
+    /// The cached state of `key`, marked used, or `make()`'s, which takes its slot.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: u128,
+        make: impl FnOnce() -> Arc<Live>,
+    ) -> Arc<Live> {
+        self.get(key).unwrap_or_else(|| {
+            let live = make();
+            self.slots[Self::slot(key)] = Some((key, Arc::clone(&live)));
+            live
+        })
+    }
+
+    fn slot(key: u128) -> usize {
+        // Other bits than the map's shard choice, so one shard's keys spread here too.
+        (key as usize >> 8) % Self::SLOTS
+    }
 }
 
 impl<C: Clock> Router<C> {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::live::{stripe, STRIPES};
 use crate::TaskId;
 
 /// Reserved capacity of one task.
@@ -50,7 +51,7 @@ impl Reservation {
     }
 }
 
-const SHARDS: usize = 64;
+const SHARDS: usize = STRIPES;
 
 type Map = HashMap<TaskId, Reservation, ahash::RandomState>;
 
@@ -133,7 +134,7 @@ impl ReservationTable {
 }
 
 fn shard_of(task: TaskId) -> usize {
-    crate::hash::stripe(task.get(), SHARDS.trailing_zeros())
+    stripe(task.get())
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use crate::hash::{self, GroupId, ManagerId, RingVersion, TaskId};
+use crate::hash::{self, RingVersion};
+use crate::health::HealthMask;
+use crate::id::{GroupId, ManagerId, TaskId};
 use crate::Error;
 
 /// Virtual nodes per unit of weight when [`RingConfig`] is left at its default.
@@ -122,15 +124,29 @@ impl Ring {
     /// are checked before anything is allocated for them: an iterator whose `size_hint` says
     /// it holds more than [`MAX_MANAGERS`] is rejected without being collected, and weights
     /// asking for more than [`MAX_POINTS`] before any point is made.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Ring, RingConfig};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// assert_eq!(ring.len(), 8);
+    /// assert_eq!(ring.point_count(), 8 * 160);
+    /// assert_eq!(
+    ///     Ring::new(RingConfig::default(), [(ManagerId::new(1), 1), (ManagerId::new(1), 2)])
+    ///         .unwrap_err(),
+    ///     Error::DuplicateManager { id: ManagerId::new(1) }
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new<I>(config: RingConfig, managers: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (ManagerId, u32)>,
     {
-        let managers = managers.into_iter();
-        check_count(managers.size_hint().0)?;
-        let mut list: Vec<(ManagerId, u32)> = managers.collect();
-        list.sort_unstable_by_key(|&(id, _)| id);
-        Self::from_sorted(config, &list)
+        Self::from_sorted(config, &sorted(managers)?)
     }
 
     /// Builds from a list sorted by id (duplicates not yet checked).
@@ -249,6 +265,20 @@ impl Ring {
 
     /// The manager owning the first point at or after `start`: the first manager of every
     /// arc from `start`, health ignored. O(log P).
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.unreserved_start(TaskId::from_name("f").into());
+    /// assert_eq!(Some(ring.first(start)), ring.arc(start, 1).next());
+    /// assert!(ring.contains(ring.first(start)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn first(&self, start: u64) -> ManagerId {
         self.managers[self.links[self.successor(start)].owner as usize]
     }
@@ -258,6 +288,23 @@ impl Ring {
     /// Yields `min(len, self.len())` distinct managers. O(log P) to start, then O(1) per point
     /// walked: at most `1.4 × len` points on average while `len` is at most half the
     /// managers (equal weights), and never more than one revolution (P points).
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.reserved_start(TaskId::from_name("f"));
+    /// let arc: Vec<ManagerId> = ring.arc(start, 3).collect();
+    /// assert_eq!(arc.len(), 3);
+    /// assert!(arc.iter().all(|m| ring.contains(*m)));
+    /// assert_ne!(arc[0], arc[1]);
+    /// assert_eq!(ring.arc(start, 100).count(), 8, "at most every manager once");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn arc(&self, start: u64, len: u32) -> ArcIter<'_> {
         ArcIter {
             walk: self.walk(start, len, None),
@@ -270,6 +317,23 @@ impl Ring {
     /// that are down are walked over: with a fraction `d` of managers down, expect about
     /// `1 / (1 − d)` times the walk of [`Ring::arc`]; never more than one revolution. A mask
     /// made for a different ring gives unspecified, but safe, results.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{HealthMask, ManagerId, Ring, RingConfig, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.reserved_start(TaskId::from_name("f"));
+    /// let whole: Vec<ManagerId> = ring.arc(start, 3).collect();
+    /// let mut health = HealthMask::all_up(&ring);
+    /// health.set(&ring, whole[0], false)?;
+    /// let skipped: Vec<ManagerId> = ring.arc_with(start, 3, &health).collect();
+    /// assert_eq!(skipped[..2], whole[1..], "the others keep their order");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn arc_with<'a>(&'a self, start: u64, len: u32, health: &'a HealthMask) -> ArcIter<'a> {
         ArcIter {
             walk: self.walk(start, len, Some(health)),
@@ -278,6 +342,22 @@ impl Ring {
 
     /// The `k`-th (from 0) manager of arc `(start, len)` under `health`, or `None` when the arc
     /// has no `k`-th member. O(log P + k) as [`Ring::arc`].
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{GroupId, HealthMask, ManagerId, Ring, RingConfig};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let managers = (0..8).map(|i| (ManagerId::new(i), 1));
+    /// let ring = Ring::new(RingConfig::default().with_seed(7), managers)?;
+    /// let start = ring.unreserved_start(GroupId::from_name("acct-1"));
+    /// let health = HealthMask::all_up(&ring);
+    /// let arc: Vec<ManagerId> = ring.arc(start, 4).collect();
+    /// assert_eq!(ring.nth_in_arc(start, 4, 2, &health), Some(arc[2]));
+    /// assert_eq!(ring.nth_in_arc(start, 4, 4, &health), None, "past the arc");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn nth_in_arc(
         &self,
         start: u64,
@@ -306,7 +386,7 @@ impl Ring {
         len: u32,
         health: Option<&'a HealthMask>,
     ) -> Walk<'a> {
-        let healthy = health.map_or(self.managers.len(), |h| h.healthy as usize);
+        let healthy = health.map_or(self.managers.len(), |h| h.healthy_count() as usize);
         let remaining = (len as usize).min(healthy).min(self.managers.len());
         Walk {
             ring: self,
@@ -356,6 +436,18 @@ impl Ring {
 /// Callers pass an iterator's `size_hint` lower bound before collecting it too: collecting
 /// a host's overlong iterator would exhaust memory (or panic on capacity overflow) before
 /// the length could be checked.
+/// `managers` collected and sorted by id, once their count is checked (see [`check_count`]).
+pub(crate) fn sorted<I>(managers: I) -> Result<Vec<(ManagerId, u32)>, Error>
+where
+    I: IntoIterator<Item = (ManagerId, u32)>,
+{
+    let managers = managers.into_iter();
+    check_count(managers.size_hint().0)?;
+    let mut list: Vec<(ManagerId, u32)> = managers.collect();
+    list.sort_unstable_by_key(|&(id, _)| id);
+    Ok(list)
+}
+
 pub(crate) fn check_count(count: usize) -> Result<(), Error> {
     if count > MAX_MANAGERS {
         return Err(Error::TooManyManagers {
@@ -449,95 +541,12 @@ impl Iterator for ArcIter<'_> {
     }
 }
 
-/// Which managers of one [`Ring`] are down, as a bit per manager.
-///
-/// Changing health never rebuilds points: a router republishes the same ring with a new mask,
-/// O(N/64).
-#[derive(Clone, PartialEq, Eq)]
-pub struct HealthMask {
-    /// Bit set = manager down, by ring index.
-    down: Box<[u64]>,
-    /// Managers of the ring the mask was made for.
-    managers: u32,
-    healthy: u32,
-}
-
-impl fmt::Debug for HealthMask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HealthMask")
-            .field("managers", &self.len())
-            .field("healthy", &self.healthy)
-            .finish()
-    }
-}
-
-impl HealthMask {
-    /// Every manager of `ring` up.
-    pub fn all_up(ring: &Ring) -> Self {
-        Self {
-            down: vec![0; ring.len().div_ceil(64)].into_boxed_slice(),
-            managers: ring.len() as u32,
-            healthy: ring.len() as u32,
-        }
-    }
-
-    /// Number of managers up.
-    pub fn healthy_count(&self) -> u32 {
-        self.healthy
-    }
-
-    /// Whether `id` is on `ring` and up.
-    pub fn is_healthy(&self, ring: &Ring, id: ManagerId) -> bool {
-        ring.index_of(id).is_some_and(|i| self.is_up(i))
-    }
-
-    /// Marks `id` up or down. Returns whether anything changed.
-    ///
-    /// # Errors
-    /// [`Error::UnknownManager`] if `id` is not on `ring`; the mask is then unchanged.
-    pub fn set(&mut self, ring: &Ring, id: ManagerId, healthy: bool) -> Result<bool, Error> {
-        let index = ring.index_of(id).ok_or(Error::UnknownManager { id })?;
-        Ok(self.set_index(index, healthy))
-    }
-
-    pub(crate) fn set_index(&mut self, index: u32, healthy: bool) -> bool {
-        if index >= self.managers {
-            return false;
-        }
-        let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
-        let Some(w) = self.down.get_mut(word) else {
-            return false;
-        };
-        let was_up = *w & bit == 0;
-        if was_up == healthy {
-            return false;
-        }
-        if healthy {
-            *w &= !bit;
-            self.healthy += 1;
-        } else {
-            *w |= bit;
-            self.healthy -= 1;
-        }
-        true
-    }
-
-    pub(crate) fn is_up(&self, index: u32) -> bool {
-        self.down
-            .get((index / 64) as usize)
-            .is_none_or(|w| w & (1 << (index % 64)) == 0)
-    }
-
-    fn len(&self) -> u32 {
-        self.managers
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ring(n: u64) -> Ring {
+    /// A ring of `n` managers of weight 1, ids `0..n`.
+    pub(crate) fn ring(n: u64) -> Ring {
         Ring::new(
             RingConfig::default(),
             (0..n).map(|i| (ManagerId::new(i), 1)),
@@ -616,35 +625,6 @@ mod tests {
                 .unwrap();
             assert_eq!(r.links[j].gap as usize, back);
         }
-    }
-
-    #[test]
-    fn health_mask_skips_and_counts() {
-        let r = ring(5);
-        let mut mask = HealthMask::all_up(&r);
-        let first = r.first(42);
-        assert!(mask.set(&r, first, false).unwrap());
-        assert!(!mask.set(&r, first, false).unwrap());
-        assert_eq!(mask.healthy_count(), 4);
-        let arc: Vec<_> = r.arc_with(42, 5, &mask).collect();
-        assert_eq!(arc.len(), 4);
-        assert!(!arc.contains(&first));
-        let missing = ManagerId::new(99);
-        assert_eq!(
-            mask.set(&r, missing, false),
-            Err(Error::UnknownManager { id: missing })
-        );
-    }
-
-    #[test]
-    fn a_mask_from_another_ring_never_underflows() {
-        let mut mask = HealthMask::all_up(&ring(1));
-        let other = ring(3);
-        for i in 0..3 {
-            let _ = mask.set(&other, ManagerId::new(i), false);
-        }
-        assert!(mask.healthy_count() <= 1);
-        assert!(other.arc_with(0, 3, &mask).count() <= 3);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use crate::hash::{ManagerId, RingVersion, TaskId};
+use crate::hash::RingVersion;
+use crate::id::{ManagerId, TaskId};
 use crate::ring::{Ring, RingConfig};
 use crate::Error;
 
@@ -351,7 +352,8 @@ mod wire {
     use serde::{Deserialize, Serialize};
 
     use super::{FleetConfig, FleetManager, FleetReservation};
-    use crate::hash::{ManagerId, RingVersion, TaskId};
+    use crate::hash::RingVersion;
+    use crate::id::{ManagerId, TaskId};
     use crate::ring::RingConfig;
 
     /// The format number this crate reads and writes.

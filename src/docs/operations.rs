@@ -1,0 +1,63 @@
+//! # Operating a router
+//!
+//! What a host does around the read path: feeding it, bounding its memory, and the costs that
+//! grow with the fleet. Measured figures are in `BENCHMARKS.md` and `RELIABILITY.md`.
+//!
+//! # Feeding the router
+//!
+//! - **Report readiness.** Reserved calls count against `ready`, the environments the host
+//!   says are warm ([`Router::set_ready`](crate::Router::set_ready)). A reservation whose
+//!   `ready` stays 0 sends every call to spillover.
+//! - **Hold the permit for the whole call.** Dropping a [`Route`](crate::Route) ends its
+//!   count; dropping it early makes the router believe the task is idle and over-admit
+//!   reserved calls.
+//! - **Writes publish whole snapshots.** Writers are serialized and publish ring, health,
+//!   reservations, config and generation together; a route never sees half of a change, and
+//!   a write that changes nothing publishes nothing. A
+//!   [`FleetConfig`](crate::FleetConfig) applies whole: checked first, then published as one
+//!   snapshot; versions only move forward.
+//! - **Bad input changes nothing**: every writer validates first and returns a typed
+//!   [`Error`](crate::Error).
+//!
+//! # The read path
+//!
+//! A route loads the snapshot once (through a per-thread
+//! [`LocalRouter`](crate::LocalRouter), one pointer check while nothing was published) and
+//! never locks it. Per-task live state sits in a 64-way sharded map: a warm route takes one
+//! shard's read lock, and a task's first route in a while its write lock, which now and then
+//! sweeps that shard's idle entries (amortized O(1) per new task, but readers of that shard
+//! wait for it). A warm route allocates nothing, hashes nothing when routed by a precomputed
+//! [`TaskId`](crate::TaskId) (arc starts are kept in its live state), and reads the clock
+//! only where a rule needs the time: an arc's shrink timer, a reservation past its share,
+//! every reserved admission under [`Counting::Global`](crate::Counting::Global).
+//!
+//! # Memory
+//!
+//! Per-task live state is evicted once idle for
+//! [`RouterConfig::idle_ttl`](crate::RouterConfig::idle_ttl) with no permit out, by
+//! [`Router::evict_idle`](crate::Router::evict_idle) and by amortized sweeps when new tasks
+//! arrive (never earlier; later by up to two sweep intervals, since routes mark a use without
+//! reading the clock). A sweep that leaves a shard under a quarter full gives the room back,
+//! so memory follows the live tasks down after a burst. The bytes a live task costs, and what
+//! one sweep gives back, are measured in `RELIABILITY.md` (Memory).
+//!
+//! Sweeping is O(live entries) and write-locks one of the 64 shards at a time: routes of
+//! tasks in that shard wait for it. Call it often enough that each sweep stays small; its
+//! cost per entry is in `RELIABILITY.md`.
+//!
+//! # Costs that grow
+//!
+//! - **Large arcs and outages.** Choosing slot `k` walks the points up to the `k`-th distinct
+//!   healthy manager: about `k / (1 − d)` points while `k` is small next to the fleet, where
+//!   `d` is the fraction of managers down. Large arcs, or a fleet with most managers down,
+//!   cost more per route; the walk never exceeds one revolution of the ring.
+//! - **Membership changes** rebuild the ring, O(P log P) for P points; health changes reuse
+//!   it with a new mask, and reservation changes copy one of 64 table shards. Figures in
+//!   `BENCHMARKS.md` (Writers).
+//!
+//! # Ids
+//!
+//! **Task and group ids share one key space** for live state:
+//! [`TaskId::new`](crate::TaskId::new)`(n)` and [`GroupId::new`](crate::GroupId::new)`(n)`
+//! are the same key (that is how a task is its own default group). Take numeric task and
+//! group ids from separate ranges, or derive them from names.

@@ -1,0 +1,249 @@
+//! Host feedback: throttles, reported counts, fractions and loads, and idle eviction.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::{grow_on_throttle, Router, Snapshot};
+use crate::admission;
+use crate::clock::Clock;
+use crate::id::{ManagerId, TaskId};
+use crate::route::{Route, RouteKind};
+use crate::stats::bump;
+use crate::Error;
+
+#[cfg(doc)]
+use crate::{Counting, Pick, RouterConfig};
+
+impl<C: Clock> Router<C> {
+    /// Reports that the manager of `route` had no capacity for it, and moves the route to the
+    /// next manager to try. Returns `false`, leaving the route as it was, once a route has
+    /// been moved as many times as one less than the number of healthy managers (so at most
+    /// one attempt per healthy manager in all), or when none is healthy.
+    ///
+    /// A reserved call tries the next managers of its reserved arc that hold environments,
+    /// then spills over to its group's unreserved arc (never back onto the manager that just
+    /// throttled it, while the arc has another). An unreserved or spillover call takes the
+    /// next slot of its arc, which grows by one manager, so it meets a manager it has not
+    /// tried until the arc spans every healthy manager. O(log P + k) as [`Router::route`].
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let mut route = router.route(TaskId::new(1)).expect("a healthy manager");
+    /// let full = route.manager();
+    /// assert!(router.on_throttle(&mut route));
+    /// assert_ne!(route.manager(), full);
+    /// assert_eq!(route.retries(), 1);
+    /// assert_eq!(router.stats().throttles, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_throttle(&self, route: &mut Route) -> bool {
+        self.throttle_on(&self.snapshot.load(), route)
+    }
+
+    pub(crate) fn throttle_on(&self, snap: &Snapshot, route: &mut Route) -> bool {
+        let tallies = &self.live.shard(route.task.get()).tallies;
+        bump(&tallies.throttles);
+        let healthy = snap.healthy();
+        if route.tries.saturating_add(1) >= healthy {
+            bump(&tallies.throttles_exhausted);
+            return false;
+        }
+        let now = || self.clock.now();
+        if route.kind == RouteKind::Reserved {
+            // Only the first `min(len, environments)` slots hold reserved environments.
+            let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
+                let len = snap.reserved_len(r);
+                (len, len.min(r.environments()))
+            });
+            let start = route.permit.live().reserved_arc_start();
+            if route.tries + 1 < usable {
+                if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
+                    route.advance(snap.seat(next));
+                    return true;
+                }
+            }
+            let live = self.live_of(route.group.get(), snap, &now);
+            let avoid = Some(route.manager);
+            let Some((permit, at)) = self.place_unreserved(snap, live, &now, tallies, avoid) else {
+                return false;
+            };
+            route.permit = permit; // drops the reserved count
+            route.kind = RouteKind::Spillover;
+            bump(&tallies.spilled_on_throttle);
+            route.advance(snap.seat(at));
+            return true;
+        }
+        let live = route.permit.live();
+        let len = grow_on_throttle(snap, live, tallies);
+        match snap.pick_slot(live.unreserved_arc_start(), len, (route.slot + 1) % len) {
+            Some(next) => {
+                route.advance(snap.seat(next));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
+    /// included, from the host's counting service, for [`Counting::Global`]. Not published,
+    /// O(1): kept with the task's live state and trusted for the mode's `ttl` (judged to the
+    /// millisecond). What is not this router's own counts as the other frontends' (saturating
+    /// at 2^24 - 1) until the next report.
+    ///
+    /// # Errors
+    /// [`Error::NoReservation`] if `task` has none.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Counting, Error, ManagerId, RouteKind, Router, RouterConfig, TaskId};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let mut config = RouterConfig::default();
+    /// config.counting = Counting::Global { ttl: Duration::from_secs(60) };
+    /// let router = Router::builder()
+    ///     .config(config)
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// router.set_reservation(task, 2);
+    /// router.set_ready(task, 2)?;
+    /// // Both ready environments are busy with other frontends' calls.
+    /// router.report_reserved_in_flight(task, 2)?;
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Spillover);
+    /// assert_eq!(
+    ///     router.report_reserved_in_flight(TaskId::new(2), 0),
+    ///     Err(Error::NoReservation { task: TaskId::new(2) })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn report_reserved_in_flight(&self, task: TaskId, in_flight: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        if snap.reservations.get(task).is_none() {
+            return Err(Error::NoReservation { task });
+        }
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_global(in_flight, self.since_origin(now));
+        Ok(())
+    }
+
+    /// Reports the fraction of `task`'s reserved environments that are busy, across all
+    /// frontends, for the sibling rule (see [`RouterConfig::busy_threshold`]). Not published,
+    /// O(1): kept with the task's live state and ignored once older than
+    /// [`RouterConfig::busy_ttl`].
+    ///
+    /// A task without a reservation may be reported too: the fraction is kept (until it goes
+    /// stale or the task's live state is evicted) for when the task gets one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFraction`] unless `0.0 <= fraction <= 1.0`: NaN and the infinities are
+    /// rejected, `-0.0` counts as 0.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, Frontends, ManagerId, RouteKind, Router, TaskId};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// let task = TaskId::new(1);
+    /// router.set_frontends(Frontends::new(0, 2)?); // one of two frontends: a share of 1
+    /// router.set_reservation(task, 2);
+    /// router.set_ready(task, 2)?;
+    /// let held = router.route(task).unwrap();
+    /// assert_eq!(held.kind(), RouteKind::Reserved);
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Spillover);
+    /// // The host sees a quarter of the reserved environments busy: the sibling rule admits.
+    /// router.report_reserved_busy(task, 0.25)?;
+    /// assert_eq!(router.route(task).unwrap().kind(), RouteKind::Reserved);
+    /// assert_eq!(
+    ///     router.report_reserved_busy(task, 1.5),
+    ///     Err(Error::InvalidFraction { value: 1.5 })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn report_reserved_busy(&self, task: TaskId, fraction: f32) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::InvalidFraction { value: fraction });
+        }
+        let snap = self.snapshot.load();
+        let now = self.clock.now();
+        self.live_of(task.get(), &snap, &|| self.clock.now())
+            .report_busy(admission::permille(fraction), self.since_origin(now));
+        Ok(())
+    }
+
+    /// Reports a manager's current load (any unit, lower is better) for
+    /// [`Pick::LeastLoadedOfTwo`]. Not published, O(1). A report that races a membership
+    /// change may land on the outgoing ring and be lost; report periodically.
+    ///
+    /// # Errors
+    /// [`Error::UnknownManager`] if `id` is not in the fleet.
+    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{Error, ManagerId, Router};
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .build()?;
+    /// router.report_load(ManagerId::new(0), 12)?;
+    /// let unknown = ManagerId::new(99);
+    /// assert_eq!(router.report_load(unknown, 1), Err(Error::UnknownManager { id: unknown }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn report_load(&self, id: ManagerId, load: u32) -> Result<(), Error> {
+        let snap = self.snapshot.load();
+        let index = snap.ring.index_of(id).ok_or(Error::UnknownManager { id })?;
+        snap.loads[index as usize].store(load, Relaxed);
+        Ok(())
+    }
+
+    /// Evicts the live state of every task and group with no permit out that has gone unused
+    /// for more than [`RouterConfig::idle_ttl`]; returns how many entries went.
+    ///
+    /// State is never evicted before `idle_ttl` of disuse; with sweeps every `I` it goes by
+    /// `idle_ttl + 2·I` at the latest (routes mark a use without reading the clock, and a
+    /// sweep dates the uses it finds). State last used later than the clock's `now` (a clock
+    /// set back) is not idle. Memory follows the live tasks down: a shard left under a quarter
+    /// full gives its spare room back. New tasks also sweep their shard now and then, so
+    /// memory stays bounded even if this is never called.
+    ///
+    /// O(live entries), holding one shard's write lock at a time (routes of that shard wait);
+    /// see [`docs::operations`](crate::docs::operations).    ///
+    /// # Examples
+    /// ```
+    /// use arcroute::{ManagerId, ManualClock, Router, TaskId};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), arcroute::Error> {
+    /// let clock = ManualClock::new();
+    /// let router = Router::builder()
+    ///     .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// drop(router.route(TaskId::new(1)));
+    /// assert_eq!(router.evict_idle(), 0, "just used");
+    /// clock.advance(Duration::from_secs(3600));
+    /// assert_eq!(router.evict_idle(), 1);
+    /// assert_eq!(router.stats().live_entries, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn evict_idle(&self) -> usize {
+        let ttl = self.snapshot.load().settings.idle_ttl;
+        self.live.evict_idle(ttl, &|| self.clock.now())
+    }
+}

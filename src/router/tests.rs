@@ -1,0 +1,528 @@
+//! The router's unit tests: routing, admission, throttles, writers and queries.
+
+use super::*;
+use crate::{Counting, Error, Frontends, ManualClock, Pick, Reservation, RouteKind};
+
+const S: Duration = Duration::from_secs(1);
+
+fn fleet(n: u64) -> impl Iterator<Item = (ManagerId, u32)> {
+    (0..n).map(|i| (ManagerId::new(i), 1))
+}
+
+fn router(n: u64) -> (Router<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    (router_with(n, RouterConfig::default(), &clock), clock)
+}
+
+fn router_with(n: u64, config: RouterConfig, clock: &ManualClock) -> Router<ManualClock> {
+    Router::builder()
+        .config(config)
+        .managers(fleet(n))
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn reserved_up_to_share_then_spillover() {
+    let (r, _) = router(20);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(5, 3));
+    let held: Vec<Route> = (0..6).map(|_| r.route(t).unwrap()).collect();
+    let kinds: Vec<RouteKind> = held.iter().map(Route::kind).collect();
+    use RouteKind::{Reserved as R, Spillover as S};
+    assert_eq!(kinds, [R, R, R, S, S, S]);
+    let reserved: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+    assert!(held[..3].iter().all(|h| reserved.contains(&h.manager())));
+    drop(held);
+    assert_eq!(r.route(t).unwrap().kind(), R, "permits released the share");
+    let u = TaskId::from_name("g");
+    assert_eq!(r.route(u).unwrap().kind(), RouteKind::Unreserved);
+    let s = r.stats();
+    assert_eq!(
+        (s.routes_reserved, s.routes_spillover, s.routes_unreserved),
+        (4, 3, 1)
+    );
+    assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
+}
+
+#[test]
+fn sibling_rule_uses_idle_reserved_environments_while_fresh() {
+    let (r, clock) = router(20);
+    let t = TaskId::from_name("f");
+    // One of two frontends: a share of 2 of the 4 ready environments.
+    assert!(r.set_frontends(Frontends::new(0, 2).unwrap()));
+    r.put_reservation(t, Reservation::new(4, 4));
+    let held: Vec<Route> = (0..2).map(|_| r.route(t).unwrap()).collect();
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
+    r.report_reserved_busy(t, 0.5).unwrap();
+    let a = r.route(t).unwrap();
+    let b = r.route(t).unwrap();
+    assert_eq!(
+        (a.kind(), b.kind()),
+        (RouteKind::Reserved, RouteKind::Reserved)
+    );
+    assert_eq!(
+        r.route(t).unwrap().kind(),
+        RouteKind::Spillover,
+        "bounded by ready"
+    );
+    drop((a, b));
+    clock.advance(3 * S);
+    assert_eq!(
+        r.route(t).unwrap().kind(),
+        RouteKind::Spillover,
+        "stale report ignored"
+    );
+    drop(held);
+    assert_eq!(
+        r.report_reserved_busy(t, 1.5),
+        Err(Error::InvalidFraction { value: 1.5 })
+    );
+    assert!(r.report_reserved_busy(t, f32::NAN).is_err());
+}
+
+fn kinds<C: Clock>(r: &Router<C>, t: TaskId, n: usize) -> (Vec<RouteKind>, Vec<Route>) {
+    let routes: Vec<Route> = (0..n).map(|_| r.route(t).unwrap()).collect();
+    (routes.iter().map(Route::kind).collect(), routes)
+}
+
+#[test]
+fn local_counting_admits_this_frontends_share() {
+    let (r, _) = router(20);
+    let t = TaskId::new(4); // 4 % 3 == 1: frontend 0 takes turn 1
+    r.put_reservation(t, Reservation::new(10, 10));
+    let mut shares = Vec::new();
+    for index in 0..3 {
+        assert!(r.set_frontends(Frontends::new(index, 3).unwrap()));
+        let (k, held) = kinds(&r, t, 10);
+        shares.push(k.iter().filter(|&&k| k == RouteKind::Reserved).count());
+        assert!(k[shares[index as usize]..]
+            .iter()
+            .all(|&k| k == RouteKind::Spillover));
+        drop(held);
+    }
+    assert_eq!(
+        shares.iter().sum::<usize>(),
+        10,
+        "shares add up: {shares:?}"
+    );
+    assert!(shares.iter().all(|&s| s == 3 || s == 4));
+    assert!(!r.set_frontends(Frontends::new(2, 3).unwrap()), "unchanged");
+}
+
+#[test]
+fn global_counting_uses_reports_while_fresh_then_falls_back() {
+    let clock = ManualClock::new();
+    let config = RouterConfig {
+        counting: Counting::Global { ttl: 2 * S },
+        frontends: Frontends::new(0, 4).unwrap(),
+        ..RouterConfig::default()
+    };
+    let r = router_with(20, config, &clock);
+    let t = TaskId::new(8);
+    r.put_reservation(t, Reservation::new(8, 8));
+    assert_eq!(
+        r.report_reserved_in_flight(TaskId::new(9), 1),
+        Err(Error::NoReservation {
+            task: TaskId::new(9)
+        })
+    );
+    // No report yet: the local share, 8 / 4.
+    let (k, first) = kinds(&r, t, 3);
+    assert_eq!(r.reserved_in_flight(t), 2);
+    assert_eq!(
+        k,
+        [
+            RouteKind::Reserved,
+            RouteKind::Reserved,
+            RouteKind::Spillover
+        ]
+    );
+    drop(first);
+    // The fleet has 3 in flight, none of them here: 5 more fit.
+    r.report_reserved_in_flight(t, 3).unwrap();
+    let (k, held) = kinds(&r, t, 6);
+    assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 5);
+    assert_eq!(k[5], RouteKind::Spillover);
+    // The next report counts our 5 too, so the others hold 2: once ours end, 6 fit.
+    r.report_reserved_in_flight(t, 7).unwrap();
+    drop(held);
+    let (k, held) = kinds(&r, t, 7);
+    assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 6);
+    drop(held);
+    // Stale: back to the local share.
+    clock.advance(3 * S);
+    let (k, _held) = kinds(&r, t, 3);
+    assert_eq!(
+        k,
+        [
+            RouteKind::Reserved,
+            RouteKind::Reserved,
+            RouteKind::Spillover
+        ]
+    );
+}
+
+#[test]
+fn host_reports_work_whatever_the_clock_counts_from() {
+    // A clock counted from the UNIX epoch: reports keep their time from the router's build.
+    let clock = ManualClock::new();
+    clock.set(Duration::from_secs(1_780_000_000));
+    let mut config = RouterConfig {
+        frontends: Frontends::new(0, 2).unwrap(),
+        ..RouterConfig::default()
+    };
+    let t = TaskId::new(77);
+    let r = router_with(8, config, &clock);
+    r.put_reservation(t, Reservation::new(4, 4));
+    let (k, _held) = kinds(&r, t, 2);
+    assert_eq!(
+        k,
+        [RouteKind::Reserved; 2],
+        "the share of 4 over 2 frontends"
+    );
+    r.report_reserved_busy(t, 0.1).unwrap();
+    assert_eq!(
+        kinds(&r, t, 1).0,
+        [RouteKind::Reserved],
+        "a fresh busy report"
+    );
+
+    config.counting = Counting::Global { ttl: 2 * S };
+    let r = router_with(8, config, &clock);
+    r.put_reservation(t, Reservation::new(4, 4));
+    r.report_reserved_in_flight(t, 0).unwrap();
+    assert_eq!(
+        kinds(&r, t, 5).0[..4],
+        [RouteKind::Reserved; 4],
+        "a fresh global count"
+    );
+}
+
+#[test]
+fn a_cut_or_removal_drains_with_the_environments() {
+    let (r, _) = router(20);
+    let t = TaskId::new(5);
+    r.put_reservation(t, Reservation::new(4, 4));
+    // Cut to 1: the 4 environments still exist and still serve.
+    assert!(r.set_reservation(t, 1));
+    assert!(r.reservation(t).unwrap().is_draining());
+    assert_eq!(r.reserved_arc(t).len(), 2, "still addressable");
+    let (k, held) = kinds(&r, t, 5);
+    assert_eq!(k.iter().filter(|&&k| k == RouteKind::Reserved).count(), 4);
+    drop(held);
+    // The host tears environments down: admissions follow.
+    r.set_ready(t, 2).unwrap();
+    let (k, held) = kinds(&r, t, 3);
+    assert_eq!(
+        k,
+        [
+            RouteKind::Reserved,
+            RouteKind::Reserved,
+            RouteKind::Spillover
+        ]
+    );
+    drop(held);
+    // Re-raise during the drain: ramps again as environments come back.
+    assert!(r.set_reservation(t, 6));
+    assert_eq!(kinds(&r, t, 3).0[2], RouteKind::Spillover, "2 ready of 6");
+    r.set_ready(t, 6).unwrap();
+    assert_eq!(kinds(&r, t, 6).0, [RouteKind::Reserved; 6]);
+    // Removal drains too, and the entry goes with the last environment.
+    assert!(r.remove_reservation(t));
+    assert_eq!(r.reservation(t), Some(Reservation::new(0, 6)));
+    assert_eq!(kinds(&r, t, 1).0, [RouteKind::Reserved]);
+    r.set_ready(t, 0).unwrap();
+    assert_eq!(r.reservation(t), None);
+    assert_eq!(kinds(&r, t, 1).0, [RouteKind::Unreserved]);
+    assert!(!r.remove_reservation(t), "nothing left to remove");
+    // With nothing ready, removal is immediate.
+    r.set_reservation(t, 3);
+    assert!(r.remove_reservation(t));
+    assert_eq!(r.reservation(t), None);
+}
+
+#[test]
+fn unreserved_arc_grows_with_load_and_shrinks_after_delay() {
+    let (r, clock) = router(50);
+    let t = TaskId::from_name("burst");
+    let held: Vec<Route> = (0..40).map(|_| r.route(t).unwrap()).collect();
+    let arc = r.unreserved_arc(t.into());
+    assert_eq!(arc.len(), 5, "40 in flight / 8 per manager");
+    let mut used: Vec<ManagerId> = held.iter().map(Route::manager).collect();
+    used.sort();
+    used.dedup();
+    assert_eq!(used.len(), 5);
+    assert!(used.iter().all(|m| arc.contains(m)));
+    drop(held);
+    drop(r.route(t));
+    clock.advance(61 * S);
+    drop(r.route(t));
+    assert_eq!(
+        r.unreserved_arc(t.into()).len(),
+        4,
+        "one step after the delay"
+    );
+    assert_eq!(r.stats().arc_shrinks, 1);
+}
+
+#[test]
+fn throttle_walks_distinct_managers_and_stops() {
+    let (r, _) = router(4);
+    let t = TaskId::from_name("f");
+    let mut route = r.route(t).unwrap();
+    let mut seen = vec![route.manager()];
+    while r.on_throttle(&mut route) {
+        seen.push(route.manager());
+    }
+    let mut distinct = seen.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((seen.len(), distinct.len()), (4, 4));
+    assert_eq!(r.unreserved_arc(t.into()).len(), 4, "arc grew on throttle");
+    let s = r.stats();
+    assert_eq!((s.throttles, s.throttles_exhausted), (4, 1));
+}
+
+#[test]
+fn throttled_reserved_call_tries_reserved_arc_then_spills() {
+    let (r, _) = router(10);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(2, 2));
+    let reserved: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+    assert_eq!(reserved.len(), 2);
+    let mut route = r.route(t).unwrap();
+    assert!(r.on_throttle(&mut route));
+    assert_eq!(route.kind(), RouteKind::Reserved);
+    assert!(reserved.contains(&route.manager()));
+    assert!(r.on_throttle(&mut route));
+    assert_eq!(route.kind(), RouteKind::Spillover);
+    let s = r.stats();
+    assert_eq!(
+        (s.in_flight_reserved, s.in_flight_unreserved, s.spillovers),
+        (0, 1, 1)
+    );
+    drop(route);
+    assert_eq!(r.stats().in_flight_unreserved, 0);
+}
+
+#[test]
+fn throttle_never_moves_a_reserved_call_to_a_slot_without_environments() {
+    let (r, _) = router(6);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(1, 1));
+    let slots = r.reserved_arc(t);
+    assert_eq!(
+        slots.iter().map(|s| s.environments).collect::<Vec<_>>(),
+        [1, 0]
+    );
+    let mut route = r.route(t).unwrap();
+    assert_eq!(
+        (route.kind(), route.manager()),
+        (RouteKind::Reserved, slots[0].manager)
+    );
+    assert!(r.on_throttle(&mut route));
+    assert_eq!(
+        route.kind(),
+        RouteKind::Spillover,
+        "slot 1 holds no environment"
+    );
+}
+
+#[test]
+fn a_lowered_reservation_keeps_its_environments_serving() {
+    let (r, _) = router(10);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(48, 48));
+    let before: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+    assert_eq!(before.len(), 3);
+    r.set_reservation(t, 1);
+    r.report_reserved_busy(t, 0.1).unwrap();
+    let held: Vec<Route> = (0..21).map(|_| r.route(t).unwrap()).collect();
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    for m in &before {
+        assert_eq!(
+            held.iter().filter(|h| h.manager() == *m).count(),
+            7,
+            "{m:?}"
+        );
+    }
+}
+
+#[test]
+fn a_spilled_call_never_returns_to_the_manager_that_throttled_it() {
+    for n in [2, 3, 5] {
+        for id in 0..50 {
+            let (r, _) = router(n);
+            let t = TaskId::new(id);
+            r.put_reservation(t, Reservation::new(1, 1));
+            let mut route = r.route(t).unwrap();
+            let throttled_on = route.manager();
+            assert!(r.on_throttle(&mut route));
+            assert_eq!(route.kind(), RouteKind::Spillover);
+            assert_ne!(route.manager(), throttled_on, "{n} managers, task {id}");
+        }
+    }
+}
+
+#[test]
+fn a_saturated_clock_does_not_panic() {
+    let (r, clock) = router(3);
+    clock.advance(Duration::MAX);
+    let t = TaskId::new(1);
+    r.put_reservation(t, Reservation::new(1, 1));
+    r.report_reserved_busy(t, 0.0).unwrap();
+    let routes: Vec<Route> = (0..3).filter_map(|_| r.route(t)).collect();
+    assert_eq!(routes.len(), 3);
+    drop(routes);
+    assert_eq!(r.evict_idle(), 0, "used at the latest instant: not idle");
+}
+
+#[test]
+fn an_unreserved_task_in_another_group_keeps_no_state_of_its_own() {
+    let (r, _) = router(3);
+    let g = GroupId::from_name("g");
+    drop(r.route_in(TaskId::new(1), g));
+    drop(r.route_in(TaskId::new(2), g));
+    assert_eq!(r.stats().live_entries, 1);
+}
+
+#[test]
+fn no_healthy_manager_is_none() {
+    let (r, _) = router(2);
+    r.set_health(ManagerId::new(0), false).unwrap();
+    r.set_health(ManagerId::new(1), false).unwrap();
+    assert!(r.route(TaskId::new(1)).is_none());
+    assert_eq!(r.stats().no_manager, 1);
+    r.set_health(ManagerId::new(1), true).unwrap();
+    assert_eq!(
+        r.route(TaskId::new(1)).unwrap().manager(),
+        ManagerId::new(1)
+    );
+}
+
+#[test]
+fn writers_publish_only_changes() {
+    let (r, _) = router(3);
+    assert_eq!(r.generation(), 1);
+    assert!(!r
+        .set_managers(fleet(3).collect::<Vec<_>>().into_iter().rev())
+        .unwrap());
+    let ring = r.ring();
+    assert!(r.set_health(ManagerId::new(2), false).unwrap());
+    assert!(Arc::ptr_eq(&ring, &r.ring()), "health reuses the ring");
+    assert!(!r.set_health(ManagerId::new(2), false).unwrap());
+    assert!(r.set_managers(fleet(4)).unwrap());
+    assert!(
+        !r.is_healthy(ManagerId::new(2)),
+        "health survives a membership change"
+    );
+    assert!(r.is_healthy(ManagerId::new(3)));
+    let t = TaskId::new(9);
+    assert!(r.set_reservation(t, 4));
+    assert!(!r.set_reservation(t, 4));
+    assert_eq!(
+        r.set_ready(TaskId::new(8), 1),
+        Err(Error::NoReservation {
+            task: TaskId::new(8)
+        })
+    );
+    assert!(r.set_ready(t, 4).unwrap());
+    assert!(r.remove_reservation(t));
+    assert!(!r.remove_reservation(t));
+    assert_eq!(r.generation(), 6);
+    let before = r.generation();
+    assert_eq!(r.set_managers([]), Err(Error::NoManagers));
+    let dup = [(ManagerId::new(1), 1), (ManagerId::new(1), 1)];
+    assert_eq!(
+        r.set_managers(dup),
+        Err(Error::DuplicateManager {
+            id: ManagerId::new(1)
+        })
+    );
+    assert_eq!(
+        r.set_health(ManagerId::new(77), true),
+        Err(Error::UnknownManager {
+            id: ManagerId::new(77)
+        })
+    );
+    assert_eq!(r.generation(), before, "errors publish nothing");
+}
+
+#[test]
+fn least_loaded_of_two_avoids_the_loaded_manager() {
+    let config = RouterConfig {
+        pick: Pick::LeastLoadedOfTwo,
+        ..RouterConfig::default()
+    };
+    let r = router_with(10, config, &ManualClock::new());
+    let t = TaskId::from_name("f");
+    let held: Vec<Route> = (0..15).map(|_| r.route(t).unwrap()).collect();
+    // 15 held: each further call is the 16th in flight, which an arc of 2 serves.
+    let arc = r.unreserved_arc(t.into());
+    assert_eq!(arc.len(), 2);
+    r.report_load(arc[0], 1000).unwrap();
+    let picks: Vec<ManagerId> = (0..10).map(|_| r.route(t).unwrap().manager()).collect();
+    assert!(picks.iter().all(|&m| m == arc[1]));
+    drop(held);
+    assert_eq!(
+        r.report_load(ManagerId::new(99), 1),
+        Err(Error::UnknownManager {
+            id: ManagerId::new(99)
+        })
+    );
+}
+
+#[test]
+fn groups_share_an_arc_but_not_reservations() {
+    let (r, _) = router(30);
+    let g = GroupId::from_name("account-7");
+    let (a, b) = (TaskId::from_name("a"), TaskId::from_name("b"));
+    let ra = r.route_in(a, g).unwrap();
+    let rb = r.route_in(b, g).unwrap();
+    let arc = r.unreserved_arc(g);
+    assert!(arc.contains(&ra.manager()) && arc.contains(&rb.manager()));
+    assert_eq!(ra.group(), g);
+    r.put_reservation(a, Reservation::new(1, 1));
+    assert_eq!(r.route_in(a, g).unwrap().kind(), RouteKind::Reserved);
+    assert_eq!(r.route_in(b, g).unwrap().kind(), RouteKind::Unreserved);
+}
+
+#[test]
+fn idle_state_is_evicted_after_ttl_only_without_permits() {
+    let (r, clock) = router(5);
+    let held = r.route(TaskId::new(1)).unwrap();
+    drop(r.route(TaskId::new(2)));
+    clock.advance(601 * S);
+    assert_eq!(r.evict_idle(), 1);
+    assert_eq!(r.stats().live_entries, 1);
+    drop(held);
+    assert_eq!(r.evict_idle(), 1);
+    assert_eq!(r.stats().evictions, 2);
+}
+
+#[test]
+fn builder_rejects_bad_config() {
+    let config = RouterConfig {
+        busy_threshold: f32::NAN,
+        ..RouterConfig::default()
+    };
+    assert!(matches!(
+        Router::builder().config(config).managers(fleet(1)).build(),
+        Err(Error::InvalidConfig { .. })
+    ));
+    assert_eq!(Router::builder().build().unwrap_err(), Error::NoManagers);
+}
+
+#[test]
+fn reserved_arc_tells_provisioning_where_and_how_many() {
+    let (r, _) = router(10);
+    let t = TaskId::from_name("f");
+    assert!(r.reserved_arc(t).is_empty());
+    r.put_reservation(t, Reservation::new(40, 0));
+    let slots = r.reserved_arc(t);
+    assert_eq!(slots.len(), 3, "ceil(40 / 16)");
+    assert_eq!(slots.iter().map(|s| s.environments).sum::<u32>(), 40);
+}
