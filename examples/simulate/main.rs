@@ -30,7 +30,7 @@ use fleet::{Fleet, Start};
 use report::{
     FrontendReport, FrontendRow, Progress, Report, StrategyResult, Window, WorkloadSummary,
 };
-use rng::Rng;
+use rand::Rng as _;
 use strategy::{Strategy, Ticket};
 use workload::{Arrivals, Workload};
 
@@ -803,7 +803,7 @@ fn simulate(
         cold_starts_per_minute: vec![0; w.minutes as usize],
         ..StrategyResult::default()
     };
-    let mut frontend_rng = Rng::stream(sim.seed, 7);
+    let mut frontend_rng = rng::stream(sim.seed, 7);
     let mut running: Vec<Option<Running>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut ends: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
@@ -920,7 +920,7 @@ fn simulate(
             Some(false) => r.spillovers += 1,
             None => {}
         }
-        let frontend = frontend_rng.below(sim.frontends as u64) as usize;
+        let frontend = frontend_rng.random_range(0..sim.frontends);
         let in_window = (sim.cut.map_or(u64::MAX, |c| c.at_ms)..window_end).contains(&now);
         if in_window {
             window.calls += 1;
@@ -1094,14 +1094,14 @@ fn change_membership(
     if change > 0 {
         fleet.add_managers(change as usize);
     } else {
-        let mut rng = Rng::stream(seed, now);
+        let mut rng = rng::stream(seed, now);
         for _ in 0..(-change) {
             let alive = fleet.alive();
             // Keep at least one manager: a fleet of none routes nothing.
             if alive.len() <= 1 {
                 break;
             }
-            let m = alive[rng.below(alive.len() as u64) as usize];
+            let m = alive[rng.random_range(0..alive.len())];
             fleet.remove_manager(m, now);
         }
     }

@@ -17,7 +17,8 @@ use arcroute::{
 
 use crate::fleet::Fleet;
 use crate::report::Routing;
-use crate::rng::Rng;
+use crate::rng::{self, SimRng};
+use rand::Rng as _;
 use crate::CountMode;
 
 /// Names accepted by `--strategies`, in report order.
@@ -157,7 +158,7 @@ pub fn build(
             reserved_per_manager,
         )),
         "random" => Box::new(RandomPick {
-            rng: Rng::stream(seed, 101),
+            rng: rng::stream(seed, 101),
         }),
         "round-robin" => Box::new(RoundRobin {
             cursors: vec![0; frontends],
@@ -432,13 +433,13 @@ impl Strategy for ArcRoute {
 
 /// `random`: a uniformly random manager; when full, another random manager not tried yet.
 struct RandomPick {
-    rng: Rng,
+    rng: SimRng,
 }
 
 impl Strategy for RandomPick {
     fn route(&mut self, _: usize, _: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
         let alive = fleet.alive();
-        (!alive.is_empty()).then(|| ticket(alive[self.rng.below(alive.len() as u64) as usize]))
+        (!alive.is_empty()).then(|| ticket(alive[self.rng.random_range(0..alive.len())]))
     }
 
     fn throttled(&mut self, ticket: &mut Ticket, _: u32, fleet: &Fleet) -> bool {
@@ -451,11 +452,11 @@ impl Strategy for RandomPick {
         }
         let next = if untried * 2 >= alive.len() {
             (0..).find_map(|_| {
-                let m = alive[self.rng.below(alive.len() as u64) as usize];
+                let m = alive[self.rng.random_range(0..alive.len())];
                 (!ticket.tried.contains(m)).then_some(m)
             })
         } else {
-            let k = self.rng.below(untried as u64) as usize;
+            let k = self.rng.random_range(0..untried);
             alive
                 .iter()
                 .copied()

@@ -37,7 +37,7 @@
 //! inverse-CDF interpolation of a uniform draw (point `q` of the CDF at percentile `q`), rounded
 //! to whole milliseconds and at least 1 ms.
 //!
-//! Randomness comes from [`Rng::stream`] sub-streams of the seed, one per (purpose, absolute trace
+//! Randomness comes from [`rng::stream`] sub-streams of the seed, one per (purpose, absolute trace
 //! minute): arrival times and durations use different streams, so durations do not depend on the
 //! arrival mode, and a minute's calls do not depend on which range was asked for (the calls of
 //! `10..20` are those of `0..20` from minute 10 on, shifted). A workload therefore depends only
@@ -49,7 +49,11 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::rng::Rng;
+use rand::seq::SliceRandom;
+use rand::Rng as _;
+use rand_distr::{Distribution, Poisson, StandardNormal};
+
+use crate::rng::{self, SimRng};
 
 /// Minutes in a trace day.
 pub const DAY_MINUTES: u32 = 1440;
@@ -74,7 +78,7 @@ const PCT_COLUMNS: [&str; 7] = [
 ];
 const PCT_POINTS: [f64; 7] = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0];
 
-/// Tags of the [`Rng::stream`] sub-streams: `(tag << 32) | index`.
+/// Tags of the [`rng::stream`] sub-streams: `(tag << 32) | index`.
 const STREAM_ARRIVALS: u64 = 1 << 32;
 const STREAM_DURATIONS: u64 = 2 << 32;
 const STREAM_MODEL: u64 = 3 << 32;
@@ -679,21 +683,21 @@ fn materialize(
     let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
     let mut calls = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for (k, minute) in minutes.enumerate() {
-        let mut arrival_rng = Rng::stream(seed, STREAM_ARRIVALS | u64::from(minute));
-        let mut duration_rng = Rng::stream(seed, STREAM_DURATIONS | u64::from(minute));
+        let mut arrival_rng = rng::stream(seed, STREAM_ARRIVALS | u64::from(minute));
+        let mut duration_rng = rng::stream(seed, STREAM_DURATIONS | u64::from(minute));
         let base = k as u64 * MINUTE_MS;
         let first = calls.len();
         for (f, table) in tables.iter().enumerate() {
             let c = u64::from(counts[f * span + k]);
             for i in 0..c {
                 let offset = match arrivals {
-                    Arrivals::Random => arrival_rng.below(MINUTE_MS),
+                    Arrivals::Random => arrival_rng.random_range(0..MINUTE_MS),
                     Arrivals::Even => (2 * i + 1) * MINUTE_MS / (2 * c),
                 };
                 calls.push(Call {
                     at_ms: base + offset,
                     function: f as u32,
-                    duration_ms: draw_duration(table, duration_rng.unit()),
+                    duration_ms: draw_duration(table, duration_rng.random::<f64>()),
                 });
             }
         }
@@ -813,30 +817,30 @@ pub fn generate(minutes: Range<u32>, arrivals: Arrivals, seed: u64) -> Workload 
 
 /// The functions' models: depend on the seed only.
 fn generate_models(seed: u64) -> Vec<Model> {
-    let mut rng = Rng::stream(seed, STREAM_MODEL);
+    let mut rng = rng::stream(seed, STREAM_MODEL);
     let mut kinds = Vec::with_capacity(GEN_FUNCTIONS);
     kinds.resize(GEN_TIMERS, Kind::Steady); // replaced below
     for kind in &mut kinds {
-        let period = match rng.unit() {
+        let period = match rng.random::<f64>() {
             u if u < 0.2 => 1,
             u if u < 0.55 => 5,
             u if u < 0.85 => 15,
             _ => 60,
         };
-        let per_fire = match rng.unit() {
+        let per_fire = match rng.random::<f64>() {
             u if u < 0.7 => 1,
             u if u < 0.9 => 2,
             _ => 4,
         };
         *kind = Kind::Timer {
             period,
-            phase: rng.below(u64::from(period)) as u32,
+            phase: rng.random_range(0..period),
             per_fire,
         };
     }
     kinds.resize(GEN_TIMERS + GEN_BURSTY, Kind::Bursty);
     kinds.resize(GEN_FUNCTIONS, Kind::Steady);
-    shuffle(&mut kinds, &mut rng);
+    kinds.shuffle(&mut rng);
 
     // Log-normal popularity by rank quantiles, ranks dealt out at random.
     let others = GEN_FUNCTIONS - GEN_TIMERS;
@@ -848,7 +852,7 @@ fn generate_models(seed: u64) -> Vec<Model> {
         .collect();
     let sum: f64 = weights.iter().sum();
     weights.iter_mut().for_each(|w| *w *= GEN_DAILY_CALLS / sum);
-    shuffle(&mut weights, &mut rng);
+    weights.shuffle(&mut rng);
     let mut weights = weights.into_iter();
 
     kinds
@@ -860,23 +864,23 @@ fn generate_models(seed: u64) -> Vec<Model> {
                 } => f64::from(DAY_MINUTES / period * per_fire),
                 _ => weights.next().unwrap_or(0.0),
             };
-            let amplitude = 0.4 + 0.2 * rng.unit();
-            let peak = 720.0 + 180.0 * (rng.unit() - 0.5);
+            let amplitude = 0.4 + 0.2 * rng.random::<f64>();
+            let peak = 720.0 + 180.0 * (rng.random::<f64>() - 0.5);
             let median = (700f64.ln() + 1.0 * normal(&mut rng))
                 .exp()
                 .clamp(50.0, 10_000.0);
-            let spread = 0.2 + 0.8 * rng.unit();
+            let spread = 0.2 + 0.8 * rng.random::<f64>();
             let q = |z: f64| median * (spread * z).exp();
             let p1 = q(-2.326);
-            let p99 = q(2.326) * (1.0 + 3.0 * rng.unit());
+            let p99 = q(2.326) * (1.0 + 3.0 * rng.random::<f64>());
             let durations = [
-                (p1 * (0.5 + 0.4 * rng.unit())).max(1.0),
+                (p1 * (0.5 + 0.4 * rng.random::<f64>())).max(1.0),
                 p1.max(1.0),
                 q(-0.674).max(1.0),
                 median,
                 q(0.674),
                 p99,
-                p99 * (1.5 + 3.5 * rng.unit()),
+                p99 * (1.5 + 3.5 * rng.random::<f64>()),
             ];
             let memory_mb = (256f64.ln() + 0.6 * normal(&mut rng))
                 .exp()
@@ -898,7 +902,7 @@ fn generate_models(seed: u64) -> Vec<Model> {
 /// from minute 0 so that they do not depend on the range.
 fn generate_counts(model: &Model, seed: u64, f: u64, start: u32, out: &mut [u32]) {
     let end = start + out.len() as u32;
-    let mut rng = Rng::stream(seed, STREAM_COUNTS | f);
+    let mut rng = rng::stream(seed, STREAM_COUNTS | f);
     // Share of minutes in a burst: bursts of mean length 2 start with chance p when none runs.
     let in_burst = GEN_BURST_START * 2.0 / (1.0 - GEN_BURST_START + GEN_BURST_START * 2.0);
     let burst_gain = 1.0 + in_burst * (12.5 - 1.0);
@@ -923,9 +927,9 @@ fn generate_counts(model: &Model, seed: u64, f: u64, start: u32, out: &mut [u32]
                 let mut rate =
                     model.daily / f64::from(DAY_MINUTES) * (1.0 + model.amplitude * angle.cos());
                 if let Kind::Bursty = model.kind {
-                    if burst_left == 0 && rng.unit() < GEN_BURST_START {
-                        burst_left = 1 + rng.below(3) as u32;
-                        burst_mult = 5.0 + 15.0 * rng.unit();
+                    if burst_left == 0 && rng.random::<f64>() < GEN_BURST_START {
+                        burst_left = rng.random_range(1..=3);
+                        burst_mult = 5.0 + 15.0 * rng.random::<f64>();
                     }
                     rate /= burst_gain;
                     if burst_left > 0 {
@@ -942,38 +946,17 @@ fn generate_counts(model: &Model, seed: u64, f: u64, start: u32, out: &mut [u32]
     }
 }
 
-/// Fisher-Yates.
-fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
-    for i in (1..items.len()).rev() {
-        items.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+/// A standard normal draw.
+fn normal(rng: &mut SimRng) -> f64 {
+    StandardNormal.sample(rng)
 }
 
-/// A standard normal draw (Box-Muller).
-fn normal(rng: &mut Rng) -> f64 {
-    let u1 = 1.0 - rng.unit(); // (0, 1]
-    let u2 = rng.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// A Poisson draw: by multiplication of uniforms for small rates, by a rounded normal above 50.
-fn poisson(rng: &mut Rng, rate: f64) -> u32 {
-    if rate <= 0.0 {
-        return 0;
+/// A Poisson draw at `rate` calls (0 for a rate that is not positive and finite).
+fn poisson(rng: &mut SimRng, rate: f64) -> u32 {
+    match Poisson::new(rate) {
+        Ok(d) => d.sample(rng).clamp(0.0, f64::from(u32::MAX)) as u32,
+        Err(_) => 0,
     }
-    if rate > 50.0 {
-        return (rate + rate.sqrt() * normal(rng))
-            .round()
-            .clamp(0.0, f64::from(u32::MAX)) as u32;
-    }
-    let limit = (-rate).exp();
-    let mut product = rng.unit();
-    let mut k = 0;
-    while product > limit {
-        k += 1;
-        product *= rng.unit();
-    }
-    k
 }
 
 /// The standard normal quantile at `p` in `(0, 1)` (Acklam's rational approximation; within
