@@ -231,7 +231,28 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Args::try_parse_from(args)?.into_options()
+    Args::try_parse_from(args)
+        .map_err(name_unknown)?
+        .into_options()
+}
+
+/// Says "unknown option" of an argument clap does not know, naming it.
+fn name_unknown(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => {
+            let what = if arg.starts_with('-') {
+                "option"
+            } else {
+                "argument"
+            };
+            refuse(
+                ErrorKind::UnknownArgument,
+                format!("unknown {what} `{arg}` (see --help)"),
+            )
+        }
+        _ => e,
+    }
 }
 
 /// Milliseconds from a minute given on the command line (cannot overflow: a `u32` minute).
@@ -441,7 +462,10 @@ mod tests {
         for line in ["--frob 1", "--frob", "--managers 5 --frob=2"] {
             let e = refused(line);
             assert_eq!(e.kind(), ErrorKind::UnknownArgument, "{line}: {e}");
-            assert!(e.to_string().contains("--frob"), "{line}: {e}");
+            assert!(
+                e.to_string().contains("unknown option `--frob`"),
+                "{line}: {e}"
+            );
             assert!(!e.to_string().contains("needs a value"), "{line}: {e}");
         }
         let e = refused("--seed");
