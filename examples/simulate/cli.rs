@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::scenario::{CountMode, CutMode, Options, SimConfig};
 use crate::strategy::StrategyKind;
@@ -231,9 +231,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Args::try_parse_from(args)
-        .map_err(name_unknown)?
-        .into_options()
+    let matches = Args::command()
+        .try_get_matches_from(args)
+        .map_err(name_unknown)?;
+    // Membership changes at the same minute apply in the order given on the command line.
+    let order = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map_or_else(Vec::new, |i| i.collect())
+    };
+    let given = [order("add_managers"), order("remove_managers")];
+    Args::from_arg_matches(&matches)?.into_options(&given)
 }
 
 /// Says "unknown option" of an argument clap does not know, naming it.
@@ -261,20 +269,29 @@ fn minute_ms(minute: u32) -> u64 {
 }
 
 impl Args {
-    fn into_options(self) -> Result<Options, clap::Error> {
+    /// The checked options; `given` holds the command-line positions of `--add-managers`'
+    /// and `--remove-managers`' values, which order changes at the same minute.
+    fn into_options(self, given: &[Vec<usize>; 2]) -> Result<Options, clap::Error> {
         let overflow = |what: &str| refuse(ErrorKind::ValueValidation, what);
         // Every range is checked by the parsers above; these combine them.
         let mut peak = self.managers;
         let mut events: Vec<(u64, i64)> = Vec::new();
-        let mut changes: Vec<(u32, i64, u64)> = self
+        let position = |kind: usize, k: usize| given[kind].get(k).copied().unwrap_or(usize::MAX);
+        let mut changes: Vec<(u32, usize, i64, u64)> = self
             .add_managers
             .iter()
-            .map(|&(m, c)| (m, 1, c))
-            .chain(self.remove_managers.iter().map(|&(m, c)| (m, -1, c)))
+            .enumerate()
+            .map(|(k, &(m, c))| (m, position(0, k), 1, c))
+            .chain(
+                self.remove_managers
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(m, c))| (m, position(1, k), -1, c)),
+            )
             .collect();
-        changes.sort_by_key(|&(m, _, _)| m);
+        changes.sort_by_key(|&(m, at, _, _)| (m, at));
         let mut now = self.managers;
-        for (minute, sign, count) in changes {
+        for (minute, _, sign, count) in changes {
             now = if sign > 0 {
                 now.checked_add(count)
                     .filter(|&n| n <= MAX_MANAGERS)
@@ -445,6 +462,19 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(o.sim.events, vec![(MIN, -10), (2 * MIN, 10)]);
+        // At the same minute, in the order given.
+        for (line, want) in [
+            (
+                "--remove-managers 1:2 --add-managers 1:3",
+                [(MIN, -2), (MIN, 3)],
+            ),
+            (
+                "--add-managers 1:3 --remove-managers 1:2",
+                [(MIN, 3), (MIN, -2)],
+            ),
+        ] {
+            assert_eq!(parse_args(args(line)).unwrap().unwrap().sim.events, want);
+        }
         // The largest values accepted combine without overflow.
         let o = parse_args(args(&format!(
             "--memory-gb {MAX_MEMORY_GB} --managers 900 --frontends 1000 --keep-alive 525600 \
