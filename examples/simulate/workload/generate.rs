@@ -62,8 +62,8 @@ pub(super) struct Model {
 /// median (50 ms to 10 s) with a spread, a p99 tail up to 4x heavier than log-normal, and a p100
 /// 1.5-5x the p99. Memory: log-normal around 256 MB, clamped to 128-1536 MB.
 ///
-/// About 1.48 M calls a day for seed 1 (1.40-1.56 M over seeds 0-59); minutes 480..600 (8-10 am,
-/// on the rising edge) hold 164 k for seed 1 (149-187 k over seeds 0-59).
+/// About 1.48 M calls a day for seed 1 (1.42-1.51 M over seeds 0-59); minutes 480..600 (8-10 am,
+/// on the rising edge) hold 164 k for seed 1 (152-196 k over seeds 0-59).
 ///
 /// `minutes` is clamped to `0..1440`; a range empty after clamping gives a workload without calls
 /// (and `minutes` 0). Counts are drawn per absolute minute, so a range's calls are those of the
