@@ -1,0 +1,841 @@
+//! The replay: one strategy on one platform, driven by one queue of [`Event`]s in time
+//! order, one method per event.
+//!
+//! Calls are read in order from the workload: only the next arrival sits in the queue, so
+//! the queue holds the calls running, the next arrival and the host's timers. At equal
+//! times events run in the order of [`Event`]'s variants: calls end, membership changes,
+//! load samples, the host's reports, the cut and its window, the drain, then the arrival.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::num::NonZeroU32;
+use std::ops::Range;
+use std::time::Instant;
+
+use arcroute::TaskId;
+use rand::Rng as _;
+
+use crate::fleet::{Fleet, Start};
+use crate::host::{self, Host};
+use crate::progress::Progress;
+use crate::report::{self, StrategyResult, Window};
+use crate::rng::{self, SimRng};
+use crate::scenario::{CountMode, CutMode, SimConfig, CUT_WINDOW_MS};
+use crate::strategy::{self, Setup, Strategy, StrategyKind, Ticket};
+use crate::workload::Workload;
+
+/// How often a draining host looks for excess reserved environments to tear down.
+const DRAIN_TICK_MS: u64 = 1000;
+
+/// How often the busiest manager's load is sampled.
+const SAMPLE_MS: u64 = 1000;
+
+/// Calls counted between updates of the progress bar.
+const PROGRESS_BLOCK: u64 = 4096;
+
+/// What happens at one instant. Ordered for equal times as the variants are listed (then by
+/// their fields: calls end in slot order, arrivals in workload order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// The call in `running[slot]` ends.
+    End { slot: usize },
+    /// The `index`-th membership change of the platform.
+    Membership { index: usize },
+    /// Sample the busiest manager's load.
+    Sample,
+    /// The host reports each reservation's busy fraction (the sibling rule).
+    BusyReport,
+    /// The host's counting service reports the global counts.
+    CountReport,
+    /// The reservation cut.
+    Cut,
+    /// The end of the window after the cut.
+    WindowEnd,
+    /// A draining host's look for idle excess environments.
+    Drain,
+    /// The workload's `index`-th call arrives.
+    Arrival { index: usize },
+    /// The end of the replay.
+    Finish,
+}
+
+/// One call running: where, which function, whether on a pinned environment, and the
+/// strategy's ticket (arcroute's permit).
+struct Running {
+    manager: usize,
+    function: u32,
+    pinned: bool,
+    _ticket: Ticket,
+}
+
+/// The cut's window as it is measured.
+#[derive(Default)]
+struct CutWindow {
+    /// The window's span, in ms (empty without a cut).
+    span: Range<u64>,
+    window: Window,
+    gb_at_cut: f64,
+    spilled_at_cut: Option<u64>,
+}
+
+/// Replays `w` through strategy `kind` on the platform `sim`.
+///
+/// # Errors
+/// The library's refusal of the fleet, the frontends or a host report.
+pub fn simulate(
+    kind: StrategyKind,
+    w: &Workload,
+    tasks: &[TaskId],
+    reservations: &[(u32, u32)],
+    sim: &SimConfig,
+    progress: &Progress,
+) -> Result<StrategyResult, arcroute::Error> {
+    let started = Instant::now();
+    let mut engine = Engine::new(kind, w, tasks, reservations, sim, progress)?;
+    while let Some(Reverse((now, event))) = engine.queue.pop() {
+        match event {
+            Event::End { slot } => engine.on_end(slot, now),
+            Event::Membership { index } => engine.on_membership(index, now)?,
+            Event::Sample => engine.on_sample(now),
+            Event::BusyReport => engine.on_busy_report(now)?,
+            Event::CountReport => engine.on_count_report(now)?,
+            Event::Cut => engine.on_cut(now),
+            Event::WindowEnd => engine.on_window_end(now),
+            Event::Drain => engine.on_drain(now),
+            Event::Arrival { index } => engine.on_arrival(index, now),
+            Event::Finish => break,
+        }
+    }
+    let mut r = engine.finish();
+    r.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+/// The state of one replay.
+struct Engine<'a> {
+    w: &'a Workload,
+    sim: &'a SimConfig,
+    progress: &'a Progress,
+    fleet: Fleet,
+    strat: Box<dyn Strategy>,
+    host: Host,
+    queue: BinaryHeap<Reverse<(u64, Event)>>,
+    /// Calls running, by slot; `free` holds the empty slots.
+    running: Vec<Option<Running>>,
+    free: Vec<usize>,
+    /// Each function's calls running.
+    in_flight: Vec<u32>,
+    /// Each function's reservation now (0: none), for counting reserved calls.
+    reserved_envs: Vec<u32>,
+    /// Picks each call's frontend.
+    frontend_rng: SimRng,
+    /// The busiest manager's load over the mean, at each sample.
+    ratios: Vec<f64>,
+    moved_sum: f64,
+    moved_events: u32,
+    over_admitted: u64,
+    cut: CutWindow,
+    /// Calls done since the progress bar was last told.
+    unreported: u64,
+    end_ms: u64,
+    r: StrategyResult,
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        kind: StrategyKind,
+        w: &'a Workload,
+        tasks: &[TaskId],
+        reservations: &[(u32, u32)],
+        sim: &'a SimConfig,
+        progress: &'a Progress,
+    ) -> Result<Self, arcroute::Error> {
+        let memory: Vec<u64> = w.functions.iter().map(|f| u64::from(f.memory_mb)).collect();
+        let mut fleet = Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms);
+        // Reserved arcs sized so that the largest reserved function's environments on one
+        // manager take at most half of its memory, as a platform would configure it.
+        let largest = reservations
+            .iter()
+            .map(|&(f, _)| u64::from(w.functions[f as usize].memory_mb))
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let per_manager = u32::try_from(sim.memory_mb / 2 / largest).unwrap_or(u32::MAX);
+        let reserved_per_manager = NonZeroU32::new(per_manager).unwrap_or(NonZeroU32::MIN);
+        let setup = Setup {
+            fleet: &fleet,
+            tasks,
+            reservations,
+            sim,
+            reserved_per_manager,
+        };
+        let mut strat = strategy::build(kind, &setup)?;
+        let mut reserved_envs = vec![0u32; w.functions.len()];
+        for &(f, n) in reservations {
+            reserved_envs[f as usize] = n;
+        }
+        let mut host = Host::new(reservations);
+        let reserved_envs_placed = host.provision(&mut fleet, strat.as_mut(), 0);
+        let end_ms = u64::from(w.minutes) * 60_000;
+        let mut engine = Self {
+            w,
+            sim,
+            progress,
+            fleet,
+            strat,
+            host,
+            queue: BinaryHeap::new(),
+            running: Vec::new(),
+            free: Vec::new(),
+            in_flight: vec![0; w.functions.len()],
+            reserved_envs,
+            frontend_rng: rng::stream(sim.seed, 7),
+            ratios: Vec::new(),
+            moved_sum: 0.0,
+            moved_events: 0,
+            over_admitted: 0,
+            cut: CutWindow::default(),
+            unreported: 0,
+            end_ms,
+            r: StrategyResult {
+                name: kind.name().to_owned(),
+                reserved_envs_placed,
+                cold_starts_per_minute: vec![0; w.minutes as usize],
+                ..StrategyResult::default()
+            },
+        };
+        engine.schedule(0, Event::Sample);
+        if sim.busy_report_ms > 0 && sim.busy_rule {
+            engine.schedule(0, Event::BusyReport);
+        }
+        if sim.counting == CountMode::Global {
+            engine.schedule(0, Event::CountReport);
+        }
+        for (index, &(at, _)) in sim.events.iter().enumerate() {
+            engine.schedule(at, Event::Membership { index });
+        }
+        if let Some(cut) = sim.cut {
+            let window_end = cut.at_ms.saturating_add(CUT_WINDOW_MS).min(end_ms);
+            engine.cut.span = cut.at_ms..window_end;
+            engine.schedule(cut.at_ms, Event::Cut);
+            engine.schedule(window_end, Event::WindowEnd);
+        }
+        if let Some(first) = w.calls.first() {
+            engine.schedule(first.at_ms, Event::Arrival { index: 0 });
+        }
+        engine.schedule(end_ms, Event::Finish);
+        Ok(engine)
+    }
+
+    fn schedule(&mut self, at: u64, event: Event) {
+        self.queue.push(Reverse((at, event)));
+    }
+
+    fn on_end(&mut self, slot: usize, now: u64) {
+        if let Some(done) = self.running[slot].take() {
+            self.fleet
+                .finish(done.manager, done.function, done.pinned, now);
+            self.in_flight[done.function as usize] -= 1;
+            self.free.push(slot);
+        }
+    }
+
+    fn on_membership(&mut self, index: usize, now: u64) -> Result<(), arcroute::Error> {
+        let (_, change) = self.sim.events[index];
+        self.moved_sum += host::change_membership(
+            &mut self.fleet,
+            self.strat.as_mut(),
+            self.w,
+            change,
+            now,
+            self.sim.seed,
+        )?;
+        self.moved_events += 1;
+        // Re-placing after a membership change provisions the current limits, and ends a
+        // drain: the host re-provisions from scratch.
+        self.host
+            .provision(&mut self.fleet, self.strat.as_mut(), now);
+        Ok(())
+    }
+
+    fn on_sample(&mut self, now: u64) {
+        if let Some(ratio) = peak_to_mean(&self.fleet) {
+            self.ratios.push(ratio);
+        }
+        self.schedule(now + SAMPLE_MS, Event::Sample);
+    }
+
+    fn on_busy_report(&mut self, now: u64) -> Result<(), arcroute::Error> {
+        if let Some(feedback) = self.strat.feedback() {
+            feedback.report_busy(&self.fleet, self.host.pinned(), now)?;
+        }
+        self.schedule(now + self.sim.busy_report_ms, Event::BusyReport);
+        Ok(())
+    }
+
+    fn on_count_report(&mut self, now: u64) -> Result<(), arcroute::Error> {
+        if let Some(feedback) = self.strat.feedback() {
+            feedback.report_counts(now)?;
+        }
+        self.schedule(now + self.sim.count_report_ms, Event::CountReport);
+        Ok(())
+    }
+
+    fn on_cut(&mut self, now: u64) {
+        let Some(cut) = self.sim.cut else { return };
+        self.cut.window = Window {
+            mode: cut.mode.name().into(),
+            percent: cut.percent,
+            from_minute: cut.at_ms / 60_000,
+            minutes: (self.cut.span.end - cut.at_ms).div_ceil(60_000),
+            reserved_envs_before: self.host.pinned_all(&self.fleet),
+            ..Window::default()
+        };
+        self.cut.gb_at_cut = self.fleet.gb_seconds(now);
+        self.cut.spilled_at_cut = self.routing().map(|r| r.spilled);
+        self.host.cut(&mut self.fleet, self.strat.as_mut(), cut);
+        for &(f, limit) in self.host.limits() {
+            self.reserved_envs[f as usize] = limit;
+        }
+        if cut.mode == CutMode::Drain {
+            self.schedule(now, Event::Drain);
+        }
+    }
+
+    fn on_window_end(&mut self, now: u64) {
+        let window = &mut self.cut.window;
+        window.env_memory_gb_seconds = self.fleet.gb_seconds(now) - self.cut.gb_at_cut;
+        window.reserved_envs_after = self.host.pinned_all(&self.fleet);
+        let spilled = self.routing().map(|r| r.spilled);
+        self.cut.window.spilled = spilled
+            .zip(self.cut.spilled_at_cut)
+            .map(|(now, at_cut)| now - at_cut);
+    }
+
+    fn on_drain(&mut self, now: u64) {
+        let idle_ms = self.sim.drain_idle_ms;
+        if self
+            .host
+            .drain(&mut self.fleet, self.strat.as_mut(), idle_ms, now)
+        {
+            self.schedule(now + DRAIN_TICK_MS, Event::Drain);
+        }
+    }
+
+    /// The strategy's routing counts, for a strategy that keeps them.
+    fn routing(&mut self) -> Option<report::Routing> {
+        self.strat.feedback().map(|feedback| feedback.routing())
+    }
+
+    fn on_arrival(&mut self, index: usize, now: u64) {
+        if let Some(next) = self.w.calls.get(index + 1) {
+            self.schedule(next.at_ms, Event::Arrival { index: index + 1 });
+        }
+        self.unreported += 1;
+        if self.unreported == PROGRESS_BLOCK {
+            self.progress.add(PROGRESS_BLOCK);
+            self.unreported = 0;
+        }
+        let call = self.w.calls[index];
+        let f = call.function;
+        let fi = f as usize;
+        let within =
+            (self.reserved_envs[fi] > 0).then(|| self.in_flight[fi] < self.reserved_envs[fi]);
+        let r = &mut self.r;
+        match within {
+            Some(true) => r.reserved_calls += 1,
+            Some(false) => r.spillovers += 1,
+            None => {}
+        }
+        let frontend = self.frontend_rng.random_range(0..self.sim.frontends);
+        let in_window = self.cut.span.contains(&now);
+        let window = &mut self.cut.window;
+        if in_window {
+            window.calls += 1;
+            match within {
+                Some(true) => window.reserved_calls += 1,
+                Some(false) => window.spillovers += 1,
+                None => {}
+            }
+        }
+        let ticket = self.strat.route(frontend, f, now, &self.fleet);
+        if ticket.as_ref().is_some_and(Ticket::reserved) {
+            if let Some(feedback) = self.strat.feedback() {
+                let (in_flight, ready) = feedback.reserved_count(f);
+                self.over_admitted += u64::from(in_flight > ready);
+            }
+        }
+        let Some((ticket, start)) = ticket.and_then(|ticket| self.start(ticket, f, now)) else {
+            self.r.throttled += 1;
+            return;
+        };
+        let (pinned, cold) = match start {
+            Start::Warm { pinned } => (pinned, false),
+            _ => (false, true),
+        };
+        let (r, window) = (&mut self.r, &mut self.cut.window);
+        if in_window {
+            window.cold_starts += u64::from(cold);
+            window.reserved_cold_starts += u64::from(cold && within == Some(true));
+        }
+        if cold {
+            r.cold_starts += 1;
+            r.cold_starts_per_minute[((now / 60_000) as usize).min(self.w.minutes as usize - 1)] +=
+                1;
+            if within == Some(true) {
+                r.reserved_cold_starts += 1;
+            }
+        } else {
+            r.warm_starts += 1;
+        }
+        let cold_ms = if cold { self.sim.cold_start_ms } else { 0 };
+        let done_at = now + u64::from(call.duration_ms) + cold_ms;
+        let entry = Running {
+            manager: ticket.manager,
+            function: f,
+            pinned,
+            _ticket: ticket,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.running[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.running.push(Some(entry));
+                self.running.len() - 1
+            }
+        };
+        self.schedule(done_at, Event::End { slot });
+        self.in_flight[fi] += 1;
+    }
+
+    /// Starts a call of `f` where its ticket points, trying the strategy's next manager
+    /// after each throttle; `None` once the strategy gives up.
+    fn start(&mut self, mut ticket: Ticket, f: u32, now: u64) -> Option<(Ticket, Start)> {
+        loop {
+            let start = if ticket.reserved() {
+                self.fleet.start_warm(ticket.manager, f, now)
+            } else {
+                self.fleet.start(ticket.manager, f, now, ticket.pinned_ok())
+            };
+            match start {
+                Start::Full => {
+                    if !self.strat.throttled(&mut ticket, f, &self.fleet) {
+                        return None;
+                    }
+                    self.r.retries += 1;
+                }
+                start => return Some((ticket, start)),
+            }
+        }
+    }
+
+    fn finish(mut self) -> StrategyResult {
+        self.progress.add(self.unreported);
+        let routing = self.routing();
+        let mut r = self.r;
+        r.calls = self.w.calls.len() as u64;
+        r.cold_start_rate = if r.calls == 0 {
+            0.0
+        } else {
+            r.cold_starts as f64 / r.calls as f64
+        };
+        r.load_peak_to_mean_p99 = percentile(&mut self.ratios, 99.0);
+        r.env_memory_gb_seconds = self.fleet.gb_seconds(self.end_ms);
+        r.moved_on_membership_change = if self.moved_events == 0 {
+            0.0
+        } else {
+            self.moved_sum / f64::from(self.moved_events)
+        };
+        r.routing = routing.map(|routing| report::Routing {
+            over_admitted: self.over_admitted,
+            ..routing
+        });
+        if self.sim.cut.is_some() {
+            r.after_cut = Some(self.cut.window);
+        }
+        r
+    }
+}
+
+/// Busiest manager's running calls over the mean, among managers alive; `None` when idle.
+fn peak_to_mean(fleet: &Fleet) -> Option<f64> {
+    let alive = fleet.alive();
+    let total = fleet.busy();
+    if total == 0 || alive.is_empty() {
+        return None;
+    }
+    let peak = alive
+        .iter()
+        .map(|&m| fleet.managers[m].busy)
+        .max()
+        .unwrap_or(0);
+    Some(f64::from(peak) * alive.len() as f64 / total as f64)
+}
+
+/// The `p`-th percentile (nearest rank) of `values`; 0 for none.
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Report;
+    use crate::runner;
+    use crate::scenario::{frontend_rows, frontend_runs, reserve, Cut, Options, RunSpec};
+    use crate::workload::{self, Arrivals, Call, Function};
+
+    const MIN: u64 = 60_000;
+
+    /// One function of 256 MB whose calls arrive at `at` (ms) and run `duration_ms`.
+    fn one_function(at: &[u64], duration_ms: u32) -> Workload {
+        let calls: Vec<Call> = at
+            .iter()
+            .map(|&at_ms| Call {
+                at_ms,
+                function: 0,
+                duration_ms,
+            })
+            .collect();
+        Workload {
+            functions: vec![Function {
+                name: "f".into(),
+                memory_mb: 256,
+                total_calls: calls.len() as u64,
+            }],
+            minutes: (at.last().copied().unwrap_or(0) / MIN + 1) as u32,
+            calls,
+            source: "test".into(),
+        }
+    }
+
+    fn config(managers: usize, frontends: usize) -> SimConfig {
+        SimConfig {
+            managers,
+            frontends,
+            ..Options::default().sim
+        }
+    }
+
+    fn run(
+        name: StrategyKind,
+        w: &Workload,
+        reservations: &[(u32, u32)],
+        sim: &SimConfig,
+    ) -> StrategyResult {
+        let tasks: Vec<TaskId> = w
+            .functions
+            .iter()
+            .map(|f| TaskId::from_name(&f.name))
+            .collect();
+        simulate(
+            name,
+            w,
+            &tasks,
+            reservations,
+            sim,
+            &Progress::new("test", 0),
+        )
+        .unwrap()
+    }
+
+    /// Every strategy in `kinds` on the same workload and platform.
+    fn simulate_all(
+        w: &Workload,
+        reservations: &[(u32, u32)],
+        sim: &SimConfig,
+        kinds: &[StrategyKind],
+    ) -> Report {
+        let runs: Vec<RunSpec> = kinds.iter().map(|&k| RunSpec::plain(k, sim)).collect();
+        runner::simulate_runs(w, reservations, &runs).unwrap()
+    }
+
+    /// Strategies that send every call of a function to the same manager while it has room.
+    const HOMED: [StrategyKind; 4] = [
+        StrategyKind::Arcroute,
+        StrategyKind::ConsistentHash,
+        StrategyKind::Openwhisk,
+        StrategyKind::BoundedLoad,
+    ];
+
+    #[test]
+    fn calls_within_the_keep_alive_cold_start_once() {
+        let w = one_function(&(0..12).map(|i| i * 5 * MIN).collect::<Vec<_>>(), 1000);
+        for name in StrategyKind::ALL {
+            let r = run(name, &w, &[], &config(1, 3));
+            assert_eq!(
+                (r.cold_starts, r.warm_starts),
+                (1, 11),
+                "{name} on one manager"
+            );
+        }
+        for name in HOMED {
+            let r = run(name, &w, &[], &config(20, 3));
+            assert_eq!(r.cold_starts, 1, "{name} on 20 managers");
+        }
+    }
+
+    #[test]
+    fn calls_past_the_keep_alive_cold_start_every_time() {
+        let w = one_function(&(0..6).map(|i| i * 11 * MIN).collect::<Vec<_>>(), 1000);
+        for name in StrategyKind::ALL {
+            let r = run(name, &w, &[], &config(5, 2));
+            assert_eq!((r.cold_starts, r.warm_starts), (6, 0), "{name}");
+            assert_eq!(r.cold_starts_per_minute.iter().sum::<u64>(), 6);
+        }
+    }
+
+    #[test]
+    fn a_reservation_covers_its_concurrency_without_cold_starts() {
+        // Bursts of 4 concurrent 30 s calls every 20 minutes: past the keep-alive, so every
+        // burst would cold-start without the 4 reserved environments.
+        let at: Vec<u64> = (0..6)
+            .flat_map(|b| [0, 10, 20, 30].map(|d| b * 20 * MIN + d))
+            .collect();
+        let w = one_function(&at, 30_000);
+        let r = run(StrategyKind::Arcroute, &w, &[(0, 4)], &config(20, 1));
+        assert_eq!(r.reserved_calls, 24);
+        assert_eq!(
+            (r.cold_starts, r.reserved_cold_starts, r.spillovers),
+            (0, 0, 0)
+        );
+        let unreserved = run(StrategyKind::Arcroute, &w, &[], &config(20, 1));
+        assert!(
+            unreserved.cold_starts >= 6 * 4,
+            "every burst is cold without it"
+        );
+    }
+
+    #[test]
+    fn every_call_is_warm_cold_or_throttled() {
+        let w = workload::generate(480..500, Arrivals::Random, 3);
+        let reservations = reserve(&w, 5, 90.0);
+        // Small managers, so that some calls are throttled.
+        let sim = SimConfig {
+            memory_mb: 2048,
+            ..config(6, 3)
+        };
+        for name in StrategyKind::ALL {
+            let r = run(name, &w, &reservations, &sim);
+            assert_eq!(r.calls, w.calls.len() as u64);
+            assert_eq!(
+                r.warm_starts + r.cold_starts + r.throttled,
+                r.calls,
+                "{name}"
+            );
+            assert_eq!(
+                r.cold_starts_per_minute.iter().sum::<u64>(),
+                r.cold_starts,
+                "{name}"
+            );
+            assert!(r.reserved_cold_starts <= r.cold_starts);
+            assert!(
+                r.load_peak_to_mean_p99 >= 1.0 && r.env_memory_gb_seconds > 0.0,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_report() {
+        let w = workload::generate(480..490, Arrivals::Random, 5);
+        let reservations = reserve(&w, 3, 90.0);
+        let mut sim = config(8, 3);
+        sim.events = vec![(3 * MIN, -2), (6 * MIN, 3)];
+        let names = StrategyKind::ALL;
+        let strip = |mut r: Report| {
+            for s in &mut r.strategies {
+                s.wall_seconds = 0.0;
+            }
+            serde_json::to_string(&r).expect("serializable")
+        };
+        let a = strip(simulate_all(&w, &reservations, &sim, &names));
+        let b = strip(simulate_all(&w, &reservations, &sim, &names));
+        assert_eq!(a, b);
+        let other = workload::generate(480..490, Arrivals::Random, 6);
+        let c = strip(simulate_all(
+            &other,
+            &reserve(&other, 3, 90.0),
+            &sim,
+            &names,
+        ));
+        assert_ne!(a, c, "another seed, another report");
+    }
+
+    #[test]
+    fn membership_changes_move_few_arcs_but_most_homes_under_modulo() {
+        let w = workload::generate(480..490, Arrivals::Random, 5);
+        let mut sim = config(20, 2);
+        sim.events = vec![(5 * MIN, -1)];
+        let moved = |name: StrategyKind| run(name, &w, &[], &sim).moved_on_membership_change;
+        assert!(
+            moved(StrategyKind::Arcroute) < 0.15,
+            "arcroute {}",
+            moved(StrategyKind::Arcroute)
+        );
+        assert!(moved(StrategyKind::ConsistentHash) < 0.15);
+        assert!(
+            moved(StrategyKind::Openwhisk) > 0.5,
+            "hash mod n moves most homes"
+        );
+    }
+
+    /// arcroute alone under `sim` on `w`.
+    fn arcroute(w: &Workload, reservations: &[(u32, u32)], sim: &SimConfig) -> StrategyResult {
+        run(StrategyKind::Arcroute, w, reservations, sim)
+    }
+
+    fn counting(frontends: usize, mode: CountMode, busy_rule: bool) -> SimConfig {
+        SimConfig {
+            counting: mode,
+            busy_rule,
+            ..config(20, frontends)
+        }
+    }
+
+    #[test]
+    fn local_counting_without_the_busy_rule_never_admits_past_ready() {
+        let w = workload::generate(480..500, Arrivals::Random, 3);
+        let reservations = reserve(&w, 10, 90.0);
+        let strict = arcroute(&w, &reservations, &counting(4, CountMode::Local, false));
+        let routing = strict.routing.unwrap();
+        assert!(routing.routed_reserved > 1000, "{routing:?}");
+        assert_eq!(routing.over_admitted, 0, "the shares add up to ready");
+        assert_eq!(
+            routing.reports + routing.uploads,
+            0,
+            "no host reports at all"
+        );
+        // The busy rule lets each frontend go up to ready on its own: together they may not.
+        let busy = arcroute(&w, &reservations, &counting(4, CountMode::Local, true));
+        assert!(busy.routing.unwrap().over_admitted > 0);
+        assert!(busy.reserved_cold_starts <= strict.reserved_cold_starts);
+    }
+
+    #[test]
+    fn one_frontend_counts_the_same_in_every_mode() {
+        let w = workload::generate(480..500, Arrivals::Random, 3);
+        let reservations = reserve(&w, 10, 90.0);
+        let runs = frontend_runs(&config(20, 1));
+        let results: Vec<StrategyResult> = runs[..4]
+            .iter()
+            .map(|r| arcroute(&w, &reservations, &r.sim))
+            .collect();
+        let rows = frontend_rows(&runs[..4], results, w.minutes);
+        for row in &rows {
+            let (a, b) = (&rows[0], row);
+            assert_eq!(b.frontends, 1);
+            assert_eq!(
+                (b.result.cold_starts, b.result.reserved_cold_starts),
+                (a.result.cold_starts, a.result.reserved_cold_starts),
+                "{} {}",
+                b.counting,
+                b.busy_rule
+            );
+            assert_eq!(
+                (b.routing.spilled, b.routing.over_admitted),
+                (a.routing.spilled, 0)
+            );
+        }
+        // Each report tick: one entry per reserved function (and router) each way.
+        let per_second = reservations.len() as f64;
+        let want = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (2.0, 1.0)];
+        for (row, (reports, uploads)) in rows.iter().zip(want) {
+            // Ticks at 0 and at the end too: one more than the seconds.
+            let close = |x: f64, y: f64| (x - y * per_second).abs() <= 0.01 * per_second;
+            assert!(close(row.reports_per_second, reports), "{row:?}");
+            assert!(close(row.uploads_per_second, uploads), "{row:?}");
+        }
+    }
+
+    #[test]
+    fn fresh_global_counts_use_the_reservation_where_local_shares_spill() {
+        let w = workload::generate(480..500, Arrivals::Random, 3);
+        let reservations = reserve(&w, 10, 90.0);
+        let local = arcroute(&w, &reservations, &counting(16, CountMode::Local, false));
+        let global = arcroute(&w, &reservations, &counting(16, CountMode::Global, false));
+        assert!(
+            global.reserved_cold_starts <= local.reserved_cold_starts,
+            "global {} local {}",
+            global.reserved_cold_starts,
+            local.reserved_cold_starts
+        );
+        let (l, g) = (local.routing.unwrap(), global.routing.unwrap());
+        assert!(g.routed_reserved > l.routed_reserved, "{g:?} {l:?}");
+        assert!(g.spilled < l.spilled);
+        assert!(g.uploads > 0 && g.reports == g.uploads);
+    }
+
+    /// Four calls of 30 s every 40 s for 15 minutes, of a function with 4 reserved
+    /// environments, cut to 2 at minute 5; 25 minutes in all.
+    fn cut_scenario(mode: CutMode) -> StrategyResult {
+        let at: Vec<u64> = (0..23)
+            .flat_map(|wave| [0, 1, 2, 3].map(|k| wave * 40_000 + k))
+            .chain([25 * MIN - 1])
+            .collect();
+        let w = one_function(&at, 30_000);
+        let sim = SimConfig {
+            cut: Some(Cut {
+                at_ms: 5 * MIN,
+                percent: 50,
+                mode,
+            }),
+            ..config(20, 1)
+        };
+        arcroute(&w, &[(0, 4)], &sim)
+    }
+
+    #[test]
+    fn a_drain_keeps_busy_environments_serving_and_an_immediate_cut_spills() {
+        let drain = cut_scenario(CutMode::Drain);
+        let immediate = cut_scenario(CutMode::Immediate);
+        let (d, i) = (drain.after_cut.unwrap(), immediate.after_cut.unwrap());
+        assert_eq!((d.from_minute, d.minutes, d.percent), (5, 10, 50));
+        assert_eq!(d.reserved_envs_before, 4);
+        // Every wave finds 4 environments while they are used every 40 s: nothing spills.
+        assert_eq!((d.cold_starts, d.spilled), (0, Some(0)), "{d:?}");
+        // Two go at once: the first wave after the cut cold-starts two on the unreserved arc.
+        assert_eq!(i.cold_starts, 2, "{i:?}");
+        assert_eq!(i.spilled, Some(2 * 15), "waves 8 to 22 each spill two");
+        assert_eq!(
+            (d.reserved_calls, d.spillovers),
+            (i.reserved_calls, i.spillovers)
+        );
+        assert_eq!((d.reserved_cold_starts, i.reserved_cold_starts), (0, 0));
+        // The calls end at minute 15: the drain then tears the two down once idle a minute.
+        assert_eq!((d.reserved_envs_after, i.reserved_envs_after), (4, 2));
+        assert_eq!(drain.cold_starts, 0);
+        let later = SimConfig {
+            cut: Some(Cut {
+                at_ms: 10 * MIN,
+                percent: 50,
+                mode: CutMode::Drain,
+            }),
+            ..config(20, 1)
+        };
+        let at: Vec<u64> = (0..23)
+            .flat_map(|wave| [0, 1, 2, 3].map(|k| wave * 40_000 + k))
+            .chain([25 * MIN - 1])
+            .collect();
+        let w = one_function(&at, 30_000);
+        let late = arcroute(&w, &[(0, 4)], &later).after_cut.unwrap();
+        assert_eq!(late.reserved_envs_after, 2, "{late:?}");
+    }
+
+    #[test]
+    fn reservations_take_the_busiest_functions() {
+        let w = workload::generate(480..540, Arrivals::Random, 1);
+        let r = reserve(&w, 3, 90.0);
+        assert_eq!(r.len(), 3);
+        let busiest = w.functions.iter().map(|f| f.total_calls).max().unwrap();
+        assert_eq!(w.functions[r[0].0 as usize].total_calls, busiest);
+        assert!(r.iter().all(|&(_, n)| n >= 1));
+    }
+}

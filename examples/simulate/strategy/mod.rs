@@ -1,0 +1,282 @@
+//! The routers compared: arcroute and five rivals, each from its public description, one file
+//! per family.
+//!
+//! Every strategy sees the same fleet and answers three questions: where does a call go
+//! first, where next when that manager is full, and where do a reserved function's
+//! pre-provisioned environments go. A strategy that takes part in the host's reservation
+//! protocol (ready counts, busy and count reports, cuts) says so through
+//! [`Strategy::feedback`]; the rivals know nothing of reservations.
+
+mod arcroute;
+mod hashing;
+mod openwhisk;
+mod spread;
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+
+use ::arcroute::{ManagerId, Route, RouteKind, TaskId};
+
+use crate::fleet::Fleet;
+use crate::report::Routing;
+
+/// The strategies, by the name `--strategies` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// arcroute's `Router`, one per frontend.
+    Arcroute,
+    /// A uniformly random manager.
+    Random,
+    /// Each frontend cycles over the managers.
+    RoundRobin,
+    /// Home-only consistent hashing.
+    ConsistentHash,
+    /// Apache OpenWhisk's sharding balancer.
+    Openwhisk,
+    /// Consistent hashing with bounded loads.
+    BoundedLoad,
+}
+
+impl StrategyKind {
+    /// Every strategy, in report order.
+    pub const ALL: [Self; 6] = [
+        Self::Arcroute,
+        Self::Random,
+        Self::RoundRobin,
+        Self::ConsistentHash,
+        Self::Openwhisk,
+        Self::BoundedLoad,
+    ];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Arcroute => "arcroute",
+            Self::Random => "random",
+            Self::RoundRobin => "round-robin",
+            Self::ConsistentHash => "consistent-hash",
+            Self::Openwhisk => "openwhisk",
+            Self::BoundedLoad => "bounded-load",
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a strategy is built from: the fleet at the start, the functions' tasks, the
+/// reservations and the platform's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup<'a> {
+    /// The fleet at the start of the replay.
+    pub fleet: &'a Fleet,
+    /// Each function's task id, by function index.
+    pub tasks: &'a [TaskId],
+    /// `(function, environments)` reserved.
+    pub reservations: &'a [(u32, u32)],
+    /// The platform.
+    pub sim: &'a crate::scenario::SimConfig,
+    /// Reserved environments one manager holds for one function.
+    pub reserved_per_manager: NonZeroU32,
+}
+
+/// Builds the strategy `kind`.
+///
+/// # Errors
+/// The library's refusal of the fleet or of the frontends (reported, never a panic).
+pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::arcroute::Error> {
+    let seed = s.sim.seed;
+    Ok(match kind {
+        StrategyKind::Arcroute => Box::new(arcroute::ArcRoute::new(s)?),
+        StrategyKind::Random => Box::new(spread::RandomPick::new(seed)),
+        StrategyKind::RoundRobin => Box::new(spread::RoundRobin::new(s.sim.frontends)),
+        StrategyKind::ConsistentHash => Box::new(hashing::HashRing::new(s, None)?),
+        StrategyKind::BoundedLoad => Box::new(hashing::HashRing::new(s, Some(1.25))?),
+        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s.fleet, s.tasks)),
+    })
+}
+
+/// A routing strategy under simulation.
+pub trait Strategy: Send {
+    /// First manager for a call of `f` arriving at `frontend` at `now` ms.
+    fn route(&mut self, frontend: usize, f: u32, now: u64, fleet: &Fleet) -> Option<Ticket>;
+    /// The ticket's manager was full: move the ticket to the next manager to try, or give up.
+    fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool;
+    /// Managers were added or removed; `fleet` is the new fleet. By default nothing to do:
+    /// a router without a home reads the fleet at each call.
+    ///
+    /// # Errors
+    /// The library's refusal of the new fleet.
+    fn membership_changed(&mut self, _fleet: &Fleet) -> Result<(), ::arcroute::Error> {
+        Ok(())
+    }
+    /// Where `envs` pinned environments of `f` go: `(manager, count)`, in order; the host
+    /// places what fits and continues along the list with the rest. By default, for routers
+    /// without a home: spread evenly over every manager from one picked by `f`.
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
+        even(fleet, f, envs)
+    }
+    /// The managers `f`'s calls go to now (for the membership-change metric); by default,
+    /// for routers without a home, every manager.
+    fn placement(&self, _f: u32, fleet: &Fleet) -> Vec<usize> {
+        fleet.alive().to_vec()
+    }
+    /// The strategy's side of the host's reservation protocol; `None` for a router that
+    /// knows nothing of reservations (the host then provisions for it all the same).
+    fn feedback(&mut self) -> Option<&mut dyn Feedback> {
+        None
+    }
+}
+
+/// A router that takes part in the host's reservation protocol (arcroute).
+pub trait Feedback {
+    /// The host placed `placed` of `f`'s reserved environments; the routers count against
+    /// those (the host reports them ready).
+    fn provisioned(&mut self, f: u32, placed: u32);
+    /// The host's periodic report of how busy each reservation's pinned environments are
+    /// (`pinned`: function → where its pinned environments are).
+    ///
+    /// # Errors
+    /// The library's refusal of a report.
+    fn report_busy(
+        &mut self,
+        fleet: &Fleet,
+        pinned: &HashMap<u32, Vec<(usize, u32)>>,
+        now: u64,
+    ) -> Result<(), ::arcroute::Error>;
+    /// The host's counting service, at `now`: gathers each reservation's Reserved calls in
+    /// flight from every frontend and reports the sum back to each.
+    ///
+    /// # Errors
+    /// The library's refusal of a report.
+    fn report_counts(&mut self, now: u64) -> Result<(), ::arcroute::Error>;
+    /// The host cut `f`'s reservation to `limit` (its environments not yet torn down).
+    fn cut(&mut self, f: u32, limit: u32);
+    /// The host reports `ready` of `f`'s reserved environments warm.
+    fn set_ready(&mut self, f: u32, ready: u32);
+    /// `f`'s Reserved calls in flight over all frontends, and the `ready` count they are
+    /// admitted against.
+    fn reserved_count(&self, f: u32) -> (u32, u32);
+    /// What the routers counted, and the host's report traffic so far.
+    fn routing(&self) -> Routing;
+}
+
+/// One call in flight: its manager, and what the strategy keeps until the call ends (the
+/// arcroute [`Route`], whose permit counts the call).
+#[derive(Debug)]
+pub struct Ticket {
+    /// The manager the call is offered to now.
+    pub manager: usize,
+    frontend: usize,
+    route: Option<Route>,
+    tried: Tried,
+    /// Position in the strategy's own order of managers (round-robin's list).
+    at: usize,
+}
+
+impl Ticket {
+    /// A ticket for a first offer to `manager`, by a router without a route of its own.
+    fn first(manager: usize) -> Self {
+        Self {
+            manager,
+            frontend: 0,
+            route: None,
+            tried: Tried::of(manager),
+            at: 0,
+        }
+    }
+
+    /// Whether arcroute routed this call within its function's reservation.
+    pub fn reserved(&self) -> bool {
+        self.route
+            .as_ref()
+            .is_some_and(|r| r.kind() == RouteKind::Reserved)
+    }
+
+    /// Whether the call may take an idle pinned environment. arcroute keeps reserved
+    /// environments for the calls it admits within the reservation; the rivals know nothing
+    /// of reservations, so any of their calls may use any environment.
+    pub fn pinned_ok(&self) -> bool {
+        self.route.is_none() || self.reserved()
+    }
+
+    /// Offers the call to `m` next.
+    fn move_to(&mut self, m: usize) {
+        self.manager = m;
+        self.tried.mark(m);
+    }
+}
+
+/// The managers a call has been offered to: a bitset by manager index, and a count.
+#[derive(Debug, Default)]
+struct Tried {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl Tried {
+    fn of(m: usize) -> Self {
+        let mut t = Self::default();
+        t.mark(m);
+        t
+    }
+
+    fn mark(&mut self, m: usize) {
+        let word = m / 64;
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        self.count += usize::from(self.bits[word] & (1 << (m % 64)) == 0);
+        self.bits[word] |= 1 << (m % 64);
+    }
+
+    fn contains(&self, m: usize) -> bool {
+        self.bits
+            .get(m / 64)
+            .is_some_and(|w| w & (1 << (m % 64)) != 0)
+    }
+}
+
+/// Spreads `envs` over the fleet's managers in turn, starting at one picked by `f`.
+fn even(fleet: &Fleet, f: u32, envs: u32) -> Vec<(usize, u32)> {
+    let managers = fleet.alive();
+    if managers.is_empty() {
+        return Vec::new();
+    }
+    let first = f as usize % managers.len();
+    let n = managers.len() as u32;
+    (0..n.min(envs))
+        .map(|k| {
+            let count = envs / n + u32::from(k < envs % n);
+            (managers[(first + k as usize) % managers.len()], count)
+        })
+        .collect()
+}
+
+fn id(m: usize) -> ManagerId {
+    ManagerId::new(m as u64)
+}
+
+fn index(id: ManagerId) -> usize {
+    id.get() as usize
+}
+
+fn fleet_ids(fleet: &Fleet) -> Vec<(ManagerId, u32)> {
+    fleet.alive().iter().map(|&m| (id(m), 1)).collect()
+}
+
+/// How much of a placement moved: the managers in one set but not the other, over those in
+/// either (0 when both are empty). Symmetric, so managers added count as well as removed.
+pub fn moved(before: &[usize], after: &[usize]) -> f64 {
+    let before: HashSet<usize> = before.iter().copied().collect();
+    let after: HashSet<usize> = after.iter().copied().collect();
+    let union = before.union(&after).count();
+    if union == 0 {
+        return 0.0;
+    }
+    before.symmetric_difference(&after).count() as f64 / union as f64
+}
