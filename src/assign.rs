@@ -25,8 +25,8 @@ pub struct AssignConfig {
     /// arc of `len` shrinks only while `load < target × (len − 1) × shrink_below_percent / 100`.
     /// At most 100; 0 never shrinks an arc.
     pub shrink_below_percent: u32,
-    /// How long load must stay under the lower threshold before an arc loses one manager, and
-    /// again before each further step (default 60 s). `Duration::MAX` turns shrinking off on
+    /// How long load must stay under the lower threshold before an arc shrinks, straight to
+    /// the length its load needs (default 60 s). `Duration::MAX` turns shrinking off on
     /// any clock that stops short of it, as the crate's clocks do (they saturate at 2⁶⁴ ns).
     pub shrink_delay: Duration,
 }
@@ -57,8 +57,8 @@ const fn nz(n: u32) -> NonZeroU32 {
 pub struct ArcState {
     /// Managers in the arc.
     pub len: u32,
-    /// When load last went under the lower threshold (or when the last shrink step happened),
-    /// on the caller's clock; `None` while load is at or above it.
+    /// When load last went under the lower threshold, on the caller's clock; `None` while
+    /// load is at or above it, and after a shrink.
     pub below_since: Option<Duration>,
 }
 
@@ -140,10 +140,13 @@ impl ArcAssigner {
     /// The next state of an unreserved arc with `load` calls in flight at time `now`, among
     /// `healthy` managers.
     ///
-    /// Grows at once to `ceil(load / target_per_manager)`; shrinks by one manager only after
-    /// load stayed under the lower threshold for `shrink_delay`, then waits that long again
-    /// before the next step. The result is clamped to `min_unreserved_arc..=healthy` (0 when no
-    /// manager is healthy). A clock that steps backwards only delays shrinking.
+    /// Grows at once to `ceil(load / target_per_manager)`. Once load has stayed under the
+    /// lower threshold for `shrink_delay`, shrinks in one step straight to what the load of
+    /// that call needs, `max(min_unreserved_arc, ceil(load / target_per_manager))`, and clears
+    /// the timer. A group that went quiet so gets its minimal arc back on its first call after
+    /// the delay, not one manager a delay later. The result is clamped to
+    /// `min_unreserved_arc..=healthy` (0 when no manager is healthy). A clock that steps
+    /// backwards only delays shrinking. O(1).
     pub fn unreserved(
         &self,
         current: ArcState,
@@ -180,9 +183,12 @@ impl ArcAssigner {
             match current.below_since {
                 None => next.below_since = Some(now),
                 Some(since) if now.checked_sub(since).is_some_and(|d| d >= c.shrink_delay) => {
+                    // Straight to what the load needs: an arc that shrank one step a delay
+                    // stayed wide for many minutes after a burst, spreading the group's next
+                    // calls over members whose environments had gone cold.
                     next = ArcState {
-                        len: current.len - 1,
-                        below_since: Some(now),
+                        len: load.div_ceil(target).max(c.min_unreserved_arc.get()),
+                        below_since: None,
                     };
                 }
                 Some(_) => {}
@@ -194,9 +200,16 @@ impl ArcAssigner {
         next
     }
 
-    /// The next state after a call on the arc was throttled: one manager more (the earlier
-    /// patents of this family grow the arc on exactly this signal), saturating at `u32::MAX`
-    /// and clamped to `healthy`.
+    /// One manager more than `current`, saturating at `u32::MAX` and clamped to `healthy`,
+    /// with the shrink timer cleared: the arc the earlier patents of this family grow on a
+    /// throttle.
+    ///
+    /// The [`Router`](crate::Router) no longer applies it: a throttle says one manager is full
+    /// now, not that the group needs a wider arc for good, so [`Router::on_throttle`] moves
+    /// the one call to the next manager past the arc and leaves the arc's length to the
+    /// load. Kept for hosts and simulators that model the growing rule. O(1).
+    ///
+    /// [`Router::on_throttle`]: crate::Router::on_throttle
     pub fn throttled(&self, current: ArcState, healthy: u32) -> ArcState {
         ArcState {
             len: current.len.saturating_add(1).min(healthy),
@@ -270,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn grows_at_once_and_shrinks_slowly() {
+    fn grows_at_once_and_shrinks_to_the_load_after_the_delay() {
         let a = ArcAssigner::default();
         let s = a.unreserved(
             ArcState {
@@ -303,18 +316,36 @@ mod tests {
         assert_eq!(
             s,
             ArcState {
-                len: 4,
-                below_since: Some(62 * S)
-            }
+                len: 1,
+                below_since: None
+            },
+            "straight to what a load of 1 needs"
         );
-        let s = a.unreserved(s, 1, 63 * S, 100);
-        assert_eq!(s.len, 4, "one step per delay");
+        // Load 13 needs 2 managers: at once. Then 3 is under the threshold of 2 managers
+        // (8 × 1 × 50 % = 4): after the delay, straight back to 1.
+        let s = a.unreserved(s, 13, 63 * S, 100);
+        assert_eq!(s.len, 2);
+        let s = a.unreserved(s, 3, 64 * S, 100);
+        assert_eq!(s.below_since, Some(64 * S));
         // Load back at the threshold resets the timer.
-        let s = a.unreserved(s, 12, 64 * S, 100);
+        let s = a.unreserved(s, 4, 65 * S, 100);
         assert_eq!(
             s,
             ArcState {
-                len: 4,
+                len: 2,
+                below_since: None
+            }
+        );
+        // A shrink goes to what the load of the shrinking call needs, not below it.
+        let wide = ArcState {
+            len: 10,
+            below_since: Some(S),
+        };
+        let s = a.unreserved(wide, 20, 61 * S, 100);
+        assert_eq!(
+            s,
+            ArcState {
+                len: 3,
                 below_since: None
             }
         );

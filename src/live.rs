@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,10 @@ pub(crate) const STRIPES: usize = 64;
 
 /// Sweep a shard on insert once it holds this many entries (then at twice its live size).
 const FIRST_SWEEP: usize = 1024;
+
+/// Slots of an unreserved arc, from its first, whose calls in flight from this frontend a
+/// group's live state counts for [`Pick::Pack`](crate::Pick::Pack): 16 bytes of counts.
+pub(crate) const TRACKED: u32 = 8;
 
 /// Marks "no value" in the time fields, which store nanoseconds + 1.
 const NONE: u64 = 0;
@@ -70,6 +74,12 @@ pub(crate) struct Live {
     /// Reserved calls in flight on other frontends, from the host's latest global count, with
     /// when it was reported.
     others: AtomicU64,
+    /// This frontend's calls in flight on each of the first [`TRACKED`] slots of the
+    /// unreserved arc, counted by the permits that chose them. Each permit takes back exactly
+    /// what it added, so the counts return to 0 with the last permit; they wrap rather than
+    /// saturate (65,536 calls on one slot from one frontend), which can only misplace calls,
+    /// never lose a count.
+    slots: [AtomicU16; TRACKED as usize],
 }
 
 /// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
@@ -115,6 +125,29 @@ impl Live {
             last_seen: AtomicU64::new(seen(now)),
             busy: AtomicU64::new(0),
             others: AtomicU64::new(0),
+            slots: Default::default(),
+        }
+    }
+
+    /// This frontend's calls in flight on tracked `slot` of the unreserved arc (0 for an
+    /// untracked slot).
+    pub(crate) fn slot_load(&self, slot: u32) -> u16 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |count| count.load(Relaxed))
+    }
+
+    /// Counts one more call on tracked `slot` (nothing for an untracked one).
+    pub(crate) fn enter_slot(&self, slot: u32) {
+        if let Some(count) = self.slots.get(slot as usize) {
+            count.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Ends one call counted by [`Live::enter_slot`] on `slot`.
+    pub(crate) fn exit_slot(&self, slot: u32) {
+        if let Some(count) = self.slots.get(slot as usize) {
+            count.fetch_sub(1, Release);
         }
     }
 
@@ -500,9 +533,10 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory).
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 72 bytes of
+        // counts, cursors, arc state and reports, and 16 of per-slot counts.
         assert!(
-            std::mem::size_of::<Live>() <= 72,
+            std::mem::size_of::<Live>() <= 88,
             "{}",
             std::mem::size_of::<Live>()
         );

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
 
-use crate::live::Live;
+use crate::live::{Live, TRACKED};
 
 /// One call in flight. Dropping it ends the call's concurrency count.
 ///
@@ -15,12 +15,43 @@ use crate::live::Live;
 pub struct Permit {
     live: Arc<Live>,
     reserved: bool,
+    /// The tracked slot of the unreserved arc this call is counted on, or [`UNTRACKED`].
+    slot: u8,
 }
+
+/// A permit counted on no slot.
+const UNTRACKED: u8 = u8::MAX;
 
 impl Permit {
     /// Wraps a count the caller has already added to `live`.
     pub(crate) fn adopt(live: Arc<Live>, reserved: bool) -> Self {
-        Self { live, reserved }
+        Self {
+            live,
+            reserved,
+            slot: UNTRACKED,
+        }
+    }
+
+    /// Whether this permit counts its call on a slot of the unreserved arc.
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.slot != UNTRACKED
+    }
+
+    /// Counts this call on `slot` of the unreserved arc (if it is one that live state
+    /// tracks), taking it off the slot it was counted on before.
+    pub(crate) fn track(&mut self, slot: u32) {
+        self.untrack();
+        if slot < TRACKED {
+            self.live.enter_slot(slot);
+            self.slot = slot as u8;
+        }
+    }
+
+    fn untrack(&mut self) {
+        if self.is_tracked() {
+            self.live.exit_slot(u32::from(self.slot));
+            self.slot = UNTRACKED;
+        }
     }
 
     pub(crate) fn live(&self) -> &Arc<Live> {
@@ -35,6 +66,7 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        self.untrack();
         if self.reserved {
             self.live.reserved.fetch_sub(1, Release);
         } else {

@@ -308,12 +308,16 @@ fn shrink_threshold_of_the_widest_arc_does_not_overflow() {
         below_since: Some(Duration::ZERO),
     };
     let next = a.unreserved(widest, 0, Duration::ZERO, u32::MAX);
-    assert_eq!(next.len, u32::MAX - 1, "load 0 is under any threshold");
+    assert_eq!(
+        (next.len, next.below_since),
+        (1, None),
+        "load 0 is under any threshold: straight to the minimum"
+    );
     let next = a.unreserved(widest, u32::MAX, Duration::ZERO, u32::MAX);
     assert_eq!(
-        next.len,
-        u32::MAX - 1,
-        "one call per manager is still far under"
+        (next.len, next.below_since),
+        (1, None),
+        "one call per manager is still far under: down to what it needs, one manager"
     );
 }
 

@@ -1,12 +1,12 @@
 //! [`RouterBuilder`]: by-value setters, one validating build.
 
-use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::config::{RouterConfig, Settings};
+use super::snapshot::Loads;
 use super::{Router, Snapshot};
 use crate::assign::ArcAssigner;
 use crate::clock::{Clock, MonotonicClock};
@@ -124,7 +124,7 @@ impl<C: Clock> RouterBuilder<C> {
     ///
     /// # Errors
     /// As [`Ring::new`] for the managers; [`Error::InvalidConfig`] for a `busy_threshold`
-    /// outside `0.0..=1.0`, an invalid [`AssignConfig`], or managers or reservations given
+    /// outside `0.0..=1.0`, a `load_bound` below 0 or NaN, an invalid [`AssignConfig`], or managers or reservations given
     /// both by a fleet config and by other setters; as [`FleetConfig::validate`] for a fleet
     /// config.
     pub fn build(self) -> Result<Router<C>, Error> {
@@ -132,6 +132,11 @@ impl<C: Clock> RouterBuilder<C> {
         if !(0.0..=1.0).contains(&config.busy_threshold) {
             return Err(Error::InvalidConfig {
                 what: "busy_threshold must be within 0.0..=1.0",
+            });
+        }
+        if config.load_bound.is_nan() || config.load_bound < 0.0 {
+            return Err(Error::InvalidConfig {
+                what: "load_bound must be at least 0",
             });
         }
         let assigner = ArcAssigner::new(config.assign)?;
@@ -174,7 +179,7 @@ impl<C: Clock> RouterBuilder<C> {
         let snapshot = Snapshot {
             generation: 1,
             health,
-            loads: (0..ring.len()).map(|_| AtomicU32::new(0)).collect(),
+            loads: Arc::new(Loads::new(ring.len() as u32)),
             ring: Arc::new(ring),
             reservations,
             settings: Settings::of(config),

@@ -11,6 +11,10 @@ use crate::{ArcAssigner, Reservation, Router, RouterBuilder};
 
 /// How a manager is chosen among the members of an unreserved arc.
 ///
+/// Every option picks only among the arc's members, so which managers an arc holds (the
+/// placement spec) does not depend on it, and each examines at most a small constant number of
+/// members beyond the walk to the chosen one.
+///
 /// Reserved arcs are always served in proportion to [`Reservation::environments`]
 /// (`max(limit, ready)`) split over their managers ([`ArcAssigner::reserved_slot`]). While
 /// `ready <= limit` that is the split [`Router::reserved_arc`] asks the host to provision, so
@@ -19,13 +23,34 @@ use crate::{ArcAssigner, Reservation, Router, RouterBuilder};
 /// under, so they keep serving until the host tears them down.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pick {
-    /// The arc's members in turn, one cursor per task or group (the default).
-    #[default]
+    /// The arc's members in turn, one cursor per task or group. Spreads a group over its
+    /// whole arc, so every member needs its own warm environments. Costs one atomic add (shared
+    /// with the in-flight count) and a walk to the chosen slot: O(log P + len).
     RoundRobin,
     /// Two distinct members, the one with the lower load last reported by
     /// [`Router::report_load`] (ties go to the round-robin one). A manager with no report
-    /// counts as load 0, so a new manager draws calls until its first report.
+    /// counts as load 0, so a new manager draws calls until its first report. Costs a walk to
+    /// the farther of the two slots and two relaxed loads.
     LeastLoadedOfTwo,
+    /// First fit along the arc (the default): the call goes to the first of the arc's first
+    /// 8 members on which this frontend runs fewer than its quota of the group's calls and
+    /// whose reported load is within [`RouterConfig::load_bound`] of the fleet's mean, so a
+    /// group's calls stay on the fewest members, where its environments are warm.
+    ///
+    /// The quota is `ceil(target_per_manager / frontends)`, at least 1: `F` frontends that
+    /// all pack the same first members put about `target_per_manager` calls on each, the
+    /// load an arc is sized for. Counts are this frontend's own (two concurrent calls may
+    /// both take the last place of a slot: the quota is soft). When every one of the first 8
+    /// members is full or over the bound, a longer arc deals the call round-robin over its
+    /// members past the eighth; an arc of at most 8 gives it to the member, not over the
+    /// bound, on which this frontend runs fewest calls (to any member in turn if all are
+    /// over it).
+    ///
+    /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
+    /// them), a relaxed load of each one's count and reported load, and an atomic add and
+    /// subtract on the chosen slot's count per call. Live state holds 16 bytes of counts.
+    #[default]
+    Pack,
 }
 
 /// Router settings. `Copy + Default`; [`RouterBuilder::build`] checks the ranges the types do
@@ -37,8 +62,15 @@ pub struct RouterConfig {
     pub ring: RingConfig,
     /// Arc sizing.
     pub assign: AssignConfig,
-    /// Choice within an arc (default round-robin).
+    /// Choice within an arc (default [`Pick::Pack`]).
     pub pick: Pick,
+    /// The load bound of [`Pick::Pack`], `ε` of consistent hashing with bounded loads
+    /// (Mirrokni, Thorup and Zadimoghaddam, capacity factor `c = 1 + ε`): a member whose load
+    /// last reported by [`Router::report_load`] exceeds `ceil((1 + ε) × mean)` is passed
+    /// over, the mean taken over every manager of the ring (a manager not reported counts
+    /// 0). Default 0.25, the factor 1.25 the bounded-loads deployments use; at least 0,
+    /// `f32::INFINITY` turns the bound off. With no load reported there is no bound.
+    pub load_bound: f32,
     /// Live state of a task or group with no call in flight is evicted once unused this long
     /// (default 10 minutes). Its arc then starts again from the minimum length.
     ///
@@ -70,7 +102,8 @@ impl Default for RouterConfig {
         Self {
             ring: RingConfig::default(),
             assign: AssignConfig::default(),
-            pick: Pick::RoundRobin,
+            pick: Pick::Pack,
+            load_bound: 0.25,
             idle_ttl: Duration::from_secs(600),
             busy_threshold: 0.8,
             busy_ttl: Duration::from_secs(2),
@@ -85,6 +118,7 @@ impl Default for RouterConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Settings {
     pub(crate) pick: Pick,
+    pub(crate) load_bound: f32,
     pub(crate) idle_ttl: Duration,
     pub(crate) busy_threshold: f32,
     pub(crate) busy_ttl: Duration,
@@ -97,6 +131,7 @@ impl Settings {
     pub(crate) fn of(config: RouterConfig) -> Self {
         Self {
             pick: config.pick,
+            load_bound: config.load_bound,
             idle_ttl: config.idle_ttl,
             busy_threshold: config.busy_threshold,
             busy_ttl: config.busy_ttl,
@@ -111,6 +146,7 @@ impl Settings {
             ring,
             assign,
             pick: self.pick,
+            load_bound: self.load_bound,
             idle_ttl: self.idle_ttl,
             busy_threshold: self.busy_threshold,
             busy_ttl: self.busy_ttl,

@@ -1,8 +1,6 @@
 //! Host feedback: throttles, reported counts, fractions and loads, and idle eviction.
 
-use std::sync::atomic::Ordering::Relaxed;
-
-use super::{grow_on_throttle, Router, Snapshot};
+use super::{Router, Snapshot};
 use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
@@ -21,9 +19,12 @@ impl<C: Clock> Router<C> {
     ///
     /// A reserved call tries the next managers of its reserved arc that hold environments,
     /// then spills over to its group's unreserved arc (never back onto the manager that just
-    /// throttled it, while the arc has another). An unreserved or spillover call takes the
-    /// next slot of its arc, which grows by one manager, so it meets a manager it has not
-    /// tried until the arc spans every healthy manager. O(log P + k) as [`Router::route`].
+    /// throttled it: that call probes the next manager instead). An unreserved or spillover
+    /// call probes the next manager after its slot, past the arc's end if need be, so each
+    /// move meets a manager it has not tried. A throttle never widens the arc: it says one
+    /// manager is full now, not that the group needs more managers for good, and arcs that
+    /// widened on throttles spread hot groups over nearly every manager; the arc's length
+    /// follows the load alone. O(log P + k) as [`Router::route`], k the slot probed.
     ///
     /// # Examples
     /// ```
@@ -79,10 +80,12 @@ impl<C: Clock> Router<C> {
             route.advance(snap.seat(at));
             return true;
         }
-        let live = route.permit.live();
-        let len = grow_on_throttle(snap, live, tallies);
-        match snap.pick_slot(live.unreserved_arc_start(), len, (route.slot + 1) % len) {
+        let start = route.permit.live().unreserved_arc_start();
+        match snap.probe(start, route.slot) {
             Some(next) => {
+                if route.permit.is_tracked() {
+                    route.permit.track(next.0);
+                }
                 route.advance(snap.seat(next));
                 true
             }
@@ -184,7 +187,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Reports a manager's current load (any unit, lower is better) for
-    /// [`Pick::LeastLoadedOfTwo`]. Not published, O(1). A report that races a membership
+    /// [`Pick::LeastLoadedOfTwo`] and the load bound of [`Pick::Pack`]
+    /// ([`RouterConfig::load_bound`]). Not published, O(1). A report that races a membership
     /// change may land on the outgoing ring and be lost; report periodically.
     ///
     /// # Errors
@@ -207,7 +211,7 @@ impl<C: Clock> Router<C> {
     pub fn report_load(&self, id: ManagerId, load: u32) -> Result<(), Error> {
         let snap = self.snapshot.load();
         let index = snap.ring.index_of(id).ok_or(Error::UnknownManager { id })?;
-        snap.loads[index as usize].store(load, Relaxed);
+        snap.loads.report(index, load);
         Ok(())
     }
 

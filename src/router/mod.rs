@@ -236,8 +236,8 @@ impl<C: Clock> Router<C> {
     }
 
     /// Counts one more call on `live`'s unreserved arc, resizes the arc for the new load and
-    /// picks a member: `(permit, (slot, ring index))`. A pick equal to `avoid` moves to the
-    /// next slot, growing a one-manager arc to two first.
+    /// picks a member: `(permit, (slot, ring index))`. A pick equal to `avoid` probes the next
+    /// manager past it instead, without widening the arc.
     fn place_unreserved(
         &self,
         snap: &Snapshot,
@@ -247,30 +247,29 @@ impl<C: Clock> Router<C> {
         avoid: Option<ManagerId>,
     ) -> Option<(Permit, (u32, u32))> {
         let (load, cursor) = live.enter_unreserved();
-        let permit = Permit::adopt(live, false);
-        let live = permit.live();
-        let current = live.arc_state();
-        let next = snap
-            .assigner
-            .unreserved_with(current, load, snap.healthy(), now);
-        let mut len = commit_arc(live, current, next, tallies);
-        let (mut slot, mut index) = snap.pick(live.unreserved_arc_start(), len, cursor)?;
-        if avoid == Some(snap.ring.manager_at(index)) {
-            if len < 2 {
-                len = grow_on_throttle(snap, live, tallies);
+        let mut permit = Permit::adopt(live, false);
+        let (slot, index) = {
+            let live = permit.live();
+            let current = live.arc_state();
+            let next = snap
+                .assigner
+                .unreserved_with(current, load, snap.healthy(), now);
+            let len = commit_arc(live, current, next, tallies);
+            let start = live.unreserved_arc_start();
+            let mut at = match snap.settings.pick {
+                Pick::Pack => snap.pack(live, len, cursor)?,
+                _ => snap.pick(start, len, cursor)?,
+            };
+            if avoid == Some(snap.ring.manager_at(at.1)) {
+                at = snap.probe(start, at.0)?;
             }
-            (slot, index) = snap.pick_slot(live.unreserved_arc_start(), len, (slot + 1) % len)?;
+            at
+        };
+        if snap.settings.pick == Pick::Pack {
+            permit.track(slot);
         }
         Some((permit, (slot, index)))
     }
-}
-
-/// Grows `live`'s unreserved arc by one manager, as a throttle does; returns the length to
-/// route on (at least 1).
-fn grow_on_throttle(snap: &Snapshot, live: &Live, tallies: &Tallies) -> u32 {
-    let current = live.arc_state();
-    let next = snap.assigner.throttled(current, snap.healthy());
-    commit_arc(live, current, next, tallies).max(1)
 }
 
 /// Publishes `next` as `live`'s arc state; counts a grow or a shrink if this caller moved the

@@ -1,7 +1,7 @@
 //! The snapshot a route reads, and the arc walks and picks on it.
 
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
 use super::config::{Pick, RouterConfig, Settings};
@@ -9,7 +9,7 @@ use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::ManagerId;
-use crate::live::{ArcStart, Fresh};
+use crate::live::{ArcStart, Fresh, Live, TRACKED};
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
 use crate::route::Seat;
@@ -23,7 +23,7 @@ pub(crate) struct Snapshot {
     pub(crate) ring: Arc<Ring>,
     pub(crate) health: HealthMask,
     /// Host-reported load per ring index; shared by snapshots of the same ring.
-    pub(crate) loads: Arc<[AtomicU32]>,
+    pub(crate) loads: Arc<Loads>,
     pub(crate) reservations: ReservationTable,
     pub(crate) settings: Settings,
     pub(crate) assigner: ArcAssigner,
@@ -35,7 +35,55 @@ pub(crate) struct Snapshot {
 pub(crate) struct Membership {
     pub(crate) ring: Arc<Ring>,
     pub(crate) health: HealthMask,
-    pub(crate) loads: Arc<[AtomicU32]>,
+    pub(crate) loads: Arc<Loads>,
+}
+
+/// Host-reported load per ring index, with their running total so that the mean is O(1).
+#[derive(Debug)]
+pub(crate) struct Loads {
+    each: Box<[AtomicU32]>,
+    /// The sum of `each`: every report adds its difference from the value it replaced, so
+    /// the differences telescope to the sum whatever the order of concurrent reports.
+    total: AtomicU64,
+}
+
+impl Loads {
+    /// `n` managers, none reported (load 0).
+    pub(crate) fn new(n: u32) -> Self {
+        Self {
+            each: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    /// The load last reported for ring index `index` (0 if none, or out of range).
+    pub(crate) fn get(&self, index: u32) -> u32 {
+        self.each.get(index as usize).map_or(0, |l| l.load(Relaxed))
+    }
+
+    /// Stores `load` as ring index `index`'s and moves the total by the difference. O(1).
+    pub(crate) fn report(&self, index: u32, load: u32) {
+        if let Some(slot) = self.each.get(index as usize) {
+            let was = slot.swap(load, Relaxed);
+            // Wrapping: a report's difference may be negative, and the total is exact once
+            // every report has added its own.
+            let delta = u64::from(load).wrapping_sub(u64::from(was));
+            self.total.fetch_add(delta, Relaxed);
+        }
+    }
+
+    /// The highest load within `bound` (`ε`) of the mean, `ceil((1 + ε) × mean)`, or `None`
+    /// when no load is reported (or the bound is infinite).
+    pub(crate) fn cap(&self, bound: f32) -> Option<u32> {
+        let total = self.total.load(Relaxed);
+        if total == 0 || self.each.is_empty() || bound.is_infinite() {
+            return None;
+        }
+        // A total read between the two halves of concurrent reports may be off by one
+        // report's difference (or, wrapped, "negative": huge); the bound saturates.
+        let mean = total as f64 / self.each.len() as f64;
+        Some((mean * (1.0 + f64::from(bound))).ceil() as u32)
+    }
 }
 
 impl Snapshot {
@@ -81,13 +129,14 @@ impl Snapshot {
         }
         let ring = Ring::from_sorted(self.ring.config(), list)?;
         let mut health = HealthMask::all_up(&ring);
-        let loads: Arc<[AtomicU32]> = (0..ring.len()).map(|_| AtomicU32::new(0)).collect();
-        for (old, (id, _)) in self.ring.managers().enumerate() {
+        let loads = Loads::new(ring.len() as u32);
+        for (old, (id, _)) in (0u32..).zip(self.ring.managers()) {
             if let Some(new) = ring.index_of(id) {
-                health.set_index(new, self.health.is_up(old as u32));
-                loads[new as usize].store(self.loads[old].load(Relaxed), Relaxed);
+                health.set_index(new, self.health.is_up(old));
+                loads.report(new, self.loads.get(old));
             }
         }
+        let loads = Arc::new(loads);
         Ok(Some(Membership {
             ring: Arc::new(ring),
             health,
@@ -99,6 +148,14 @@ impl Snapshot {
     pub(crate) fn pick_slot(&self, start: ArcStart<'_>, len: u32, slot: u32) -> Option<(u32, u32)> {
         let index = self.walk(start, len).nth(slot as usize)?;
         Some((slot, index))
+    }
+
+    /// The manager after `slot` of the arc from `start`, past the arc's length if need be
+    /// (wrapping after the last healthy manager): `(slot, ring index)`. Where a throttled call
+    /// goes next; successive probes from one slot meet every healthy manager once.
+    pub(crate) fn probe(&self, start: ArcStart<'_>, slot: u32) -> Option<(u32, u32)> {
+        let next = slot.saturating_add(1) % self.healthy().max(1);
+        self.pick_slot(start, next + 1, next)
     }
 
     /// The healthy members of arc `(start, len)`, through the start's hint if it has one.
@@ -138,11 +195,47 @@ impl Snapshot {
         } else {
             (at_hi, at_lo)
         };
-        let load = |i: u32| self.loads.get(i as usize).map_or(0, |l| l.load(Relaxed));
+        let load = |i: u32| self.loads.get(i);
         Some(if load(at_second) < load(at_first) {
             (second, at_second)
         } else {
             (first, at_first)
         })
+    }
+
+    /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:
+    /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
+    /// chosen slot.
+    pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
+        let target = self.assigner.config().target_per_manager.get();
+        let quota = target
+            .div_ceil(self.settings.frontends.count().max(1))
+            .max(1);
+        let cap = self.loads.cap(self.settings.load_bound);
+        let tracked = len.min(TRACKED);
+        let mut members = self.walk(live.unreserved_arc_start(), len);
+        // The member within the bound with this frontend's fewest calls, for a full arc.
+        let mut fewest: Option<(u16, u32, u32)> = None;
+        for (slot, index) in (0..tracked).zip(members.by_ref()) {
+            if cap.is_some_and(|cap| self.loads.get(index) > cap) {
+                continue;
+            }
+            let count = live.slot_load(slot);
+            if u32::from(count) < quota {
+                return Some((slot, index));
+            }
+            if fewest.is_none_or(|(least, ..)| count < least) {
+                fewest = Some((count, slot, index));
+            }
+        }
+        if len > tracked {
+            let past = cursor % (len - tracked);
+            let index = members.nth(past as usize)?;
+            return Some((tracked + past, index));
+        }
+        match fewest {
+            Some((_, slot, index)) => Some((slot, index)),
+            None => self.pick_slot(live.unreserved_arc_start(), len, cursor % len.max(1)),
+        }
     }
 }

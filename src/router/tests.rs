@@ -245,7 +245,7 @@ fn a_cut_or_removal_drains_with_the_environments() {
 }
 
 #[test]
-fn unreserved_arc_grows_with_load_and_shrinks_after_delay() {
+fn unreserved_arc_grows_with_load_and_shrinks_to_the_load_after_delay() {
     let (r, clock) = router(50);
     let t = TaskId::from_name("burst");
     let held: Vec<Route> = (0..40).map(|_| r.route(t).unwrap()).collect();
@@ -262,10 +262,10 @@ fn unreserved_arc_grows_with_load_and_shrinks_after_delay() {
     drop(r.route(t));
     assert_eq!(
         r.unreserved_arc(t.into()).len(),
-        4,
-        "one step after the delay"
+        1,
+        "after the delay, straight to what a load of 1 needs"
     );
-    assert_eq!(r.stats().arc_shrinks, 1);
+    assert_eq!(r.stats().arc_shrinks, 1, "in one step");
 }
 
 #[test]
@@ -281,9 +281,18 @@ fn throttle_walks_distinct_managers_and_stops() {
     distinct.sort();
     distinct.dedup();
     assert_eq!((seen.len(), distinct.len()), (4, 4));
-    assert_eq!(r.unreserved_arc(t.into()).len(), 4, "arc grew on throttle");
+    // The probes follow the ring from the arc's start: the arc's members if it were 4 long.
+    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
+    let wide: Vec<ManagerId> = r.ring().arc(start, 4).collect();
+    assert_eq!(seen, wide);
+    assert_eq!(
+        r.unreserved_arc(t.into()).len(),
+        1,
+        "a throttle never widens the arc"
+    );
     let s = r.stats();
     assert_eq!((s.throttles, s.throttles_exhausted), (4, 1));
+    assert_eq!((s.arc_grows, s.arc_shrinks), (0, 0));
 }
 
 #[test]

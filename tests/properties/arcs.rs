@@ -1,5 +1,5 @@
-//! Arc sizing: `ArcAssigner::unreserved` over random load traces (grow at once, shrink one
-//! step per delay), and a throttle that clamps an arc shorter counting a shrink.
+//! Arc sizing: `ArcAssigner::unreserved` over random load traces (grow at once, shrink to
+//! the load after the delay), and throttles that leave the arc to the load.
 
 use std::time::Duration;
 
@@ -17,10 +17,11 @@ proptest! {
 
     /// Property 10: `ArcAssigner::unreserved` over a random load trace: the arc is at once at least
     /// `ceil(load / target)` (clamped to `min..=healthy`), never grows past what load asks,
-    /// shrinks one manager at a time, and only after load stayed under the lower threshold
-    /// for `shrink_delay` since it went under, and since the previous shrink.
+    /// and shrinks only after load stayed under the lower threshold for `shrink_delay` since
+    /// it went under (the timer starting again after each shrink), then straight to what the
+    /// shrinking call's load needs.
     #[test]
-    fn arcs_grow_at_once_and_shrink_one_step_per_delay(
+    fn arcs_grow_at_once_and_shrink_to_the_load_after_the_delay(
         target in 1u32..=8,
         percent in 0u32..=100,
         delay_s in 0u64..=30,
@@ -35,9 +36,8 @@ proptest! {
         let delay = Duration::from_secs(delay_s);
         let mut state = ArcState { len: 1, below_since: None };
         let mut now = Duration::ZERO;
-        // Start of the current run of "below the threshold", and the last shrink.
+        // Start of the current run of "below the threshold" since the last shrink.
         let mut below_from: Option<Duration> = None;
-        let mut last_shrink: Option<Duration> = None;
         for (load, dt) in trace {
             now += Duration::from_secs(dt);
             let wanted = load.div_ceil(target).max(1);
@@ -54,14 +54,14 @@ proptest! {
             prop_assert!(next.len <= state.len.max(wanted).min(healthy), "never past the load");
             prop_assert!(next.len >= 1, "at least the minimum");
             if next.len < state.len.min(healthy) {
-                prop_assert_eq!(next.len, state.len - 1, "one step at a time");
+                prop_assert_eq!(next.len, wanted.min(healthy), "straight to what load needs");
+                prop_assert_eq!(next.below_since, None, "the timer starts again");
                 prop_assert!(below, "shrinks only under the threshold");
-                let since = below_from.unwrap().max(last_shrink.unwrap_or(Duration::ZERO));
+                let since = below_from.unwrap();
                 prop_assert!(now - since >= delay, "shrank after {:?} < {:?}", now - since, delay);
-                last_shrink = Some(now);
-            }
-            if next.len > state.len {
-                last_shrink = None;
+                below_from = None;
+            } else if below && state.len <= healthy {
+                prop_assert_eq!(next.len, state.len, "no shrink before the delay");
             }
             state = next;
             let t = a.throttled(state, healthy);
@@ -71,14 +71,15 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Regression: a throttle that clamps an arc shorter counts a shrink
+// Regression: a throttle leaves the arc alone; a clamp to the healthy count is a shrink
 // ---------------------------------------------------------------------------------------------
 
-/// `on_throttle` on an unreserved arc longer than the healthy count clamps the arc down to the
-/// healthy count. The arc lost managers, so it counts as a shrink, not a grow (an earlier
-/// version counted every length change on throttle as a grow).
+/// `on_throttle` on an unreserved arc longer than the healthy count moves the call without
+/// touching the arc (no grow, no shrink: the arc's length follows the load alone). The next
+/// route clamps the arc down to the healthy count, and that counts as a shrink, not a grow
+/// (an earlier version counted every length change on throttle as a grow).
 #[test]
-fn throttle_that_shortens_an_arc_counts_a_shrink() {
+fn throttle_leaves_the_arc_and_a_clamp_counts_a_shrink() {
     let router = Router::builder()
         .managers(spread_fleet(4))
         .clock(ManualClock::new())
@@ -92,8 +93,19 @@ fn throttle_that_shortens_an_arc_counts_a_shrink() {
     router.set_health(spread(1), false).unwrap();
     let before = router.stats();
     assert!(router.on_throttle(&mut held[0]));
+    assert!(router.is_healthy(held[0].manager()));
     let after = router.stats();
-    // The live arc went from 4 to 2 managers.
+    assert_eq!(
+        (
+            after.arc_grows - before.arc_grows,
+            after.arc_shrinks - before.arc_shrinks
+        ),
+        (0, 0),
+        "a throttle neither widens nor shortens the arc"
+    );
+    held.push(router.route(t).unwrap());
+    let after = router.stats();
+    // The live arc went from 4 to the 2 healthy managers.
     assert_eq!(router.unreserved_arc(t.into()).len(), 2);
     assert_eq!(
         (
@@ -101,6 +113,6 @@ fn throttle_that_shortens_an_arc_counts_a_shrink() {
             after.arc_shrinks - before.arc_shrinks
         ),
         (0, 1),
-        "a throttle that shortens the arc is a shrink, not a grow"
+        "a route that clamps the arc shorter is a shrink, not a grow"
     );
 }

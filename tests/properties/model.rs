@@ -204,11 +204,27 @@ impl Harness {
         })
     }
 
-    /// The model's throttle growth: one manager more, clamped to `healthy`. Returns the length
-    /// to route on.
-    fn throttle_arc(&mut self, t: usize, healthy: u32) -> u32 {
-        let next = self.assigner.throttled(self.live[&t].arc, healthy);
-        self.set_arc(t, next).max(1)
+    /// The model of `Pick::Pack` with one frontend and no load reported: the first of the
+    /// first 8 slots on which fewer than the quota (`target_per_manager` = 2) of the group's
+    /// held unreserved and spillover calls sit; past 8 slots, round-robin over the rest; else
+    /// the tracked slot with the fewest.
+    fn pack_slot(&self, t: usize, len: u32, cursor: u32) -> u32 {
+        let on = |slot: u32| {
+            self.held
+                .iter()
+                .filter(|h| {
+                    h.task == t && h.route.kind() != RouteKind::Reserved && h.route.slot() == slot
+                })
+                .count()
+        };
+        let tracked = len.min(8);
+        if let Some(slot) = (0..tracked).find(|&s| on(s) < 2) {
+            return slot;
+        }
+        if len > tracked {
+            return tracked + cursor % (len - tracked);
+        }
+        (0..tracked).min_by_key(|&s| (on(s), s)).unwrap()
     }
 
     /// The model's `resize`: the assigner applied to the group's arc for `load`.
@@ -220,8 +236,8 @@ impl Harness {
         self.set_arc(t, next)
     }
 
-    /// Stores the arc state and counts a grow or a shrink (a throttle on an arc longer than
-    /// the healthy count clamps it shorter: a shrink).
+    /// Stores the arc state and counts a grow or a shrink (a resize of an arc longer than the
+    /// healthy count clamps it shorter: a shrink).
     fn set_arc(&mut self, t: usize, next: ArcState) -> u32 {
         let live = self.live.get_mut(&t).unwrap();
         if next.len > live.arc.len {
@@ -310,11 +326,16 @@ impl Harness {
                 len >= load.div_ceil(2).min(healthy),
                 "arc sized for its load"
             );
-            let slot = self.next_cursor(t) % len;
+            let cursor = self.next_cursor(t);
+            let slot = self.pack_slot(t, len, cursor);
             (ring.unreserved_start(id.into()), len, slot)
         };
         assert!(slot < len);
-        assert_eq!(route.slot(), slot, "round-robin slot");
+        assert_eq!(
+            route.slot(),
+            slot,
+            "the packed (or reserved round-robin) slot"
+        );
         assert_eq!(route.manager(), self.expect_manager(start, len, slot));
         if expected_kind == RouteKind::Reserved {
             let arc = self.router.reserved_arc(id);
@@ -387,21 +408,20 @@ impl Harness {
             self.live.get_mut(&t).unwrap().used = true;
             let load = self.held_of(t, false) + 1;
             let start = ring.unreserved_start(id.into());
-            let mut len = self.resize(t, load);
-            let mut s = self.next_cursor(t) % len;
-            // Never back onto the manager that throttled it: the next slot, growing a
-            // one-manager arc to two first.
+            let len = self.resize(t, load);
+            let cursor = self.next_cursor(t);
+            let mut s = self.pack_slot(t, len, cursor);
+            // Never back onto the manager that throttled it: it probes the next manager,
+            // past the arc if need be, without widening the arc.
             if self.expect_manager(start, len, s) == manager {
-                if len < 2 {
-                    len = self.throttle_arc(t, healthy);
-                }
-                s = (s + 1) % len;
+                s = (s + 1) % healthy;
             }
             self.spilled_on_throttle += 1;
-            (start, len, s)
+            (start, s + 1, s)
         } else {
-            let len = self.throttle_arc(t, healthy);
-            (ring.unreserved_start(id.into()), len, (slot + 1) % len)
+            // The next manager after its slot, past the arc if need be; the arc stays.
+            let s = (slot + 1) % healthy;
+            (ring.unreserved_start(id.into()), s + 1, s)
         };
         let expected_kind = if kind == RouteKind::Reserved && tries + 1 < usable {
             RouteKind::Reserved
