@@ -270,10 +270,16 @@ async fn a_throttle_answer_is_retried_on_the_next_member_of_the_arc() {
     let after = router.stats();
     assert_eq!(after.throttles - before.throttles, throttled);
     assert_eq!(after.throttles_exhausted, before.throttles_exhausted);
-    // The arc widened to take in the manager that served it.
-    let arc = router.unreserved_arc(group);
-    assert!(arc.contains(&landed), "{landed:?} is not in {arc:?}");
-    assert!(after.arc_grows > before.arc_grows);
+    // The tries followed the ring past the arc, which did not widen: the throttles said
+    // those managers were full, not that the group needs more of them.
+    let ring = router.ring();
+    let walked: Vec<_> = ring
+        .arc(ring.unreserved_start(group), log.len() as u32)
+        .collect();
+    assert_eq!(log, walked, "one manager after another along the ring");
+    assert_eq!(router.unreserved_arc(group), arc, "the arc stays");
+    assert!(!arc.contains(&landed));
+    assert_eq!(after.arc_grows, before.arc_grows);
     assert_eq!(
         in_flight(&router),
         (0, 1),

@@ -49,3 +49,15 @@
 //! not track which of them are busy (other frontends share them): a manager with none free
 //! should throttle, and [`Router::on_throttle`](crate::Router::on_throttle) moves the call to
 //! the next reserved manager.
+//!
+//! # Unreserved calls over several frontends
+//!
+//! Each frontend counts only its own calls. With [`Frontends`](crate::Frontends) of `F`
+//! frontends, a router sizes a group's unreserved arc for `F` times its own calls in flight,
+//! and [`Pick::Pack`](crate::Pick::Pack) fills each member up to
+//! `ceil(target_per_manager / F)` of its own calls before the next: `F` frontends packing the
+//! same first members put about `target_per_manager` calls on each, the load the arc is sized
+//! for, without exchanging a message. A frontend that sees more than its share of a group
+//! packs more of its calls past the first members; the reported-load bound
+//! ([`RouterConfig::load_bound`](crate::RouterConfig::load_bound)) catches what the local
+//! counts miss, as fresh as the host's load reports.

@@ -51,6 +51,15 @@
 //!   healthy manager: about `k / (1 − d)` points while `k` is small next to the fleet, where
 //!   `d` is the fraction of managers down. Large arcs, or a fleet with most managers down,
 //!   cost more per route; the walk never exceeds one revolution of the ring.
+//! - **Packing.** [`Pick::Pack`](crate::Pick::Pack) (the default) looks at up to the first 8
+//!   members of an arc, one relaxed load of a count and of a reported load each, and moves
+//!   one per-slot count per call; its counts add 16 bytes to each live task's state (88
+//!   bytes, 104 with its `Arc`). Feed [`Router::report_load`](crate::Router::report_load)
+//!   periodically to bound load inside arcs; without reports there is no bound.
+//! - **Throttles** probe the next manager after the call's slot, past the arc if need be,
+//!   and never widen the arc; a run of throttles walks as far as it probes, at most one
+//!   attempt per healthy manager. Arcs shrink, once load has stayed under the lower threshold
+//!   for `shrink_delay`, straight to what the load needs.
 //! - **Membership changes** rebuild the ring, O(P log P) for P points; health changes reuse
 //!   it with a new mask, and reservation changes copy one of 64 table shards. Figures in
 //!   `BENCHMARKS.md` (Writers).

@@ -43,8 +43,8 @@ pub enum Pick {
     /// both take the last place of a slot: the quota is soft). When every one of the first 8
     /// members is full or over the bound, a longer arc deals the call round-robin over its
     /// members past the eighth; an arc of at most 8 gives it to the member, not over the
-    /// bound, on which this frontend runs fewest calls (to any member in turn if all are
-    /// over it).
+    /// bound, on which this frontend runs fewest calls, or, when all are over it, to the first
+    /// manager past the arc (as bounded loads walks on), without widening the arc.
     ///
     /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
     /// them), a relaxed load of each one's count and reported load, and an atomic add and
@@ -91,6 +91,11 @@ pub struct RouterConfig {
     pub busy_ttl: Duration,
     /// This router's place among the frontends that share the fleet's reservations (default:
     /// the only one). Change it with [`Router::set_frontends`] when frontends come and go.
+    ///
+    /// With `F` frontends, each is taken to see about `1/F` of a group's calls: an unreserved
+    /// arc is sized for `F` times this frontend's calls in flight (so every frontend computes
+    /// about the arc the group's whole load needs), and [`Pick::Pack`]'s quota is
+    /// `ceil(target_per_manager / F)`.
     pub frontends: Frontends,
     /// How reserved calls in flight are counted across frontends (default
     /// [`Counting::Local`]).

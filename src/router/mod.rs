@@ -247,6 +247,8 @@ impl<C: Clock> Router<C> {
         avoid: Option<ManagerId>,
     ) -> Option<(Permit, (u32, u32))> {
         let (load, cursor) = live.enter_unreserved();
+        // Each of F frontends sees about 1/F of a group's calls; the arc is the group's.
+        let load = load.saturating_mul(snap.settings.frontends.count());
         let mut permit = Permit::adopt(live, false);
         let (slot, index) = {
             let live = permit.live();

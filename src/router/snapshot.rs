@@ -235,7 +235,9 @@ impl Snapshot {
         }
         match fewest {
             Some((_, slot, index)) => Some((slot, index)),
-            None => self.pick_slot(live.unreserved_arc_start(), len, cursor % len.max(1)),
+            // Every member is over the bound: the first manager past the arc, as bounded
+            // loads would walk on, without widening the arc for the calls after it.
+            None => self.probe(live.unreserved_arc_start(), len.saturating_sub(1)),
         }
     }
 }

@@ -535,3 +535,125 @@ fn reserved_arc_tells_provisioning_where_and_how_many() {
     assert_eq!(slots.len(), 3, "ceil(40 / 16)");
     assert_eq!(slots.iter().map(|s| s.environments).sum::<u32>(), 40);
 }
+
+/// This frontend's per-slot counts of `task`'s unreserved arc.
+fn slot_loads(r: &Router<ManualClock>, task: TaskId) -> Vec<u16> {
+    let live = r.live.get(task.get()).expect("live state");
+    (0..crate::live::TRACKED)
+        .map(|s| live.slot_load(s))
+        .collect()
+}
+
+#[test]
+fn pack_fills_the_first_members_to_the_quota_in_order() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("packed");
+    // One frontend, 8 calls a manager: 20 calls fill slots 0 and 1 and put 4 on slot 2.
+    let mut held: Vec<Route> = (0..20).map(|_| r.route(t).unwrap()).collect();
+    let slots: Vec<u32> = held.iter().map(Route::slot).collect();
+    let want: Vec<u32> = (0..20).map(|i| i / 8).collect();
+    assert_eq!(slots, want);
+    let arc = r.unreserved_arc(t.into());
+    assert_eq!(arc.len(), 3);
+    assert!(held.iter().all(|h| h.manager() == arc[h.slot() as usize]));
+    assert_eq!(slot_loads(&r, t), [8, 8, 4, 0, 0, 0, 0, 0]);
+    // Calls that end on slot 0 free its places: the next calls go back there first.
+    held.drain(..3).for_each(drop);
+    let mut again: Vec<Route> = (0..4).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(
+        again.iter().map(Route::slot).collect::<Vec<_>>(),
+        [0, 0, 0, 2]
+    );
+    assert_eq!(slot_loads(&r, t), [8, 8, 5, 0, 0, 0, 0, 0]);
+    // A throttle moves the count with the call, to the next manager.
+    assert!(r.on_throttle(&mut again[0]));
+    assert_eq!(again[0].slot(), 1);
+    assert_eq!(slot_loads(&r, t), [7, 9, 5, 0, 0, 0, 0, 0]);
+    held.append(&mut again);
+    // Every count goes back to 0 with the last permit, across a membership change too.
+    r.set_managers((0..49).map(|i| (ManagerId::new(i), 1)))
+        .unwrap();
+    let late = r.route(t).unwrap();
+    drop(held);
+    drop(late);
+    assert_eq!(slot_loads(&r, t), [0; 8]);
+    assert_eq!(r.stats().in_flight_unreserved, 0);
+}
+
+#[test]
+fn pack_quota_follows_the_frontend_count() {
+    let clock = ManualClock::new();
+    let mut config = RouterConfig::default();
+    config.frontends = Frontends::new(1, 4).unwrap();
+    let r = router_with(50, config, &clock);
+    let t = TaskId::from_name("packed");
+    // 8 calls a manager over 4 frontends: 2 from each on a member, and an arc sized for
+    // 4 times this frontend's calls.
+    let held: Vec<Route> = (0..7).map(|_| r.route(t).unwrap()).collect();
+    let slots: Vec<u32> = held.iter().map(Route::slot).collect();
+    assert_eq!(slots, [0, 0, 1, 1, 2, 2, 3]);
+    assert_eq!(r.unreserved_arc(t.into()).len(), 4, "ceil(7 × 4 / 8)");
+    // A quota of at least 1, however many frontends.
+    r.set_frontends(Frontends::new(0, 1000).unwrap());
+    let more: Vec<Route> = (0..3).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(more.iter().map(Route::slot).collect::<Vec<_>>(), [4, 5, 6]);
+}
+
+#[test]
+fn pack_passes_over_members_above_the_load_bound() {
+    let (r, _) = router(10);
+    let t = TaskId::from_name("packed");
+    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
+    let ring: Vec<ManagerId> = r.ring().arc(start, 3).collect();
+    // Home reports 100 of a fleet total of 100: mean 10, bound ceil(1.25 × 10) = 13.
+    r.report_load(ring[0], 100).unwrap();
+    let first = r.route(t).unwrap();
+    assert_eq!(
+        (first.slot(), first.manager()),
+        (1, ring[1]),
+        "the one member is over the bound: the first manager past the arc"
+    );
+    assert_eq!(r.unreserved_arc(t.into()).len(), 1, "the arc stays");
+    // Back within the bound (13 of a total of 13 + 0: mean 1.3, bound 2): still over.
+    r.report_load(ring[0], 13).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 1);
+    // Every manager equally loaded: within the bound, home again.
+    for id in r.ring().managers().map(|(id, _)| id) {
+        r.report_load(id, 13).unwrap();
+    }
+    assert_eq!(r.route(t).unwrap().slot(), 0);
+    // Unbounded: home whatever it reports.
+    let clock = ManualClock::new();
+    let mut config = RouterConfig::default();
+    config.load_bound = f32::INFINITY;
+    let open = router_with(10, config, &clock);
+    open.report_load(ring[0], 100).unwrap();
+    assert_eq!(open.route(t).unwrap().slot(), 0);
+}
+
+#[test]
+fn pack_past_the_tracked_members_deals_round_robin() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("hot");
+    // 80 calls: the first 8 members take 8 each; calls 65 to 72 find an arc of 9 (slot 8
+    // alone past the tracked ones), calls 73 to 80 an arc of 10 (slots 8 and 9 in turn).
+    let held: Vec<Route> = (0..80).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(r.unreserved_arc(t.into()).len(), 10);
+    assert_eq!(slot_loads(&r, t), [8; 8], "untracked slots are not counted");
+    assert!(held[64..72].iter().all(|h| h.slot() == 8));
+    let last: Vec<u32> = held[72..].iter().map(Route::slot).collect();
+    assert_eq!(last, [8, 9, 8, 9, 8, 9, 8, 9], "round-robin by the cursor");
+}
+
+#[test]
+fn load_bound_is_checked() {
+    for bad in [-0.5, f32::NAN, f32::NEG_INFINITY] {
+        let mut config = RouterConfig::default();
+        config.load_bound = bad;
+        let built = Router::builder()
+            .config(config)
+            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+            .build();
+        assert!(matches!(built, Err(Error::InvalidConfig { .. })), "{bad}");
+    }
+}

@@ -129,10 +129,11 @@ fn check(a: &ArcAssigner, c: &AssignConfig, call: Call) {
                 .max(c.min_unreserved_arc.get());
             assert!(next.len <= healthy);
             assert!(next.len >= wanted.min(healthy), "grows at once");
-            assert!(
-                next.len >= current.len.saturating_sub(1).min(healthy),
-                "shrinks one step at a time"
-            );
+            if next.len < current.len.min(healthy) {
+                assert_eq!(next.len, wanted.min(healthy), "shrinks straight to the load");
+                assert_eq!(next.below_since, None, "the timer starts again");
+                assert!(current.below_since.is_some(), "only after the delay ran");
+            }
             assert!(next.len >= c.min_unreserved_arc.get().min(healthy));
             if wanted > current.len {
                 assert_eq!(next.below_since, None);
