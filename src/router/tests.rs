@@ -583,8 +583,10 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
 #[test]
 fn pack_quota_follows_the_frontend_count() {
     let clock = ManualClock::new();
-    let mut config = RouterConfig::default();
-    config.frontends = Frontends::new(1, 4).unwrap();
+    let config = RouterConfig {
+        frontends: Frontends::new(1, 4).unwrap(),
+        ..RouterConfig::default()
+    };
     let r = router_with(50, config, &clock);
     let t = TaskId::from_name("packed");
     // 8 calls a manager over 4 frontends: 2 from each on a member, and an arc sized for
@@ -624,8 +626,10 @@ fn pack_passes_over_members_above_the_load_bound() {
     assert_eq!(r.route(t).unwrap().slot(), 0);
     // Unbounded: home whatever it reports.
     let clock = ManualClock::new();
-    let mut config = RouterConfig::default();
-    config.load_bound = f32::INFINITY;
+    let config = RouterConfig {
+        load_bound: f32::INFINITY,
+        ..RouterConfig::default()
+    };
     let open = router_with(10, config, &clock);
     open.report_load(ring[0], 100).unwrap();
     assert_eq!(open.route(t).unwrap().slot(), 0);
@@ -648,8 +652,10 @@ fn pack_past_the_tracked_members_deals_round_robin() {
 #[test]
 fn load_bound_is_checked() {
     for bad in [-0.5, f32::NAN, f32::NEG_INFINITY] {
-        let mut config = RouterConfig::default();
-        config.load_bound = bad;
+        let config = RouterConfig {
+            load_bound: bad,
+            ..RouterConfig::default()
+        };
         let built = Router::builder()
             .config(config)
             .managers((0..4).map(|i| (ManagerId::new(i), 1)))
