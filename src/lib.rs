@@ -9,8 +9,11 @@
 //! manager keeps it warm but makes hot spots; spreading calls evenly loses locality. arcroute
 //! puts managers on a consistent hash ring and gives each **group** of calls (a function, by
 //! default) an **arc**: the first `len` distinct managers clockwise from the group's hash. The
-//! arc grows at once with load and shrinks slowly when load falls. A function with **reserved
-//! capacity** (provisioned concurrency) also owns a **reserved arc**; calls within the
+//! arc grows at once with load and, once load has stayed low for a while, shrinks straight
+//! to what the load needs; a throttle moves one call on without widening it. Within the arc a
+//! call goes to the first member with room ([`Pick::Pack`]), where the function's
+//! environments are warm, while reported loads bound how busy a member may get. A function
+//! with **reserved capacity** (provisioned concurrency) also owns a **reserved arc**; calls within the
 //! reservation go only to the managers holding its reserved environments, and calls beyond it
 //! **spill over** to the unreserved arc, which scales like any on-demand function.
 //!
