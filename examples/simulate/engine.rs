@@ -582,11 +582,13 @@ mod tests {
     }
 
     /// Strategies that send every call of a function to the same manager while it has room.
-    const HOMED: [StrategyKind; 4] = [
+    const HOMED: [StrategyKind; 6] = [
         StrategyKind::Arcroute,
         StrategyKind::ConsistentHash,
         StrategyKind::Openwhisk,
         StrategyKind::BoundedLoad,
+        StrategyKind::BoundedLoadOracle,
+        StrategyKind::ChRlu,
     ];
 
     #[test]

@@ -295,3 +295,123 @@ impl Strategy for ChRlu {
         self.chains[f as usize].clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Tiny;
+    use super::super::{Strategy, StrategyKind};
+    use super::*;
+
+    const REPORT_MS: u64 = 5000;
+
+    /// Reports every 5 s over `(from, to]`, so the load averages settle.
+    fn reports(s: &mut dyn Strategy, t: &Tiny, from: u64, to: u64) {
+        for at in (from + REPORT_MS..=to).step_by(REPORT_MS as usize) {
+            s.load_report(&t.fleet, at).unwrap();
+        }
+    }
+
+    /// Starts `n` calls of function 1 on `m` (the load the other calls make).
+    fn load(t: &mut Tiny, m: usize, n: u32) {
+        for _ in 0..n {
+            t.fleet.start(m, 1, 0, false);
+        }
+    }
+
+    fn route(s: &mut dyn Strategy, t: &Tiny, now: u64) -> usize {
+        s.route(0, 0, now, &t.fleet).unwrap().manager
+    }
+
+    #[test]
+    fn the_bound_is_the_cold_to_warm_ratio_times_b_up_to_b_max() {
+        assert!((bound(1000.0, 1500.0) - 1.8).abs() < 1e-12);
+        assert!(
+            (bound(100.0, 600.0) - B_MAX).abs() < 1e-12,
+            "1.2 × 6 capped at 6"
+        );
+        assert_eq!(bound(0.0, 500.0), B_MAX);
+    }
+
+    #[test]
+    fn calls_go_home_then_along_the_chain_then_to_the_least_loaded() {
+        // Function 0 runs 1 s warm, 1.5 s cold: overloaded past a load of 1.8 per core.
+        let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+        let mut s = t.build(StrategyKind::ChRlu);
+        s.load_report(&t.fleet, 0).unwrap();
+        let chain = s.placement(0, &t.fleet);
+        assert_eq!(chain.len(), 1 + CHAIN);
+        assert_eq!(
+            route(s.as_mut(), &t, 0),
+            chain[0],
+            "home while under the bound"
+        );
+        // 40 calls on 16 cores: 2.5 > 1.8 once the load average has caught up.
+        load(&mut t, chain[0], 40);
+        reports(s.as_mut(), &t, 0, 600_000);
+        assert_eq!(route(s.as_mut(), &t, 600_000), chain[1]);
+        load(&mut t, chain[1], 40);
+        load(&mut t, chain[2], 40);
+        reports(s.as_mut(), &t, 600_000, 1_200_000);
+        assert_eq!(
+            route(s.as_mut(), &t, 1_200_000),
+            chain[3],
+            "the last of the chain"
+        );
+        load(&mut t, chain[3], 40);
+        // Past the chain: the least loaded manager, 10 calls against 20 everywhere else.
+        let rest: Vec<usize> = (0..8).filter(|m| !chain.contains(m)).collect();
+        for &m in &rest {
+            load(&mut t, m, if m == rest[2] { 10 } else { 20 });
+        }
+        reports(s.as_mut(), &t, 1_200_000, 1_800_000);
+        assert_eq!(route(s.as_mut(), &t, 1_800_000), rest[2]);
+    }
+
+    #[test]
+    fn the_report_stays_in_use_until_the_next_and_the_load_average_lags() {
+        let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+        let mut s = t.build(StrategyKind::ChRlu);
+        let chain = s.placement(0, &t.fleet);
+        load(&mut t, chain[0], 40);
+        s.load_report(&t.fleet, 0).unwrap();
+        reports(s.as_mut(), &t, 0, 600_000);
+        assert_eq!(route(s.as_mut(), &t, 600_000), chain[1]);
+        // The home's calls end, but no report says so yet.
+        for _ in 0..40 {
+            t.fleet.finish(chain[0], 1, false, 600_001);
+        }
+        assert_eq!(t.fleet.managers[chain[0]].busy, 0);
+        assert_eq!(route(s.as_mut(), &t, 604_999), chain[1], "the stale report");
+        // Ten seconds on, the 1-minute load average is still 2.5 · e^(−1/6) ≈ 2.1.
+        reports(s.as_mut(), &t, 600_000, 610_000);
+        assert_eq!(route(s.as_mut(), &t, 610_000), chain[1]);
+        // A minute on it is 2.5 · e^(−1) ≈ 0.92: home again.
+        reports(s.as_mut(), &t, 610_000, 660_000);
+        assert_eq!(route(s.as_mut(), &t, 660_000), chain[0]);
+    }
+
+    #[test]
+    fn popular_functions_add_random_load_to_the_managers_they_pick() {
+        // Function 0 arrives every 10 ms, function 1 every second: 0 is popular.
+        let t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+        let mut s = ChRlu::new(&t.setup()).unwrap();
+        for k in 0..100u64 {
+            s.views[0].arrival(0, k * 10);
+            s.views[0].arrival(1, k * 1000);
+        }
+        s.load_report(&t.fleet, 100_000).unwrap();
+        let view = &s.views[0];
+        assert_eq!(view.popular, [true, false]);
+        let noise = view.noise.expect("an arrival rate");
+        assert!(noise.mean() > 0.0 && (noise.std_dev() - NOISE_SD).abs() < 1e-12);
+        let home = s.chains[0][0];
+        let before = s.views[0].load[home];
+        s.route(0, 0, 100_000, &t.fleet).unwrap();
+        assert_ne!(s.views[0].load[home], before, "the frontend's view moved");
+        // An unpopular function's pick leaves the view as reported.
+        let other = s.chains[1][0];
+        let before = s.views[0].load[other];
+        s.route(0, 1, 100_000, &t.fleet).unwrap();
+        assert_eq!(s.views[0].load[other], before);
+    }
+}

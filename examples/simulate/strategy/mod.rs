@@ -425,16 +425,19 @@ pub(super) mod tests {
             }
         }
 
-        pub(crate) fn build(&self, kind: StrategyKind) -> Box<dyn Strategy> {
-            let setup = Setup {
+        pub(crate) fn setup(&self) -> Setup<'_> {
+            Setup {
                 fleet: &self.fleet,
                 tasks: &self.tasks,
                 reservations: &[],
                 sim: &self.sim,
                 reserved_per_manager: NonZeroU32::MIN,
                 warm_ms: &self.warm_ms,
-            };
-            build(kind, &setup).expect("a valid fleet")
+            }
+        }
+
+        pub(crate) fn build(&self, kind: StrategyKind) -> Box<dyn Strategy> {
+            build(kind, &self.setup()).expect("a valid fleet")
         }
 
         /// Routes a call of `f` at `frontend` and starts it where its ticket points.
