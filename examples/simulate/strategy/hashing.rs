@@ -7,11 +7,12 @@ use crate::fleet::Fleet;
 
 /// Bounded loads' balance factor `c = 1 + ε`: no manager takes more than `c` times the mean
 /// load. Mirrokni, Thorup, Zadimoghaddam ("Consistent Hashing with Bounded Loads", SODA
-/// 2018) bound loads by `ceil(c · m / n)` for `m` balls in `n` bins; 1.25 is the value of
-/// Vimeo's deployment that took the algorithm into HAProxy (`hash-balance-factor 125`:
-/// "no server will be assigned more than 125% of the average load") and is within the
-/// range Envoy documents for its `hash_balance_factor` (in percent, at least 100; "a value
-/// of 150 or less" keeps hashing stable). Both views use the same factor.
+/// 2018) cap each bin at `ceil(c · m / n)` for `m` balls in `n` bins. The proxies take `c` in
+/// percent: HAProxy's `hash-balance-factor` ("if <factor> is 150, then no server will be
+/// allowed to have a load more than 1.5 times the average", counting the sessions that
+/// HAProxy instance serves) and Envoy's `hash_balance_factor` (ring-hash and Maglev load
+/// balancers). 1.25 is the factor of Vimeo's deployment, which brought the algorithm into
+/// HAProxy, and a common default of libraries that implement it. Both views use it.
 pub(super) const BALANCE_FACTOR: f64 = 1.25;
 
 /// What a hashing router bounds, and from which view of the load.
