@@ -9,7 +9,7 @@ use crate::fleet::Fleet;
 /// load. Mirrokni, Thorup, Zadimoghaddam ("Consistent Hashing with Bounded Loads", SODA
 /// 2018) cap each bin at `ceil(c · m / n)` for `m` balls in `n` bins. The proxies take `c` in
 /// percent: HAProxy's `hash-balance-factor` ("if <factor> is 150, then no server will be
-/// allowed to have a load more than 1.5 times the average", counting the sessions that
+/// allowed to have a load more than 1.5 times the average", counting the requests that
 /// HAProxy instance serves) and Envoy's `hash_balance_factor` (ring-hash and Maglev load
 /// balancers). 1.25 is the factor of Vimeo's deployment, which brought the algorithm into
 /// HAProxy, and a common default of libraries that implement it. Both views use it.

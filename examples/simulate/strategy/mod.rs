@@ -150,7 +150,7 @@ pub trait Strategy: Send {
         fleet.alive().to_vec()
     }
     /// The host's periodic load report (every `--load-report-ms`): each manager's calls
-    /// running at `now`, as its agent reports them. By default nothing to do: a router that
+    /// running at `now`, as the manager reports them. By default nothing to do: a router that
     /// reads no reports.
     ///
     /// # Errors
