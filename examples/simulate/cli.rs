@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
-use crate::scenario::{CountMode, CutMode, Options, SimConfig};
+use crate::scenario::{CountMode, CutMode, Options, PickKind, SimConfig};
 use crate::strategy::StrategyKind;
 use crate::workload::Arrivals;
 
@@ -102,6 +102,15 @@ struct Args {
     /// frontend may admit past its count
     #[arg(long, value_enum, default_value_t = Switch::On, help_heading = "Fleet")]
     busy_rule: Switch,
+    /// How often each manager's load report reaches the routers that read one: CH-RLU's
+    /// load view and arcroute's `Router::report_load`, the same period for both; 0 = never
+    #[arg(long, value_name = "N", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_MS), help_heading = "Fleet")]
+    load_report_ms: u64,
+    /// arcroute's pick within an arc: round-robin, or least-loaded (the lower reported load
+    /// of two members) [default: the crate's]
+    #[arg(long, value_enum, help_heading = "Fleet")]
+    pick: Option<PickKind>,
     /// At minute M (from the start of the replay) remove C managers (may repeat)
     #[arg(long, value_name = "M:C", value_parser = membership_change, help_heading = "Fleet")]
     remove_managers: Vec<(u32, u64)>,
@@ -352,6 +361,8 @@ impl Args {
                 busy_rule: self.busy_rule == Switch::On,
                 cut: None,
                 drain_idle_ms: self.drain_idle_s * 1000,
+                load_report_ms: self.load_report_ms,
+                pick: self.pick,
             },
             reserve_top: to_usize(self.reserve_top, "--reserve-top")?,
             reserve_percentile: self.reserve_percentile,
@@ -422,6 +433,7 @@ mod tests {
                 "--count-report-ms",
             ),
             ("--arc-target 4294967296", "--arc-target"),
+            ("--load-report-ms 18446744073709551615", "--load-report-ms"),
             ("--reserve-percentile 101", "--reserve-percentile"),
         ] {
             let e = refused(line);

@@ -45,6 +45,8 @@ enum Event {
     Sample,
     /// The host reports each reservation's busy fraction (the sibling rule).
     BusyReport,
+    /// The managers' load reports reach the routers (CH-RLU's and arcroute's).
+    LoadReport,
     /// The host's counting service reports the global counts.
     CountReport,
     /// The reservation cut.
@@ -98,6 +100,7 @@ pub fn simulate(
             Event::Membership { index } => engine.on_membership(index, now)?,
             Event::Sample => engine.on_sample(now),
             Event::BusyReport => engine.on_busy_report(now)?,
+            Event::LoadReport => engine.on_load_report(now)?,
             Event::CountReport => engine.on_count_report(now)?,
             Event::Cut => engine.on_cut(now),
             Event::WindowEnd => engine.on_window_end(now),
@@ -162,12 +165,24 @@ impl<'a> Engine<'a> {
             .max(1);
         let per_manager = u32::try_from(sim.memory_mb / 2 / largest).unwrap_or(u32::MAX);
         let reserved_per_manager = NonZeroU32::new(per_manager).unwrap_or(NonZeroU32::MIN);
+        let mut busy_ms = vec![0u64; w.functions.len()];
+        let mut calls = vec![0u64; w.functions.len()];
+        for c in &w.calls {
+            busy_ms[c.function as usize] += u64::from(c.duration_ms);
+            calls[c.function as usize] += 1;
+        }
+        let warm_ms: Vec<f64> = busy_ms
+            .iter()
+            .zip(&calls)
+            .map(|(&ms, &n)| if n == 0 { 0.0 } else { ms as f64 / n as f64 })
+            .collect();
         let setup = Setup {
             fleet: &fleet,
             tasks,
             reservations,
             sim,
             reserved_per_manager,
+            warm_ms: &warm_ms,
         };
         let mut strat = strategy::build(kind, &setup)?;
         let mut reserved_envs = vec![0u32; w.functions.len()];
@@ -207,6 +222,9 @@ impl<'a> Engine<'a> {
         engine.schedule(0, Event::Sample);
         if sim.busy_report_ms > 0 && sim.busy_rule {
             engine.schedule(0, Event::BusyReport);
+        }
+        if sim.load_report_ms > 0 {
+            engine.schedule(0, Event::LoadReport);
         }
         if sim.counting == CountMode::Global {
             engine.schedule(0, Event::CountReport);
@@ -270,6 +288,12 @@ impl<'a> Engine<'a> {
             feedback.report_busy(&self.fleet, self.host.pinned(), now)?;
         }
         self.schedule(now + self.sim.busy_report_ms, Event::BusyReport);
+        Ok(())
+    }
+
+    fn on_load_report(&mut self, now: u64) -> Result<(), arcroute::Error> {
+        self.strat.load_report(&self.fleet, now)?;
+        self.schedule(now + self.sim.load_report_ms, Event::LoadReport);
         Ok(())
     }
 
@@ -558,11 +582,13 @@ mod tests {
     }
 
     /// Strategies that send every call of a function to the same manager while it has room.
-    const HOMED: [StrategyKind; 4] = [
+    const HOMED: [StrategyKind; 6] = [
         StrategyKind::Arcroute,
         StrategyKind::ConsistentHash,
         StrategyKind::Openwhisk,
         StrategyKind::BoundedLoad,
+        StrategyKind::BoundedLoadOracle,
+        StrategyKind::ChRlu,
     ];
 
     #[test]

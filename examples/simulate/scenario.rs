@@ -137,6 +137,31 @@ pub struct SimConfig {
     pub cut: Option<Cut>,
     /// Drain: how long an excess reserved environment must be idle before it goes.
     pub drain_idle_ms: u64,
+    /// How often the managers' load reports reach the routers that read them (CH-RLU's
+    /// load, arcroute's `Router::report_load`); 0: never.
+    pub load_report_ms: u64,
+    /// arcroute's pick within an arc; `None`: the crate's default.
+    pub pick: Option<PickKind>,
+}
+
+/// arcroute's pick within an arc (`--pick`), by the [`arcroute::Pick`] variant it maps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PickKind {
+    /// [`arcroute::Pick::RoundRobin`].
+    RoundRobin,
+    /// [`arcroute::Pick::LeastLoadedOfTwo`], fed by the managers' load reports.
+    LeastLoaded,
+}
+
+impl PickKind {
+    /// The library's variant.
+    pub fn pick(self) -> arcroute::Pick {
+        match self {
+            Self::RoundRobin => arcroute::Pick::RoundRobin,
+            Self::LeastLoaded => arcroute::Pick::LeastLoadedOfTwo,
+        }
+    }
 }
 
 impl Default for Options {
@@ -161,6 +186,8 @@ impl Default for Options {
                 busy_rule: true,
                 cut: None,
                 drain_idle_ms: 60_000,
+                load_report_ms: 5000,
+                pick: None,
             },
             reserve_top: 10,
             reserve_percentile: 90.0,

@@ -1,11 +1,12 @@
-//! arcroute itself: one `Router` per frontend, and the host's reservation protocol.
+//! arcroute itself: one `Router` per frontend, run as a host runs it: the host's reservation
+//! protocol, the managers' load reports, and a periodic sweep of idle live state.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use arcroute::{Counting, Frontends, ManualClock, Reservation, Router, RouterConfig, TaskId};
 
-use super::{fleet_ids, index, Feedback, Setup, Strategy, Ticket, Tried};
+use super::{fleet_ids, id, index, Feedback, Setup, Strategy, Ticket, Tried};
 use crate::fleet::Fleet;
 use crate::report::Routing;
 use crate::scenario::CountMode;
@@ -19,6 +20,14 @@ use crate::scenario::CountMode;
 /// reports reserved environments idle (`--busy-rule on`), and under global counting
 /// (`--counting global`) it counts against the fleet-wide count the host's counting service
 /// last reported.
+///
+/// As a host runs it, too: every `--load-report-ms` (the period CH-RLU's reports have) each
+/// router gets each manager's calls running from [`Router::report_load`], which the
+/// least-loaded pick reads (`--pick`; the crate's default pick otherwise); and every
+/// [`SWEEP_MS`] of simulated time the frontends' routers sweep idle live state with
+/// [`Router::evict_idle`], so a function quiet for the router's idle TTL starts again from
+/// its minimum arc. The sweep runs at the first call at or after each period, as a host's
+/// timer on the same thread would.
 pub(super) struct ArcRoute {
     routers: Vec<Router<ManualClock>>,
     provisioner: Router<ManualClock>,
@@ -30,7 +39,13 @@ pub(super) struct ArcRoute {
     reports: u64,
     /// Router → host counts for the counting service, one per task and router.
     uploads: u64,
+    /// When the next sweep of idle live state is due, in ms.
+    next_sweep: u64,
 }
+
+/// How often the host sweeps idle live state (`Router::evict_idle`), in simulated ms: a
+/// minute, a tenth of the crate's default idle TTL.
+pub(super) const SWEEP_MS: u64 = 60_000;
 
 impl ArcRoute {
     pub(super) fn new(s: &Setup<'_>) -> Result<Self, arcroute::Error> {
@@ -43,6 +58,9 @@ impl ArcRoute {
         }
         if !sim.busy_rule {
             config.busy_threshold = 0.0;
+        }
+        if let Some(pick) = sim.pick {
+            config.pick = pick.pick();
         }
         if sim.counting == CountMode::Global {
             // A report stays trusted for three periods: one late or lost report does not
@@ -80,6 +98,7 @@ impl ArcRoute {
             reserved: s.reservations.iter().map(|&(f, _)| f).collect(),
             reports: 0,
             uploads: 0,
+            next_sweep: SWEEP_MS,
         })
     }
 
@@ -92,6 +111,12 @@ impl ArcRoute {
 impl Strategy for ArcRoute {
     fn route(&mut self, frontend: usize, f: u32, now: u64, _: &Fleet) -> Option<Ticket> {
         self.clock.set(Duration::from_millis(now));
+        if now >= self.next_sweep {
+            for router in &self.routers {
+                router.evict_idle();
+            }
+            self.next_sweep = now - now % SWEEP_MS + SWEEP_MS;
+        }
         let route = self.routers[frontend].route(self.tasks[f as usize])?;
         let manager = index(route.manager());
         Some(Ticket {
@@ -100,6 +125,7 @@ impl Strategy for ArcRoute {
             route: Some(route),
             tried: Tried::default(),
             at: 0,
+            held: None,
         })
     }
 
@@ -144,6 +170,16 @@ impl Strategy for ArcRoute {
         all.sort_unstable();
         all.dedup();
         all
+    }
+
+    fn load_report(&mut self, fleet: &Fleet, now: u64) -> Result<(), arcroute::Error> {
+        self.clock.set(Duration::from_millis(now));
+        for router in &self.routers {
+            for &m in fleet.alive() {
+                router.report_load(id(m), fleet.managers[m].busy)?;
+            }
+        }
+        Ok(())
     }
 
     fn feedback(&mut self) -> Option<&mut dyn Feedback> {

@@ -1,5 +1,7 @@
-//! The routers compared: arcroute and five rivals, each from its public description, one file
-//! per family.
+//! The routers compared: arcroute and seven rivals, each from its public description, one file
+//! per family. Each rival sees what its real counterpart sees: a proxy instance its own calls
+//! in flight, a controller the load reports its managers send it; a view no real router has
+//! is named an oracle.
 //!
 //! Every strategy sees the same fleet and answers three questions: where does a call go
 //! first, where next when that manager is full, and where do a reserved function's
@@ -8,12 +10,15 @@
 //! [`Strategy::feedback`]; the rivals know nothing of reservations.
 
 mod arcroute;
+mod chrlu;
 mod hashing;
 mod openwhisk;
 mod spread;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
 
 use ::arcroute::{ManagerId, Route, RouteKind, TaskId};
 
@@ -34,19 +39,27 @@ pub enum StrategyKind {
     ConsistentHash,
     /// Apache OpenWhisk's sharding balancer.
     Openwhisk,
-    /// Consistent hashing with bounded loads.
+    /// Consistent hashing with bounded loads, each frontend counting its own calls (one
+    /// Envoy or HAProxy instance).
     BoundedLoad,
+    /// Consistent hashing with bounded loads on the fleet's true load (an oracle).
+    BoundedLoadOracle,
+    /// CH-RLU (Fuerst & Sharma, HPDC 2022): home, a chain of 3, stale load reports with
+    /// random load updates.
+    ChRlu,
 }
 
 impl StrategyKind {
     /// Every strategy, in report order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::Arcroute,
         Self::Random,
         Self::RoundRobin,
         Self::ConsistentHash,
         Self::Openwhisk,
         Self::BoundedLoad,
+        Self::BoundedLoadOracle,
+        Self::ChRlu,
     ];
 
     /// The name on the command line and in reports.
@@ -58,6 +71,8 @@ impl StrategyKind {
             Self::ConsistentHash => "consistent-hash",
             Self::Openwhisk => "openwhisk",
             Self::BoundedLoad => "bounded-load",
+            Self::BoundedLoadOracle => "bounded-load-oracle",
+            Self::ChRlu => "ch-rlu",
         }
     }
 }
@@ -82,6 +97,9 @@ pub struct Setup<'a> {
     pub sim: &'a crate::scenario::SimConfig,
     /// Reserved environments one manager holds for one function.
     pub reserved_per_manager: NonZeroU32,
+    /// Each function's mean warm run time in ms, by function index: what a platform's
+    /// per-function runtime statistics converge to.
+    pub warm_ms: &'a [f64],
 }
 
 /// Builds the strategy `kind`.
@@ -94,8 +112,14 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
         StrategyKind::Arcroute => Box::new(arcroute::ArcRoute::new(s)?),
         StrategyKind::Random => Box::new(spread::RandomPick::new(seed)),
         StrategyKind::RoundRobin => Box::new(spread::RoundRobin::new(s.sim.frontends)),
-        StrategyKind::ConsistentHash => Box::new(hashing::HashRing::new(s, None)?),
-        StrategyKind::BoundedLoad => Box::new(hashing::HashRing::new(s, Some(1.25))?),
+        StrategyKind::ConsistentHash => Box::new(hashing::HashRing::new(s, hashing::Bound::None)?),
+        StrategyKind::BoundedLoad => {
+            Box::new(hashing::HashRing::new(s, hashing::Bound::PerFrontend)?)
+        }
+        StrategyKind::BoundedLoadOracle => {
+            Box::new(hashing::HashRing::new(s, hashing::Bound::Oracle)?)
+        }
+        StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s)?),
         StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s.fleet, s.tasks)),
     })
 }
@@ -124,6 +148,15 @@ pub trait Strategy: Send {
     /// for routers without a home, every manager.
     fn placement(&self, _f: u32, fleet: &Fleet) -> Vec<usize> {
         fleet.alive().to_vec()
+    }
+    /// The host's periodic load report (every `--load-report-ms`): each manager's calls
+    /// running at `now`, as the manager reports them. By default nothing to do: a router that
+    /// reads no reports.
+    ///
+    /// # Errors
+    /// The library's refusal of a report.
+    fn load_report(&mut self, _fleet: &Fleet, _now: u64) -> Result<(), ::arcroute::Error> {
+        Ok(())
     }
     /// The strategy's side of the host's reservation protocol; `None` for a router that
     /// knows nothing of reservations (the host then provisions for it all the same).
@@ -176,6 +209,8 @@ pub struct Ticket {
     tried: Tried,
     /// Position in the strategy's own order of managers (round-robin's list).
     at: usize,
+    /// The call in the frontend's own count of its calls per manager, while it holds one.
+    held: Option<Held>,
 }
 
 impl Ticket {
@@ -187,6 +222,7 @@ impl Ticket {
             route: None,
             tried: Tried::of(manager),
             at: 0,
+            held: None,
         }
     }
 
@@ -208,6 +244,70 @@ impl Ticket {
     fn move_to(&mut self, m: usize) {
         self.manager = m;
         self.tried.mark(m);
+    }
+}
+
+/// Each frontend's own count of its calls in flight, per manager and in all: what one proxy
+/// instance knows of the load (Envoy's and HAProxy's bounded loads count only the requests
+/// that instance has outstanding).
+#[derive(Debug)]
+struct OwnCounts {
+    /// `frontends × stride` counters: frontend `i`'s calls on manager `m` at `i·stride + m`.
+    per_manager: Arc<[AtomicU32]>,
+    /// Each frontend's calls in flight in all.
+    total: Arc<[AtomicU32]>,
+    /// Managers a fleet may ever index (the start and every addition).
+    stride: usize,
+}
+
+impl OwnCounts {
+    fn new(frontends: usize, stride: usize) -> Self {
+        let counters = |n: usize| (0..n).map(|_| AtomicU32::new(0)).collect::<Arc<[_]>>();
+        Self {
+            per_manager: counters(frontends * stride),
+            total: counters(frontends),
+            stride,
+        }
+    }
+
+    /// Frontend `frontend`'s calls on manager `m` now.
+    fn on(&self, frontend: usize, m: usize) -> u32 {
+        self.per_manager[frontend * self.stride + m].load(Relaxed)
+    }
+
+    /// Frontend `frontend`'s calls in flight now.
+    fn total(&self, frontend: usize) -> u32 {
+        self.total[frontend].load(Relaxed)
+    }
+
+    /// Counts one call of `frontend` on `m` until the guard drops.
+    fn hold(&self, frontend: usize, m: usize) -> Held {
+        let slot = frontend * self.stride + m;
+        self.per_manager[slot].fetch_add(1, Relaxed);
+        self.total[frontend].fetch_add(1, Relaxed);
+        Held {
+            per_manager: Arc::clone(&self.per_manager),
+            total: Arc::clone(&self.total),
+            slot,
+            frontend,
+        }
+    }
+}
+
+/// One call in its frontend's own counts; dropping it (the call ended, or moved on after a
+/// throttle) takes it out.
+#[derive(Debug)]
+struct Held {
+    per_manager: Arc<[AtomicU32]>,
+    total: Arc<[AtomicU32]>,
+    slot: usize,
+    frontend: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.per_manager[self.slot].fetch_sub(1, Relaxed);
+        self.total[self.frontend].fetch_sub(1, Relaxed);
     }
 }
 
@@ -279,4 +379,78 @@ pub fn moved(before: &[usize], after: &[usize]) -> f64 {
         return 0.0;
     }
     before.symmetric_difference(&after).count() as f64 / union as f64
+}
+
+/// Every manager index a replay may use: those at the start and every one added later
+/// (removed managers keep their index).
+fn manager_slots(s: &Setup<'_>) -> usize {
+    let added: u64 = s
+        .sim
+        .events
+        .iter()
+        .map(|&(_, change)| change.max(0).unsigned_abs())
+        .sum();
+    s.sim.managers + usize::try_from(added).unwrap_or(usize::MAX - s.sim.managers)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::scenario::{Options, SimConfig};
+
+    /// A platform of `managers` managers of 32 GB and `frontends` frontends; functions of
+    /// 256 MB that run `warm_ms` each.
+    pub(crate) struct Tiny {
+        pub(crate) fleet: Fleet,
+        pub(crate) tasks: Vec<TaskId>,
+        pub(crate) sim: SimConfig,
+        pub(crate) warm_ms: Vec<f64>,
+    }
+
+    impl Tiny {
+        pub(crate) fn new(managers: usize, frontends: usize, warm_ms: &[f64]) -> Self {
+            let sim = SimConfig {
+                managers,
+                frontends,
+                ..Options::default().sim
+            };
+            let n = warm_ms.len();
+            Self {
+                fleet: Fleet::new(managers, sim.memory_mb, vec![256; n], sim.keep_alive_ms),
+                tasks: (0..n)
+                    .map(|f| TaskId::from_name(&format!("f{f}")))
+                    .collect(),
+                sim,
+                warm_ms: warm_ms.to_vec(),
+            }
+        }
+
+        pub(crate) fn setup(&self) -> Setup<'_> {
+            Setup {
+                fleet: &self.fleet,
+                tasks: &self.tasks,
+                reservations: &[],
+                sim: &self.sim,
+                reserved_per_manager: NonZeroU32::MIN,
+                warm_ms: &self.warm_ms,
+            }
+        }
+
+        pub(crate) fn build(&self, kind: StrategyKind) -> Box<dyn Strategy> {
+            build(kind, &self.setup()).expect("a valid fleet")
+        }
+
+        /// Routes a call of `f` at `frontend` and starts it where its ticket points.
+        pub(crate) fn call(
+            &mut self,
+            s: &mut dyn Strategy,
+            frontend: usize,
+            f: u32,
+            now: u64,
+        ) -> Ticket {
+            let ticket = s.route(frontend, f, now, &self.fleet).expect("a manager");
+            self.fleet.start(ticket.manager, f, now, true);
+            ticket
+        }
+    }
 }
