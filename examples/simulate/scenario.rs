@@ -152,6 +152,9 @@ pub enum PickKind {
     RoundRobin,
     /// [`arcroute::Pick::LeastLoadedOfTwo`], fed by the managers' load reports.
     LeastLoaded,
+    /// [`arcroute::Pick::Pack`] (the crate's default), its load bound fed by the managers'
+    /// load reports.
+    Pack,
 }
 
 impl PickKind {
@@ -160,6 +163,7 @@ impl PickKind {
         match self {
             Self::RoundRobin => arcroute::Pick::RoundRobin,
             Self::LeastLoaded => arcroute::Pick::LeastLoadedOfTwo,
+            Self::Pack => arcroute::Pick::Pack,
         }
     }
 }
