@@ -23,6 +23,13 @@ pub const MAX_FRONTENDS: u64 = 1_024;
 pub const MAX_ROUTER_MANAGERS: u64 = 1_000_000;
 /// Most memory of one manager, in GB (1 PiB).
 pub const MAX_MEMORY_GB: u64 = 1 << 20;
+/// Most cores of one manager.
+pub const MAX_CORES: u64 = 1 << 20;
+/// Most throttles a call may take (bounds the histogram of throttles per call).
+pub const MAX_RETRIES: u64 = 10_000;
+/// Memory per core of the default manager shape, in GB: 2 GB a core, close to AWS Lambda's
+/// 1,769 MB per vCPU.
+const GB_PER_CORE: u64 = 2;
 /// Longest period, delay or duration an option may give, in ms (a year).
 pub const MAX_MS: u64 = 365 * 24 * 3_600_000;
 
@@ -60,6 +67,24 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_GB), help_heading = "Fleet")]
     memory_gb: u64,
+    /// Cores of each manager: a running call demands one, and calls beyond them share the
+    /// cores (processor sharing) [default: one per 2 GB of --memory-gb, close to Lambda's
+    /// 1,769 MB per vCPU: 16 for 32 GB]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CORES), help_heading = "Fleet")]
+    cores: Option<u64>,
+    /// What a throttle costs a call: the round trip to the manager that refused it, before
+    /// the frontend offers it to the next one (a placement RPC inside a data centre and the
+    /// manager's admission check take a few ms)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_MS), help_heading = "Fleet")]
+    retry_ms: u64,
+    /// Throttles a frontend takes for one call, the same for every strategy; at the next
+    /// one the call is rejected and counted as throttled (3: the usual retry budget of a
+    /// client, after which the caller sees 429 and backs off)
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_RETRIES), help_heading = "Fleet")]
+    max_retries: u64,
     /// Frontends, each with its own router; calls pick one at random
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=MAX_FRONTENDS), help_heading = "Fleet")]
@@ -340,6 +365,11 @@ impl Args {
             sim: SimConfig {
                 managers: to_usize(self.managers, "--managers")?,
                 memory_mb,
+                cores: u32::try_from(self.cores.unwrap_or((self.memory_gb / GB_PER_CORE).max(1)))
+                    .map_err(|_| overflow("--cores does not fit"))?,
+                retry_ms: self.retry_ms,
+                max_retries: u32::try_from(self.max_retries)
+                    .map_err(|_| overflow("--max-retries does not fit"))?,
                 frontends: to_usize(self.frontends, "--frontends")?,
                 keep_alive_ms: self.keep_alive * MINUTE_MS,
                 cold_start_ms: self.cold_start_ms,

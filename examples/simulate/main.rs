@@ -15,6 +15,7 @@
 #![allow(unreachable_pub)]
 
 mod cli;
+mod cpu;
 mod engine;
 mod fleet;
 mod host;

@@ -113,6 +113,13 @@ pub struct SimConfig {
     pub managers: usize,
     /// Memory of each manager for environments.
     pub memory_mb: u64,
+    /// Cores of each manager: calls beyond them share them.
+    pub cores: u32,
+    /// What a throttle costs a call: the round trip before it is offered to the next
+    /// manager.
+    pub retry_ms: u64,
+    /// Throttles a call may take; at the next one it is rejected (throttled).
+    pub max_retries: u32,
     /// Frontends, each with its own router.
     pub frontends: usize,
     /// How long an idle environment lives.
@@ -149,6 +156,9 @@ impl Default for Options {
             sim: SimConfig {
                 managers: 20,
                 memory_mb: 32 * 1024,
+                cores: 16,
+                retry_ms: 5,
+                max_retries: 3,
                 frontends: 4,
                 keep_alive_ms: 10 * 60_000,
                 cold_start_ms: 500,

@@ -63,6 +63,17 @@ pub struct StrategyResult {
     pub warm_starts: u64,
     /// Calls retried on another worker manager.
     pub retries: u64,
+    /// Throttles per call (placed or rejected), the mean.
+    pub retries_per_call_mean: f64,
+    /// Throttles per call, the 99th percentile.
+    pub retries_per_call_p99: u64,
+    /// Response time over service time (duration, plus the cold start if any) of the calls
+    /// that ran, the median.
+    pub slowdown_p50: f64,
+    /// The same, the 99th percentile.
+    pub slowdown_p99: f64,
+    /// The share of call-seconds spent on managers running more calls than their cores.
+    pub overloaded_share: f64,
     /// Wall-clock seconds the strategy's replay took.
     pub wall_seconds: f64,
     /// Reserved environments the strategy's placement found room for at the start (of the

@@ -154,6 +154,11 @@ fn json_has_exactly_the_documented_keys_and_values() {
         "moved_on_membership_change",
         "warm_starts",
         "retries",
+        "retries_per_call_mean",
+        "retries_per_call_p99",
+        "slowdown_p50",
+        "slowdown_p99",
+        "overloaded_share",
         "wall_seconds",
         "reserved_envs_placed",
     ]);

@@ -125,6 +125,15 @@ pub trait Strategy: Send {
     fn placement(&self, _f: u32, fleet: &Fleet) -> Vec<usize> {
         fleet.alive().to_vec()
     }
+    /// The host's housekeeping tick, every [`crate::engine::HOST_TICK_MS`] of simulated
+    /// time (a host calls arcroute's `Router::evict_idle` from such a timer). By default
+    /// nothing to do.
+    ///
+    /// # Errors
+    /// The library's refusal of the host's call.
+    fn host_tick(&mut self, _fleet: &Fleet, _now: u64) -> Result<(), ::arcroute::Error> {
+        Ok(())
+    }
     /// The strategy's side of the host's reservation protocol; `None` for a router that
     /// knows nothing of reservations (the host then provisions for it all the same).
     fn feedback(&mut self) -> Option<&mut dyn Feedback> {
