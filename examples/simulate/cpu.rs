@@ -59,6 +59,19 @@ impl Cpu {
         }
     }
 
+    /// Sets every manager's cores to `cores` (at least 1) from `now` on (the pooled floor's
+    /// pool, as the fleet it stands for grows or shrinks); returns the next completion of
+    /// each manager with calls running, restamped.
+    pub fn set_cores(&mut self, cores: u32, now: u64) -> Vec<Completion> {
+        for m in 0..self.managers.len() {
+            self.advance(m, now);
+        }
+        self.cores = cores.max(1);
+        (0..self.managers.len())
+            .filter_map(|m| self.next(m))
+            .collect()
+    }
+
     /// Manager `m`'s share, made when first used.
     fn share(&mut self, m: usize) -> &mut Share {
         if self.managers.len() <= m {

@@ -198,6 +198,8 @@ struct Engine<'a> {
     sim: &'a SimConfig,
     progress: &'a Progress,
     fleet: Fleet,
+    /// The pooled floor: the managers its one pool stands for now.
+    pool_of: Option<usize>,
     strat: Box<dyn Strategy>,
     host: Host,
     queue: BinaryHeap<Reverse<(u64, Event)>>,
@@ -206,6 +208,9 @@ struct Engine<'a> {
     retrying: Slots<Retrying>,
     /// Each call's response time over its service time, for calls that ran.
     slowdowns: Vec<f64>,
+    /// Each function's calls and cold starts.
+    calls_of: Vec<u64>,
+    cold_of: Vec<u64>,
     /// Calls placed or rejected, by their throttles (the last counts the bound and more).
     retries_per_call: Vec<u64>,
     /// Each function's calls running.
@@ -236,7 +241,12 @@ impl<'a> Engine<'a> {
         progress: &'a Progress,
     ) -> Result<Self, arcroute::Error> {
         let memory: Vec<u64> = w.functions.iter().map(|f| u64::from(f.memory_mb)).collect();
-        let mut fleet = Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms);
+        // The pooled floor: one manager with the whole fleet's memory and cores.
+        let pool_of = (kind == StrategyKind::Pooled).then_some(sim.managers);
+        let mut fleet = match pool_of {
+            Some(n) => Fleet::new(1, pool_mb(sim, n), memory, sim.keep_alive_ms),
+            None => Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms),
+        };
         // Reserved arcs sized so that the largest reserved function's environments on one
         // manager take at most half of its memory, as a platform would configure it.
         let largest = reservations
@@ -267,13 +277,16 @@ impl<'a> Engine<'a> {
             sim,
             progress,
             fleet,
+            pool_of,
             strat,
             host,
             queue: BinaryHeap::new(),
-            cpu: Cpu::new(sim.cores),
+            cpu: Cpu::new(pool_of.map_or(sim.cores, |n| pool_cores(sim, n))),
             running: Slots::new(),
             retrying: Slots::new(),
             slowdowns: Vec::new(),
+            calls_of: vec![0; w.functions.len()],
+            cold_of: vec![0; w.functions.len()],
             retries_per_call: vec![0; sim.max_retries as usize + 1],
             in_flight: vec![0; w.functions.len()],
             reserved_envs,
@@ -287,6 +300,7 @@ impl<'a> Engine<'a> {
             end_ms,
             r: StrategyResult {
                 name: kind.name().to_owned(),
+                managers: sim.managers,
                 reserved_envs_placed,
                 cold_starts_per_minute: vec![0; w.minutes as usize],
                 ..StrategyResult::default()
@@ -359,6 +373,24 @@ impl<'a> Engine<'a> {
 
     fn on_membership(&mut self, index: usize, now: u64) -> Result<(), arcroute::Error> {
         let (_, change) = self.sim.events[index];
+        if let Some(n) = self.pool_of {
+            // The pool grows and shrinks with the fleet it stands for (at least one
+            // manager's worth, as a fleet keeps one); nothing is placed, so nothing moves.
+            let n = usize::try_from(change.unsigned_abs()).map_or(usize::MAX, |c| {
+                if change > 0 {
+                    n.saturating_add(c)
+                } else {
+                    n.saturating_sub(c).max(1)
+                }
+            });
+            self.pool_of = Some(n);
+            self.fleet.resize(0, pool_mb(self.sim, n));
+            for next in self.cpu.set_cores(pool_cores(self.sim, n), now) {
+                self.schedule_end(next);
+            }
+            self.moved_events += 1;
+            return Ok(());
+        }
         self.moved_sum += host::change_membership(
             &mut self.fleet,
             self.strat.as_mut(),
@@ -462,6 +494,7 @@ impl<'a> Engine<'a> {
         let call = self.w.calls[index];
         let f = call.function;
         let fi = f as usize;
+        self.calls_of[fi] += 1;
         let within =
             (self.reserved_envs[fi] > 0).then(|| self.in_flight[fi] < self.reserved_envs[fi]);
         let r = &mut self.r;
@@ -546,6 +579,7 @@ impl<'a> Engine<'a> {
             window.reserved_cold_starts += u64::from(cold && within == Some(true));
         }
         if cold {
+            self.cold_of[f as usize] += 1;
             r.cold_starts += 1;
             r.cold_starts_per_minute[((now / 60_000) as usize).min(self.w.minutes as usize - 1)] +=
                 1;
@@ -585,6 +619,14 @@ impl<'a> Engine<'a> {
         r.slowdown_p50 = percentile(&mut self.slowdowns, 50.0);
         r.slowdown_p99 = percentile(&mut self.slowdowns, 99.0);
         r.overloaded_share = self.cpu.overloaded_share();
+        let mut per_function: Vec<f64> = self
+            .calls_of
+            .iter()
+            .zip(&self.cold_of)
+            .filter(|&(&calls, _)| calls > 0)
+            .map(|(&calls, &cold)| cold as f64 / calls as f64)
+            .collect();
+        r.function_cold_rate_p75 = percentile(&mut per_function, 75.0);
         let offered: u64 = self.retries_per_call.iter().sum();
         r.retries_per_call_mean = if offered == 0 {
             0.0
@@ -607,6 +649,18 @@ impl<'a> Engine<'a> {
         }
         r
     }
+}
+
+/// The memory of a pool standing for `n` managers (the command line bounds the product).
+fn pool_mb(sim: &SimConfig, n: usize) -> u64 {
+    sim.memory_mb.saturating_mul(n as u64)
+}
+
+/// The cores of a pool standing for `n` managers.
+fn pool_cores(sim: &SimConfig, n: usize) -> u32 {
+    u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(sim.cores)
 }
 
 /// Busiest manager's running calls over the mean, among managers alive; `None` when idle.
@@ -1050,6 +1104,47 @@ mod tests {
         };
         let r = run(StrategyKind::ConsistentHash, &w, &[], &cold);
         assert_eq!((r.slowdown_p50, r.slowdown_p99), (4.0 / 2.5, 2.0));
+    }
+
+    #[test]
+    fn the_pooled_floor_starts_one_environment_per_function_when_memory_suffices() {
+        // Three functions, each called every 30 s for 10 minutes (1 s calls, never two at
+        // once), spread by the routers over 10 managers.
+        let mut w = calls(&[]);
+        w.functions = (0..3)
+            .map(|k| Function {
+                name: format!("f{k}"),
+                memory_mb: 256,
+                total_calls: 20,
+            })
+            .collect();
+        w.calls = (0..20u64)
+            .flat_map(|i| {
+                (0..3).map(move |f| Call {
+                    at_ms: i * 30_000 + f,
+                    function: f as u32,
+                    duration_ms: 1000,
+                })
+            })
+            .collect();
+        w.minutes = 10;
+        let mut sim = config(10, 4);
+        let pooled = run(StrategyKind::Pooled, &w, &[], &sim);
+        assert_eq!((pooled.cold_starts, pooled.warm_starts), (3, 57));
+        assert_eq!(pooled.load_peak_to_mean_p99, 1.0, "one pool");
+        let random = run(StrategyKind::Random, &w, &[], &sim);
+        assert!(random.cold_starts > 3, "{random:?}");
+        // A membership change resizes the pool: still nothing else to start.
+        sim.events = vec![(2 * MIN, -9), (5 * MIN, 4)];
+        let changed = run(StrategyKind::Pooled, &w, &[], &sim);
+        assert_eq!(
+            (changed.cold_starts, changed.moved_on_membership_change),
+            (3, 0.0)
+        );
+        // Two overlapping calls of one function need two environments, even pooled.
+        let two = calls(&[(0, 5000), (1000, 1000), (3000, 1000)]);
+        let r = run(StrategyKind::Pooled, &two, &[], &config(10, 1));
+        assert_eq!((r.cold_starts, r.warm_starts), (2, 1));
     }
 
     /// Managers of 256 MB: one environment of the test function each.

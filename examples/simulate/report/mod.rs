@@ -39,12 +39,16 @@ pub struct WorkloadSummary {
 pub struct StrategyResult {
     /// The strategy's name.
     pub name: String,
+    /// Managers of the fleet at the start of the run.
+    pub managers: usize,
     /// Calls routed.
     pub calls: u64,
     /// Calls that found no warm environment.
     pub cold_starts: u64,
     /// `cold_starts / calls`, a fraction.
     pub cold_start_rate: f64,
+    /// Each function's cold-start rate, at the 75th percentile over the functions called.
+    pub function_cold_rate_p75: f64,
     /// Calls of functions with provisioned (reserved) concurrency.
     pub reserved_calls: u64,
     /// Cold starts among `reserved_calls`.

@@ -10,6 +10,7 @@
 mod arcroute;
 mod hashing;
 mod openwhisk;
+mod pooled;
 mod spread;
 
 use std::collections::{HashMap, HashSet};
@@ -36,17 +37,20 @@ pub enum StrategyKind {
     Openwhisk,
     /// Consistent hashing with bounded loads.
     BoundedLoad,
+    /// The fleet's memory and cores as one pool, without placement: the floor.
+    Pooled,
 }
 
 impl StrategyKind {
     /// Every strategy, in report order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Arcroute,
         Self::Random,
         Self::RoundRobin,
         Self::ConsistentHash,
         Self::Openwhisk,
         Self::BoundedLoad,
+        Self::Pooled,
     ];
 
     /// The name on the command line and in reports.
@@ -58,6 +62,7 @@ impl StrategyKind {
             Self::ConsistentHash => "consistent-hash",
             Self::Openwhisk => "openwhisk",
             Self::BoundedLoad => "bounded-load",
+            Self::Pooled => "pooled",
         }
     }
 }
@@ -97,6 +102,7 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
         StrategyKind::ConsistentHash => Box::new(hashing::HashRing::new(s, None)?),
         StrategyKind::BoundedLoad => Box::new(hashing::HashRing::new(s, Some(1.25))?),
         StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s.fleet, s.tasks)),
+        StrategyKind::Pooled => Box::new(pooled::Pooled),
     })
 }
 
