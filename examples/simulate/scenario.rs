@@ -36,12 +36,17 @@ pub struct Options {
     pub cut: Option<(u64, u32)>,
     /// `--cut-mode`: the modes to run each strategy in; `None`: drain.
     pub cut_modes: Option<Vec<CutMode>>,
+    /// The fleet sizes to run every strategy on (`sim.managers` is the first).
+    pub fleets: Vec<usize>,
     /// Where to write the JSON report.
     #[serde(serialize_with = "lossy_path")]
     pub json: Option<PathBuf>,
     /// Where to draw the SVG chart.
     #[serde(serialize_with = "lossy_path")]
     pub svg: Option<PathBuf>,
+    /// Where to draw the trade-off chart.
+    #[serde(serialize_with = "lossy_path")]
+    pub tradeoff_svg: Option<PathBuf>,
 }
 
 /// A path as text in the report, whatever its encoding.
@@ -178,8 +183,10 @@ impl Default for Options {
             frontend_table: false,
             cut: None,
             cut_modes: None,
+            fleets: vec![20],
             json: None,
             svg: None,
+            tradeoff_svg: None,
         }
     }
 }
@@ -206,8 +213,22 @@ impl RunSpec {
     }
 }
 
-/// The runs of the strategy table: each strategy, in each cut mode when there is a cut.
+/// The runs of the strategy table: on each fleet size in turn, each strategy, in each cut
+/// mode when there is a cut.
+#[cfg(test)]
 pub fn strategy_runs(o: &Options) -> Vec<RunSpec> {
+    o.fleets
+        .iter()
+        .flat_map(|&managers| fleet_runs(o, managers))
+        .collect()
+}
+
+/// The runs of the strategy table on a fleet of `managers`.
+pub fn fleet_runs(o: &Options, managers: usize) -> Vec<RunSpec> {
+    let sim = SimConfig {
+        managers,
+        ..o.sim.clone()
+    };
     let modes = match o.cut {
         None => vec![None],
         Some(_) => o
@@ -221,7 +242,7 @@ pub fn strategy_runs(o: &Options) -> Vec<RunSpec> {
     let mut runs = Vec::new();
     for &strategy in &o.strategies {
         for &mode in &modes {
-            let mut run = RunSpec::plain(strategy, &o.sim);
+            let mut run = RunSpec::plain(strategy, &sim);
             run.sim.cut = o.cut.zip(mode).map(|((at_ms, percent), mode)| Cut {
                 at_ms,
                 percent,

@@ -18,7 +18,7 @@ mod svg;
 mod table;
 
 pub use json::{write_frontend_json, write_json};
-pub use svg::write_svg;
+pub use svg::{write_svg, write_tradeoff_svg};
 pub use table::{print_cut_table, print_frontend_table, print_table};
 
 /// What was replayed.
