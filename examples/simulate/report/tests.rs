@@ -554,3 +554,34 @@ fn json_records_the_run_options() {
     );
     assert!(o["trace_dir"].is_null() && o["cut"].is_null());
 }
+
+#[test]
+fn the_tradeoff_chart_has_one_labelled_point_per_strategy_per_fleet() {
+    let mut report = sample();
+    let mut larger = report.strategies.clone();
+    for s in &mut larger {
+        s.managers = 400;
+        s.cold_start_rate /= 2.0;
+    }
+    report.strategies.extend(larger);
+    let text = written(&report, write_tradeoff_svg, "tradeoff", "svg");
+    assert!(text.contains("Cold starts against p99 slowdown"));
+    let labels: Vec<&str> = text
+        .split('<')
+        .filter_map(|t| t.strip_prefix("text "))
+        .map(|t| t.split_once('>').unwrap().1.trim())
+        .collect();
+    for s in &report.strategies {
+        let label = format!("{} ({})", s.name, s.managers);
+        assert_eq!(
+            labels.iter().filter(|l| **l == label).count(),
+            1,
+            "{label} in {labels:?}"
+        );
+    }
+    let circles = text.matches("<circle").count();
+    assert_eq!(circles, report.strategies.len(), "{text}");
+    // arcroute's points are drawn last, and larger.
+    let last = text.rsplit("<circle").next().unwrap();
+    assert!(last.contains(r#"r="7""#), "{last}");
+}
