@@ -1,5 +1,6 @@
-//! Replays serverless traffic through arcroute and five rival routers on a simulated fleet,
-//! and reports cold starts, throttling, load balance and memory for each.
+//! Replays serverless traffic through arcroute, five rival routers and the pooled floor on a
+//! simulated fleet (or several fleet sizes), and reports cold starts, slowdown, throttling,
+//! load balance and memory for each.
 //!
 //! Run with `cargo run --release --example simulate` (an embedded workload shaped like the
 //! Azure Functions trace), or point it at a trace in the Azure Functions 2019 format with
@@ -8,7 +9,8 @@
 //! The rooms: `cli` (the command line) → `scenario` (what to run) → `workload` (the trace
 //! loader and the generator) → `runner` (the runs side by side) → `engine` (one replay, one
 //! event queue) with `host` (provisioning, cuts, drains, membership) and `strategy` (the
-//! routers, one file per family) over `fleet` (managers and environments) → `report`
+//! routers, one file per family) over `fleet` (managers and environments) and `cpu` (each
+//! manager's cores, shared by its calls) → `report`
 //! (table, JSON, SVG).
 
 // The modules are private to this binary; `pub` marks what they offer each other.

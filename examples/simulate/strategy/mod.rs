@@ -1,5 +1,5 @@
 //! The routers compared: arcroute and five rivals, each from its public description, one file
-//! per family.
+//! per family, and the pooled floor (`pooled.rs`).
 //!
 //! Every strategy sees the same fleet and answers three questions: where does a call go
 //! first, where next when that manager is full, and where do a reserved function's
