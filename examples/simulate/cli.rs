@@ -23,6 +23,15 @@ pub const MAX_FRONTENDS: u64 = 1_024;
 pub const MAX_ROUTER_MANAGERS: u64 = 1_000_000;
 /// Most memory of one manager, in GB (1 PiB).
 pub const MAX_MEMORY_GB: u64 = 1 << 20;
+/// Most fleet sizes in one run.
+pub const MAX_FLEETS: usize = 16;
+/// Most cores of one manager.
+pub const MAX_CORES: u64 = 1 << 20;
+/// Most throttles a call may take (bounds the histogram of throttles per call).
+pub const MAX_RETRIES: u64 = 10_000;
+/// Memory per core of the default manager shape, in GB: 2 GB a core, close to AWS Lambda's
+/// 1,769 MB per vCPU.
+const GB_PER_CORE: u64 = 2;
 /// Longest period, delay or duration an option may give, in ms (a year).
 pub const MAX_MS: u64 = 365 * 24 * 3_600_000;
 
@@ -52,14 +61,32 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Workload")]
     seed: u64,
 
-    /// Worker managers
-    #[arg(long, value_name = "N", default_value_t = 20,
+    /// Worker managers; several fleet sizes, comma-separated, run every strategy on each
+    #[arg(long, value_name = "N,M,...", default_value = "20", value_delimiter = ',',
           value_parser = clap::value_parser!(u64).range(1..=MAX_MANAGERS), help_heading = "Fleet")]
-    managers: u64,
+    managers: Vec<u64>,
     /// Memory of each manager, for environments, in GB
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_GB), help_heading = "Fleet")]
     memory_gb: u64,
+    /// Cores of each manager: a running call demands one, and calls beyond them share the
+    /// cores (processor sharing) [default: one per 2 GB of --memory-gb, close to Lambda's
+    /// 1,769 MB per vCPU: 16 for 32 GB]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CORES), help_heading = "Fleet")]
+    cores: Option<u64>,
+    /// What a throttle costs a call: the round trip to the manager that refused it, before
+    /// the frontend offers it to the next one (a placement RPC inside a data centre and the
+    /// manager's admission check take a few ms)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_MS), help_heading = "Fleet")]
+    retry_ms: u64,
+    /// Throttles a frontend takes for one call, the same for every strategy; at the next
+    /// one the call is rejected and counted as throttled (3: the usual retry budget of a
+    /// client, after which the caller sees 429 and backs off)
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_RETRIES), help_heading = "Fleet")]
+    max_retries: u64,
     /// Frontends, each with its own router; calls pick one at random
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=MAX_FRONTENDS), help_heading = "Fleet")]
@@ -145,14 +172,17 @@ struct Args {
     strategies: Vec<StrategyKind>,
     /// Instead of the strategy table, run arcroute with 1, 4 and 16 frontends, each counting
     /// local or global with the busy rule off or on (12 runs), and print one row each
-    #[arg(long, conflicts_with_all = ["cut", "svg"], help_heading = "Output")]
+    #[arg(long, conflicts_with_all = ["cut", "svg", "tradeoff_svg"], help_heading = "Output")]
     frontend_table: bool,
     /// Write the report (or the frontend table) as JSON
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     json: Option<PathBuf>,
-    /// Draw cold starts per minute for each strategy
+    /// Draw cold starts per minute for each strategy (one fleet size only)
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     svg: Option<PathBuf>,
+    /// Draw the trade-off: cold % against p99 slowdown, one point per strategy per fleet
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    tradeoff_svg: Option<PathBuf>,
 }
 
 /// `on` or `off`.
@@ -282,8 +312,21 @@ impl Args {
     /// and `--remove-managers`' values, which order changes at the same minute.
     fn into_options(self, given: &[Vec<usize>; 2]) -> Result<Options, clap::Error> {
         let overflow = |what: &str| refuse(ErrorKind::ValueValidation, what);
-        // Every range is checked by the parsers above; these combine them.
-        let mut peak = self.managers;
+        if self.managers.len() > MAX_FLEETS {
+            return Err(overflow(&format!(
+                "--managers: at most {MAX_FLEETS} fleet sizes"
+            )));
+        }
+        if self.managers.len() > 1 && (self.frontend_table || self.svg.is_some()) {
+            return Err(refuse(
+                ErrorKind::ArgumentConflict,
+                "--frontend-table and --svg take one fleet size (--managers N)",
+            ));
+        }
+        // Every range is checked by the parsers above; these combine them. A larger fleet
+        // at the start is as large or larger after every change, so the largest is checked.
+        let largest = self.managers.iter().copied().max().unwrap_or(1);
+        let mut peak = largest;
         let mut events: Vec<(u64, i64)> = Vec::new();
         let position = |kind: usize, k: usize| given[kind].get(k).copied().unwrap_or(usize::MAX);
         let mut changes: Vec<(u32, usize, i64, u64)> = self
@@ -299,7 +342,7 @@ impl Args {
             )
             .collect();
         changes.sort_by_key(|&(m, at, _, _)| (m, at));
-        let mut now = self.managers;
+        let mut now = largest;
         for (minute, _, sign, count) in changes {
             now = if sign > 0 {
                 now.checked_add(count)
@@ -347,8 +390,13 @@ impl Args {
             arrivals: self.arrivals,
             seed: self.seed,
             sim: SimConfig {
-                managers: to_usize(self.managers, "--managers")?,
+                managers: to_usize(self.managers.first().copied().unwrap_or(1), "--managers")?,
                 memory_mb,
+                cores: u32::try_from(self.cores.unwrap_or((self.memory_gb / GB_PER_CORE).max(1)))
+                    .map_err(|_| overflow("--cores does not fit"))?,
+                retry_ms: self.retry_ms,
+                max_retries: u32::try_from(self.max_retries)
+                    .map_err(|_| overflow("--max-retries does not fit"))?,
                 frontends: to_usize(self.frontends, "--frontends")?,
                 keep_alive_ms: self.keep_alive * MINUTE_MS,
                 cold_start_ms: self.cold_start_ms,
@@ -374,8 +422,14 @@ impl Args {
             frontend_table: self.frontend_table,
             cut: self.cut.map(|(m, p)| (minute_ms(m), p)),
             cut_modes,
+            fleets: self
+                .managers
+                .iter()
+                .map(|&m| to_usize(m, "--managers"))
+                .collect::<Result<_, _>>()?,
             json: self.json,
             svg: self.svg,
+            tradeoff_svg: self.tradeoff_svg,
         })
     }
 }
@@ -567,6 +621,86 @@ mod tests {
             "--seed",
         ] {
             assert!(parse_args(args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn several_fleet_sizes_parse_each_range_checked() {
+        let o = parse_args(args("--managers 100,400,1000 --strategies arcroute,pooled"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (o.fleets.clone(), o.sim.managers),
+            (vec![100, 400, 1000], 100)
+        );
+        let runs = strategy_runs(&o);
+        let fleets: Vec<(usize, &str)> = runs
+            .iter()
+            .map(|r| (r.sim.managers, r.name.as_str()))
+            .collect();
+        assert_eq!(
+            fleets,
+            [
+                (100, "arcroute"),
+                (100, "pooled"),
+                (400, "arcroute"),
+                (400, "pooled"),
+                (1000, "arcroute"),
+                (1000, "pooled")
+            ]
+        );
+        let one = parse_args(args("--managers=7")).unwrap().unwrap();
+        assert_eq!(one.fleets, [7]);
+        for line in [
+            "--managers 100,0",
+            "--managers 100,100001",
+            "--managers 5,,6",
+            "--managers 5,x",
+        ] {
+            let e = refused(line);
+            assert!(e.to_string().contains("--managers"), "{line}: {e}");
+        }
+        let many = format!("--managers {}", vec!["5"; MAX_FLEETS + 1].join(","));
+        assert!(refused(&many).to_string().contains("fleet sizes"));
+        // The largest fleet bounds the routers' rings and the memory.
+        let e = refused("--managers 5,2000 --frontends 1000");
+        assert!(e.to_string().contains("routers"), "{e}");
+        for line in [
+            "--managers 5,6 --frontend-table",
+            "--managers 5,6 --svg x.svg",
+        ] {
+            assert!(
+                refused(line).to_string().contains("one fleet size"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn cores_and_retries_have_defaults_with_reasons_and_ranges() {
+        let d = parse_args(args("")).unwrap().unwrap();
+        assert_eq!((d.sim.cores, d.sim.retry_ms, d.sim.max_retries), (16, 5, 3));
+        let small = parse_args(args("--memory-gb 8")).unwrap().unwrap();
+        assert_eq!(small.sim.cores, 4, "one core per 2 GB");
+        let tiny = parse_args(args("--memory-gb 1")).unwrap().unwrap();
+        assert_eq!(tiny.sim.cores, 1, "at least one");
+        let set = parse_args(args(
+            "--memory-gb 8 --cores 32 --retry-ms 0 --max-retries 0",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (set.sim.cores, set.sim.retry_ms, set.sim.max_retries),
+            (32, 0, 0)
+        );
+        for line in [
+            "--cores 0",
+            "--cores 1048577",
+            "--max-retries 10001",
+            "--retry-ms 31536000001",
+            "--retry-ms -1",
+        ] {
+            refused(line);
         }
     }
 

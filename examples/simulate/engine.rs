@@ -4,7 +4,14 @@
 //! Calls are read in order from the workload: only the next arrival sits in the queue, so
 //! the queue holds the calls running, the next arrival and the host's timers. At equal
 //! times events run in the order of [`Event`]'s variants: calls end, membership changes,
-//! load samples, the host's reports, the cut and its window, the drain, then the arrival.
+//! load samples, the host's reports and tick, the cut and its window, the drain, retries,
+//! then the arrival.
+//!
+//! A call's response time runs from its arrival to its end: each throttle on the way costs
+//! a round trip (`retry_ms`) before the call is offered to the next manager, and on a
+//! manager running more calls than it has cores the call runs slower (see [`crate::cpu`]).
+//! Its service time is its duration plus, when it cold-starts, the cold start, which is CPU
+//! work (booting the runtime and loading the code compete for the manager's cores).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,6 +22,7 @@ use std::time::Instant;
 use arcroute::TaskId;
 use rand::Rng as _;
 
+use crate::cpu::{Completion, Cpu};
 use crate::fleet::{Fleet, Start};
 use crate::host::{self, Host};
 use crate::progress::Progress;
@@ -30,6 +38,10 @@ const DRAIN_TICK_MS: u64 = 1000;
 /// How often the busiest manager's load is sampled.
 const SAMPLE_MS: u64 = 1000;
 
+/// How often the host acts on its routers' idle state (arcroute's `Router::evict_idle`), as
+/// a host's housekeeping timer would.
+pub const HOST_TICK_MS: u64 = 60_000;
+
 /// Calls counted between updates of the progress bar.
 const PROGRESS_BLOCK: u64 = 4096;
 
@@ -37,8 +49,9 @@ const PROGRESS_BLOCK: u64 = 4096;
 /// their fields: calls end in slot order, arrivals in workload order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// The call in `running[slot]` ends.
-    End { slot: usize },
+    /// The call in `running[slot]` is done, unless its manager's calls changed since the
+    /// event was stamped (see [`crate::cpu`]).
+    End { slot: usize, stamp: u64 },
     /// The `index`-th membership change of the platform.
     Membership { index: usize },
     /// Sample the busiest manager's load.
@@ -49,25 +62,91 @@ enum Event {
     LoadReport,
     /// The host's counting service reports the global counts.
     CountReport,
+    /// The host's housekeeping tick ([`Strategy::host_tick`]).
+    HostTick,
     /// The reservation cut.
     Cut,
     /// The end of the window after the cut.
     WindowEnd,
     /// A draining host's look for idle excess environments.
     Drain,
+    /// The call in `retrying[slot]` is offered to its next manager, a round trip after the
+    /// last one throttled it.
+    Retry { slot: usize },
     /// The workload's `index`-th call arrives.
     Arrival { index: usize },
     /// The end of the replay.
     Finish,
 }
 
-/// One call running: where, which function, whether on a pinned environment, and the
-/// strategy's ticket (arcroute's permit).
+/// One call running: where, which function, whether on a pinned environment, when it
+/// arrived, the core time it needs, and the strategy's ticket (arcroute's permit).
 struct Running {
     manager: usize,
     function: u32,
     pinned: bool,
+    arrived_ms: u64,
+    service_ms: u64,
     _ticket: Ticket,
+}
+
+/// One call between a throttle and its next offer.
+struct Retrying {
+    call: Offer,
+    ticket: Ticket,
+}
+
+/// What an offer of a call to a manager needs to know about the call.
+#[derive(Clone, Copy)]
+struct Offer {
+    /// The workload's index of the call.
+    index: usize,
+    arrived_ms: u64,
+    /// Whether its function's concurrency was within its reservation (`None`: none).
+    within: Option<bool>,
+    in_window: bool,
+    /// Throttles so far.
+    retries: u32,
+}
+
+/// Slots reused as they empty: the calls running, the calls between retries.
+struct Slots<T> {
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+}
+
+impl<T> Slots<T> {
+    fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, item: T) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.items[slot] = Some(item);
+                slot
+            }
+            None => {
+                self.items.push(Some(item));
+                self.items.len() - 1
+            }
+        }
+    }
+
+    fn get(&self, slot: usize) -> Option<&T> {
+        self.items.get(slot).and_then(Option::as_ref)
+    }
+
+    fn take(&mut self, slot: usize) -> Option<T> {
+        let item = self.items.get_mut(slot).and_then(Option::take);
+        if item.is_some() {
+            self.free.push(slot);
+        }
+        item
+    }
 }
 
 /// The cut's window as it is measured.
@@ -96,15 +175,17 @@ pub fn simulate(
     let mut engine = Engine::new(kind, w, tasks, reservations, sim, progress)?;
     while let Some(Reverse((now, event))) = engine.queue.pop() {
         match event {
-            Event::End { slot } => engine.on_end(slot, now),
+            Event::End { slot, stamp } => engine.on_end(slot, stamp, now),
             Event::Membership { index } => engine.on_membership(index, now)?,
             Event::Sample => engine.on_sample(now),
             Event::BusyReport => engine.on_busy_report(now)?,
             Event::LoadReport => engine.on_load_report(now)?,
             Event::CountReport => engine.on_count_report(now)?,
+            Event::HostTick => engine.on_host_tick(now)?,
             Event::Cut => engine.on_cut(now),
             Event::WindowEnd => engine.on_window_end(now),
             Event::Drain => engine.on_drain(now),
+            Event::Retry { slot } => engine.on_retry(slot, now),
             Event::Arrival { index } => engine.on_arrival(index, now),
             Event::Finish => break,
         }
@@ -120,12 +201,21 @@ struct Engine<'a> {
     sim: &'a SimConfig,
     progress: &'a Progress,
     fleet: Fleet,
+    /// The pooled floor: the managers its one pool stands for now.
+    pool_of: Option<usize>,
     strat: Box<dyn Strategy>,
     host: Host,
     queue: BinaryHeap<Reverse<(u64, Event)>>,
-    /// Calls running, by slot; `free` holds the empty slots.
-    running: Vec<Option<Running>>,
-    free: Vec<usize>,
+    cpu: Cpu,
+    running: Slots<Running>,
+    retrying: Slots<Retrying>,
+    /// Each call's response time over its service time, for calls that ran.
+    slowdowns: Vec<f64>,
+    /// Each function's calls and cold starts.
+    calls_of: Vec<u64>,
+    cold_of: Vec<u64>,
+    /// Calls placed or rejected, by their throttles (the last counts the bound and more).
+    retries_per_call: Vec<u64>,
     /// Each function's calls running.
     in_flight: Vec<u32>,
     /// Each function's reservation now (0: none), for counting reserved calls.
@@ -154,7 +244,12 @@ impl<'a> Engine<'a> {
         progress: &'a Progress,
     ) -> Result<Self, arcroute::Error> {
         let memory: Vec<u64> = w.functions.iter().map(|f| u64::from(f.memory_mb)).collect();
-        let mut fleet = Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms);
+        // The pooled floor: one manager with the whole fleet's memory and cores.
+        let pool_of = (kind == StrategyKind::Pooled).then_some(sim.managers);
+        let mut fleet = match pool_of {
+            Some(n) => Fleet::new(1, pool_mb(sim, n), memory, sim.keep_alive_ms),
+            None => Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms),
+        };
         // Reserved arcs sized so that the largest reserved function's environments on one
         // manager take at most half of its memory, as a platform would configure it.
         let largest = reservations
@@ -197,11 +292,17 @@ impl<'a> Engine<'a> {
             sim,
             progress,
             fleet,
+            pool_of,
             strat,
             host,
             queue: BinaryHeap::new(),
-            running: Vec::new(),
-            free: Vec::new(),
+            cpu: Cpu::new(pool_of.map_or(sim.cores, |n| pool_cores(sim, n))),
+            running: Slots::new(),
+            retrying: Slots::new(),
+            slowdowns: Vec::new(),
+            calls_of: vec![0; w.functions.len()],
+            cold_of: vec![0; w.functions.len()],
+            retries_per_call: vec![0; sim.max_retries as usize + 1],
             in_flight: vec![0; w.functions.len()],
             reserved_envs,
             frontend_rng: rng::stream(sim.seed, 7),
@@ -214,6 +315,7 @@ impl<'a> Engine<'a> {
             end_ms,
             r: StrategyResult {
                 name: kind.name().to_owned(),
+                managers: sim.managers,
                 reserved_envs_placed,
                 cold_starts_per_minute: vec![0; w.minutes as usize],
                 ..StrategyResult::default()
@@ -229,6 +331,7 @@ impl<'a> Engine<'a> {
         if sim.counting == CountMode::Global {
             engine.schedule(0, Event::CountReport);
         }
+        engine.schedule(HOST_TICK_MS, Event::HostTick);
         for (index, &(at, _)) in sim.events.iter().enumerate() {
             engine.schedule(at, Event::Membership { index });
         }
@@ -249,17 +352,63 @@ impl<'a> Engine<'a> {
         self.queue.push(Reverse((at, event)));
     }
 
-    fn on_end(&mut self, slot: usize, now: u64) {
-        if let Some(done) = self.running[slot].take() {
-            self.fleet
-                .finish(done.manager, done.function, done.pinned, now);
-            self.in_flight[done.function as usize] -= 1;
-            self.free.push(slot);
+    fn on_end(&mut self, slot: usize, stamp: u64, now: u64) {
+        let Some(manager) = self.running.get(slot).map(|r| r.manager) else {
+            return;
+        };
+        let mut next = None;
+        let due = Completion {
+            at_ms: now,
+            slot,
+            stamp,
+        };
+        if !self.cpu.end(manager, due, now, &mut next) {
+            return;
         }
+        if let Some(next) = next {
+            self.schedule_end(next);
+        }
+        let Some(done) = self.running.take(slot) else {
+            return;
+        };
+        self.fleet
+            .finish(done.manager, done.function, done.pinned, now);
+        self.in_flight[done.function as usize] -= 1;
+        let response = (now - done.arrived_ms) as f64;
+        self.slowdowns
+            .push(response / done.service_ms.max(1) as f64);
+    }
+
+    fn schedule_end(&mut self, c: Completion) {
+        self.schedule(
+            c.at_ms,
+            Event::End {
+                slot: c.slot,
+                stamp: c.stamp,
+            },
+        );
     }
 
     fn on_membership(&mut self, index: usize, now: u64) -> Result<(), arcroute::Error> {
         let (_, change) = self.sim.events[index];
+        if let Some(n) = self.pool_of {
+            // The pool grows and shrinks with the fleet it stands for (at least one
+            // manager's worth, as a fleet keeps one); nothing is placed, so nothing moves.
+            let n = usize::try_from(change.unsigned_abs()).map_or(usize::MAX, |c| {
+                if change > 0 {
+                    n.saturating_add(c)
+                } else {
+                    n.saturating_sub(c).max(1)
+                }
+            });
+            self.pool_of = Some(n);
+            self.fleet.resize(0, pool_mb(self.sim, n));
+            for next in self.cpu.set_cores(pool_cores(self.sim, n), now) {
+                self.schedule_end(next);
+            }
+            self.moved_events += 1;
+            return Ok(());
+        }
         self.moved_sum += host::change_membership(
             &mut self.fleet,
             self.strat.as_mut(),
@@ -302,6 +451,12 @@ impl<'a> Engine<'a> {
             feedback.report_counts(now)?;
         }
         self.schedule(now + self.sim.count_report_ms, Event::CountReport);
+        Ok(())
+    }
+
+    fn on_host_tick(&mut self, now: u64) -> Result<(), arcroute::Error> {
+        self.strat.host_tick(&self.fleet, now)?;
+        self.schedule(now + HOST_TICK_MS, Event::HostTick);
         Ok(())
     }
 
@@ -363,6 +518,7 @@ impl<'a> Engine<'a> {
         let call = self.w.calls[index];
         let f = call.function;
         let fi = f as usize;
+        self.calls_of[fi] += 1;
         let within =
             (self.reserved_envs[fi] > 0).then(|| self.in_flight[fi] < self.reserved_envs[fi]);
         let r = &mut self.r;
@@ -389,20 +545,65 @@ impl<'a> Engine<'a> {
                 self.over_admitted += u64::from(in_flight > ready);
             }
         }
-        let Some((ticket, start)) = ticket.and_then(|ticket| self.start(ticket, f, now)) else {
-            self.r.throttled += 1;
-            return;
+        let call = Offer {
+            index,
+            arrived_ms: now,
+            within,
+            in_window,
+            retries: 0,
+        };
+        match ticket {
+            Some(ticket) => self.offer(call, ticket, now),
+            None => self.reject(call),
+        }
+    }
+
+    fn on_retry(&mut self, slot: usize, now: u64) {
+        if let Some(Retrying { call, ticket }) = self.retrying.take(slot) {
+            self.offer(call, ticket, now);
+        }
+    }
+
+    /// The call was refused for good: counted as throttled.
+    fn reject(&mut self, call: Offer) {
+        self.r.throttled += 1;
+        self.retries_per_call[call.retries as usize] += 1;
+    }
+
+    /// Offers `call` to its ticket's manager at `now`: it starts there, or after a throttle
+    /// the strategy names the next manager and the call is offered there a round trip
+    /// later, or it is rejected once the strategy gives up or the retries run out.
+    fn offer(&mut self, mut call: Offer, mut ticket: Ticket, now: u64) {
+        let f = self.w.calls[call.index].function;
+        let start = if ticket.reserved() {
+            self.fleet.start_warm(ticket.manager, f, now)
+        } else {
+            self.fleet.start(ticket.manager, f, now, ticket.pinned_ok())
         };
         let (pinned, cold) = match start {
             Start::Warm { pinned } => (pinned, false),
-            _ => (false, true),
+            Start::Cold => (false, true),
+            Start::Full => {
+                if call.retries >= self.sim.max_retries
+                    || !self.strat.throttled(&mut ticket, f, &self.fleet)
+                {
+                    return self.reject(call);
+                }
+                call.retries += 1;
+                self.r.retries += 1;
+                let slot = self.retrying.insert(Retrying { call, ticket });
+                return self.schedule(now + self.sim.retry_ms, Event::Retry { slot });
+            }
         };
+        self.retries_per_call[call.retries as usize] += 1;
+        let within = call.within;
         let (r, window) = (&mut self.r, &mut self.cut.window);
-        if in_window {
+        if call.in_window {
             window.cold_starts += u64::from(cold);
             window.reserved_cold_starts += u64::from(cold && within == Some(true));
         }
         if cold {
+            self.cold_of[f as usize] += 1;
             r.cold_starts += 1;
             r.cold_starts_per_minute[((now / 60_000) as usize).min(self.w.minutes as usize - 1)] +=
                 1;
@@ -413,46 +614,19 @@ impl<'a> Engine<'a> {
             r.warm_starts += 1;
         }
         let cold_ms = if cold { self.sim.cold_start_ms } else { 0 };
-        let done_at = now + u64::from(call.duration_ms) + cold_ms;
-        let entry = Running {
-            manager: ticket.manager,
+        let service_ms = u64::from(self.w.calls[call.index].duration_ms) + cold_ms;
+        let manager = ticket.manager;
+        let slot = self.running.insert(Running {
+            manager,
             function: f,
             pinned,
+            arrived_ms: call.arrived_ms,
+            service_ms,
             _ticket: ticket,
-        };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.running[slot] = Some(entry);
-                slot
-            }
-            None => {
-                self.running.push(Some(entry));
-                self.running.len() - 1
-            }
-        };
-        self.schedule(done_at, Event::End { slot });
-        self.in_flight[fi] += 1;
-    }
-
-    /// Starts a call of `f` where its ticket points, trying the strategy's next manager
-    /// after each throttle; `None` once the strategy gives up.
-    fn start(&mut self, mut ticket: Ticket, f: u32, now: u64) -> Option<(Ticket, Start)> {
-        loop {
-            let start = if ticket.reserved() {
-                self.fleet.start_warm(ticket.manager, f, now)
-            } else {
-                self.fleet.start(ticket.manager, f, now, ticket.pinned_ok())
-            };
-            match start {
-                Start::Full => {
-                    if !self.strat.throttled(&mut ticket, f, &self.fleet) {
-                        return None;
-                    }
-                    self.r.retries += 1;
-                }
-                start => return Some((ticket, start)),
-            }
-        }
+        });
+        let next = self.cpu.start(manager, slot, service_ms, now);
+        self.schedule_end(next);
+        self.in_flight[f as usize] += 1;
     }
 
     fn finish(mut self) -> StrategyResult {
@@ -466,6 +640,24 @@ impl<'a> Engine<'a> {
             r.cold_starts as f64 / r.calls as f64
         };
         r.load_peak_to_mean_p99 = percentile(&mut self.ratios, 99.0);
+        r.slowdown_p50 = percentile(&mut self.slowdowns, 50.0);
+        r.slowdown_p99 = percentile(&mut self.slowdowns, 99.0);
+        r.overloaded_share = self.cpu.overloaded_share();
+        let mut per_function: Vec<f64> = self
+            .calls_of
+            .iter()
+            .zip(&self.cold_of)
+            .filter(|&(&calls, _)| calls > 0)
+            .map(|(&calls, &cold)| cold as f64 / calls as f64)
+            .collect();
+        r.function_cold_rate_p75 = percentile(&mut per_function, 75.0);
+        let offered: u64 = self.retries_per_call.iter().sum();
+        r.retries_per_call_mean = if offered == 0 {
+            0.0
+        } else {
+            r.retries as f64 / offered as f64
+        };
+        r.retries_per_call_p99 = count_percentile(&self.retries_per_call, 99.0);
         r.env_memory_gb_seconds = self.fleet.gb_seconds(self.end_ms);
         r.moved_on_membership_change = if self.moved_events == 0 {
             0.0
@@ -483,6 +675,18 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// The memory of a pool standing for `n` managers (the command line bounds the product).
+fn pool_mb(sim: &SimConfig, n: usize) -> u64 {
+    sim.memory_mb.saturating_mul(n as u64)
+}
+
+/// The cores of a pool standing for `n` managers.
+fn pool_cores(sim: &SimConfig, n: usize) -> u32 {
+    u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(sim.cores)
+}
+
 /// Busiest manager's running calls over the mean, among managers alive; `None` when idle.
 fn peak_to_mean(fleet: &Fleet) -> Option<f64> {
     let alive = fleet.alive();
@@ -496,6 +700,24 @@ fn peak_to_mean(fleet: &Fleet) -> Option<f64> {
         .max()
         .unwrap_or(0);
     Some(f64::from(peak) * alive.len() as f64 / total as f64)
+}
+
+/// The `p`-th percentile (nearest rank) of values given as a histogram: `counts[v]` values
+/// are `v`; 0 for none.
+fn count_percentile(counts: &[u64], p: f64) -> u64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (v, &c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return v as u64;
+        }
+    }
+    counts.len() as u64 - 1
 }
 
 /// The `p`-th percentile (nearest rank) of `values`; 0 for none.
@@ -853,6 +1075,140 @@ mod tests {
         let w = one_function(&at, 30_000);
         let late = arcroute(&w, &[(0, 4)], &later).after_cut.unwrap();
         assert_eq!(late.reserved_envs_after, 2, "{late:?}");
+    }
+
+    /// Calls of one 256 MB function at `(at ms, duration ms)`.
+    fn calls(calls: &[(u64, u32)]) -> Workload {
+        let mut w = one_function(&[], 0);
+        w.calls = calls
+            .iter()
+            .map(|&(at_ms, duration_ms)| Call {
+                at_ms,
+                function: 0,
+                duration_ms,
+            })
+            .collect();
+        w.functions[0].total_calls = calls.len() as u64;
+        w.minutes = (calls.iter().map(|c| c.0).max().unwrap_or(0) / MIN + 1) as u32;
+        w
+    }
+
+    #[test]
+    fn calls_beyond_the_cores_share_them() {
+        // One core: a 2 s call from 0 and a 1 s call from 1 s share it from 1 s, each at half
+        // speed, and both have 1 s of work left then: both are done at 3 s. The second's
+        // response time doubles (2 s for 1 s of work), the first's is 1.5 times its work.
+        let w = calls(&[(0, 2000), (1000, 1000)]);
+        let one_core = SimConfig {
+            cores: 1,
+            cold_start_ms: 0,
+            ..config(1, 1)
+        };
+        for name in StrategyKind::ALL {
+            let r = run(name, &w, &[], &one_core);
+            assert_eq!((r.cold_starts, r.throttled), (2, 0), "{name}");
+            assert_eq!((r.slowdown_p50, r.slowdown_p99), (1.5, 2.0), "{name}");
+            // 1 s of one call, then 2 s of two on one core: 4 of 5 call-seconds.
+            assert!((r.overloaded_share - 0.8).abs() < 1e-12, "{name}");
+            let two = run(
+                name,
+                &w,
+                &[],
+                &SimConfig {
+                    cores: 2,
+                    ..one_core.clone()
+                },
+            );
+            assert_eq!((two.slowdown_p50, two.slowdown_p99), (1.0, 1.0), "{name}");
+            assert_eq!(two.overloaded_share, 0.0);
+        }
+        // A cold start is CPU work: with 500 ms of it, the two need 2.5 s and 1.5 s from 0
+        // and 1 s. At 1 s the first has 1.5 s left and the second 1.5 s: both end at 4 s.
+        let cold = SimConfig {
+            cold_start_ms: 500,
+            ..one_core
+        };
+        let r = run(StrategyKind::ConsistentHash, &w, &[], &cold);
+        assert_eq!((r.slowdown_p50, r.slowdown_p99), (4.0 / 2.5, 2.0));
+    }
+
+    #[test]
+    fn the_pooled_floor_starts_one_environment_per_function_when_memory_suffices() {
+        // Three functions, each called every 30 s for 10 minutes (1 s calls, never two at
+        // once), spread by the routers over 10 managers.
+        let mut w = calls(&[]);
+        w.functions = (0..3)
+            .map(|k| Function {
+                name: format!("f{k}"),
+                memory_mb: 256,
+                total_calls: 20,
+            })
+            .collect();
+        w.calls = (0..20u64)
+            .flat_map(|i| {
+                (0..3).map(move |f| Call {
+                    at_ms: i * 30_000 + f,
+                    function: f as u32,
+                    duration_ms: 1000,
+                })
+            })
+            .collect();
+        w.minutes = 10;
+        let mut sim = config(10, 4);
+        let pooled = run(StrategyKind::Pooled, &w, &[], &sim);
+        assert_eq!((pooled.cold_starts, pooled.warm_starts), (3, 57));
+        assert_eq!(pooled.load_peak_to_mean_p99, 1.0, "one pool");
+        let random = run(StrategyKind::Random, &w, &[], &sim);
+        assert!(random.cold_starts > 3, "{random:?}");
+        // A membership change resizes the pool: still nothing else to start.
+        sim.events = vec![(2 * MIN, -9), (5 * MIN, 4)];
+        let changed = run(StrategyKind::Pooled, &w, &[], &sim);
+        assert_eq!(
+            (changed.cold_starts, changed.moved_on_membership_change),
+            (3, 0.0)
+        );
+        // Two overlapping calls of one function need two environments, even pooled.
+        let two = calls(&[(0, 5000), (1000, 1000), (3000, 1000)]);
+        let r = run(StrategyKind::Pooled, &two, &[], &config(10, 1));
+        assert_eq!((r.cold_starts, r.warm_starts), (2, 1));
+    }
+
+    /// Managers of 256 MB: one environment of the test function each.
+    fn one_env_each(managers: usize, max_retries: u32) -> SimConfig {
+        SimConfig {
+            memory_mb: 256,
+            cold_start_ms: 0,
+            retry_ms: 7,
+            max_retries,
+            ..config(managers, 1)
+        }
+    }
+
+    #[test]
+    fn a_retry_adds_its_round_trip_to_the_response_time() {
+        // The second call finds the home manager full, and starts on the next one a round
+        // trip (7 ms) later: 1,007 ms for 1 s of work.
+        let w = calls(&[(0, 10_000), (1000, 1000)]);
+        let r = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(2, 3));
+        assert_eq!((r.retries, r.throttled, r.cold_starts), (1, 0, 2));
+        assert_eq!((r.slowdown_p50, r.slowdown_p99), (1.0, 1.007));
+        assert_eq!((r.retries_per_call_mean, r.retries_per_call_p99), (0.5, 1));
+    }
+
+    #[test]
+    fn a_call_past_the_retry_bound_is_rejected() {
+        // Three long calls fill three of four managers, the k-th after k throttles along the
+        // ring; the fourth needs three throttles to reach the last free manager.
+        let w = calls(&[(0, 60_000), (1, 60_000), (2, 60_000), (3, 1000)]);
+        let bounded = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 2));
+        assert_eq!((bounded.throttled, bounded.retries), (1, 1 + 2 + 2));
+        assert_eq!(bounded.retries_per_call_p99, 2);
+        let enough = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 3));
+        assert_eq!((enough.throttled, enough.retries), (0, 1 + 2 + 3));
+        assert_eq!(enough.retries_per_call_mean, 1.5);
+        // No retries at all: a full home rejects the call.
+        let none = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 0));
+        assert_eq!((none.throttled, none.retries, none.cold_starts), (3, 0, 1));
     }
 
     #[test]

@@ -113,6 +113,13 @@ impl Fleet {
         first..self.managers.len()
     }
 
+    /// Sets manager `m`'s memory to `capacity_mb` (the pooled floor's pool, as the fleet it
+    /// stands for grows or shrinks). Environments beyond a smaller size stay until they go
+    /// as usual; no new one starts until there is room.
+    pub fn resize(&mut self, m: usize, capacity_mb: u64) {
+        self.managers[m].capacity_mb = capacity_mb;
+    }
+
     /// Indices of the managers alive now, ascending.
     pub fn alive(&self) -> &[usize] {
         &self.alive
@@ -360,7 +367,8 @@ impl Fleet {
     fn make_room(&mut self, m: usize, mem: u64, now: u64) -> bool {
         let keep_alive = self.keep_alive_ms;
         let manager = &mut self.managers[m];
-        let free = manager.capacity_mb - manager.used_mb;
+        // A pool resized below what it holds has no room until environments go.
+        let free = manager.capacity_mb.saturating_sub(manager.used_mb);
         if free >= mem {
             return true;
         }
@@ -374,7 +382,7 @@ impl Fleet {
             manager.used_mb -= freed * fm;
             manager.idle_mb -= freed * fm;
         }
-        while manager.capacity_mb - manager.used_mb < mem {
+        while manager.capacity_mb.saturating_sub(manager.used_mb) < mem {
             let oldest = manager
                 .pools
                 .iter()

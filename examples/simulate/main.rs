@@ -1,5 +1,6 @@
-//! Replays serverless traffic through arcroute and five rival routers on a simulated fleet,
-//! and reports cold starts, throttling, load balance and memory for each.
+//! Replays serverless traffic through arcroute, five rival routers and the pooled floor on a
+//! simulated fleet (or several fleet sizes), and reports cold starts, slowdown, throttling,
+//! load balance and memory for each.
 //!
 //! Run with `cargo run --release --example simulate` (an embedded workload shaped like the
 //! Azure Functions trace), or point it at a trace in the Azure Functions 2019 format with
@@ -8,13 +9,15 @@
 //! The rooms: `cli` (the command line) → `scenario` (what to run) → `workload` (the trace
 //! loader and the generator) → `runner` (the runs side by side) → `engine` (one replay, one
 //! event queue) with `host` (provisioning, cuts, drains, membership) and `strategy` (the
-//! routers, one file per family) over `fleet` (managers and environments) → `report`
+//! routers, one file per family) over `fleet` (managers and environments) and `cpu` (each
+//! manager's cores, shared by its calls) → `report`
 //! (table, JSON, SVG).
 
 // The modules are private to this binary; `pub` marks what they offer each other.
 #![allow(unreachable_pub)]
 
 mod cli;
+mod cpu;
 mod engine;
 mod fleet;
 mod host;
@@ -96,18 +99,21 @@ fn run(o: &Options) -> Result<(), Failure> {
     if let Some(path) = &o.svg {
         check_output(path, "--svg")?;
     }
+    if let Some(path) = &o.tradeoff_svg {
+        check_output(path, "--tradeoff-svg")?;
+    }
     let workload = match &o.trace_dir {
         Some(dir) => workload::load_trace(dir, o.minutes.clone(), o.arrivals, o.seed)
             .map_err(|e| e.to_string())?,
         None => workload::generate(o.minutes.clone(), o.arrivals, o.seed),
     };
     scenario::check_times(o, workload.minutes)?;
-    let fleet_mb = o.sim.memory_mb.saturating_mul(o.sim.managers as u64);
-    let reservations = scenario::cap(
-        scenario::reserve(&workload, o.reserve_top, o.reserve_percentile),
-        &workload,
-        fleet_mb / 2,
-    );
+    let wanted = scenario::reserve(&workload, o.reserve_top, o.reserve_percentile);
+    // A platform reserves at most half of what its fleet holds.
+    let fleet_mb = |managers: usize| o.sim.memory_mb.saturating_mul(managers as u64);
+    let reservations_for =
+        |managers: usize| scenario::cap(wanted.clone(), &workload, fleet_mb(managers) / 2);
+    let reservations = reservations_for(o.sim.managers);
     let options = serde_json::to_value(o).map_err(|e| format!("recording the options: {e}"))?;
     let mut out = io::stdout().lock();
     if o.frontend_table {
@@ -133,19 +139,39 @@ fn run(o: &Options) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let mut report = runner::simulate_runs(&workload, &reservations, &scenario::strategy_runs(o))?;
+    let mut report: Option<report::Report> = None;
+    let mut reserved_lines = Vec::new();
+    for &managers in &o.fleets {
+        let reservations = reservations_for(managers);
+        let runs = scenario::fleet_runs(o, managers);
+        let fleet = runner::simulate_runs(&workload, &reservations, &runs)?;
+        match &mut report {
+            Some(r) => r.strategies.extend(fleet.strategies),
+            None => report = Some(fleet),
+        }
+        let reserved_gb: f64 = reservations
+            .iter()
+            .map(|&(f, n)| {
+                f64::from(n) * f64::from(workload.functions[f as usize].memory_mb) / 1024.0
+            })
+            .sum();
+        reserved_lines.push(format!(
+            "reserved: {} environments, {reserved_gb:.0} GB of the fleet's {} GB (capped at half){}",
+            reservations.iter().map(|&(_, n)| u64::from(n)).sum::<u64>(),
+            fleet_mb(managers) / 1024,
+            if o.fleets.len() > 1 {
+                format!(" at {managers} managers")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let mut report = report.ok_or_else(|| "no fleet to run".to_string())?;
     report.options = Some(options);
     report::print_table(&report, &mut out)?;
-    let reserved_gb: f64 = reservations
-        .iter()
-        .map(|&(f, n)| f64::from(n) * f64::from(workload.functions[f as usize].memory_mb) / 1024.0)
-        .sum();
-    writeln!(
-        out,
-        "reserved: {} environments, {reserved_gb:.0} GB of the fleet's {} GB (capped at half)",
-        reservations.iter().map(|&(_, n)| u64::from(n)).sum::<u64>(),
-        fleet_mb / 1024
-    )?;
+    for line in reserved_lines {
+        writeln!(out, "{line}")?;
+    }
     if let Some(worst) = report.strategies.iter().max_by_key(|s| s.throttled) {
         if worst.throttled.saturating_mul(20) > worst.calls {
             writeln!(
@@ -175,6 +201,14 @@ fn run(o: &Options) -> Result<(), Failure> {
     if let Some(path) = &o.svg {
         report::write_svg(&report, path)?;
     }
+    if let Some(path) = &o.tradeoff_svg {
+        report::write_tradeoff_svg(&report, path)?;
+    }
+    writeln!(
+        out,
+        "each manager: {} cores; a throttle costs {} ms, at most {} a call",
+        o.sim.cores, o.sim.retry_ms, o.sim.max_retries
+    )?;
     Ok(())
 }
 

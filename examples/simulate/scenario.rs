@@ -36,12 +36,17 @@ pub struct Options {
     pub cut: Option<(u64, u32)>,
     /// `--cut-mode`: the modes to run each strategy in; `None`: drain.
     pub cut_modes: Option<Vec<CutMode>>,
+    /// The fleet sizes to run every strategy on (`sim.managers` is the first).
+    pub fleets: Vec<usize>,
     /// Where to write the JSON report.
     #[serde(serialize_with = "lossy_path")]
     pub json: Option<PathBuf>,
     /// Where to draw the SVG chart.
     #[serde(serialize_with = "lossy_path")]
     pub svg: Option<PathBuf>,
+    /// Where to draw the trade-off chart.
+    #[serde(serialize_with = "lossy_path")]
+    pub tradeoff_svg: Option<PathBuf>,
 }
 
 /// A path as text in the report, whatever its encoding.
@@ -113,6 +118,13 @@ pub struct SimConfig {
     pub managers: usize,
     /// Memory of each manager for environments.
     pub memory_mb: u64,
+    /// Cores of each manager: calls beyond them share them.
+    pub cores: u32,
+    /// What a throttle costs a call: the round trip before it is offered to the next
+    /// manager.
+    pub retry_ms: u64,
+    /// Throttles a call may take; at the next one it is rejected (throttled).
+    pub max_retries: u32,
     /// Frontends, each with its own router.
     pub frontends: usize,
     /// How long an idle environment lives.
@@ -178,6 +190,9 @@ impl Default for Options {
             sim: SimConfig {
                 managers: 20,
                 memory_mb: 32 * 1024,
+                cores: 16,
+                retry_ms: 5,
+                max_retries: 3,
                 frontends: 4,
                 keep_alive_ms: 10 * 60_000,
                 cold_start_ms: 500,
@@ -199,8 +214,10 @@ impl Default for Options {
             frontend_table: false,
             cut: None,
             cut_modes: None,
+            fleets: vec![20],
             json: None,
             svg: None,
+            tradeoff_svg: None,
         }
     }
 }
@@ -227,8 +244,22 @@ impl RunSpec {
     }
 }
 
-/// The runs of the strategy table: each strategy, in each cut mode when there is a cut.
+/// The runs of the strategy table: on each fleet size in turn, each strategy, in each cut
+/// mode when there is a cut.
+#[cfg(test)]
 pub fn strategy_runs(o: &Options) -> Vec<RunSpec> {
+    o.fleets
+        .iter()
+        .flat_map(|&managers| fleet_runs(o, managers))
+        .collect()
+}
+
+/// The runs of the strategy table on a fleet of `managers`.
+pub fn fleet_runs(o: &Options, managers: usize) -> Vec<RunSpec> {
+    let sim = SimConfig {
+        managers,
+        ..o.sim.clone()
+    };
     let modes = match o.cut {
         None => vec![None],
         Some(_) => o
@@ -242,7 +273,7 @@ pub fn strategy_runs(o: &Options) -> Vec<RunSpec> {
     let mut runs = Vec::new();
     for &strategy in &o.strategies {
         for &mode in &modes {
-            let mut run = RunSpec::plain(strategy, &o.sim);
+            let mut run = RunSpec::plain(strategy, &sim);
             run.sim.cut = o.cut.zip(mode).map(|((at_ms, percent), mode)| Cut {
                 at_ms,
                 percent,

@@ -24,6 +24,11 @@ pub fn write_json(report: &Report, path: &Path) -> Result<(), String> {
 
 fn clean_result(s: &mut StrategyResult) {
     s.cold_start_rate = finite(s.cold_start_rate);
+    s.function_cold_rate_p75 = finite(s.function_cold_rate_p75);
+    s.slowdown_p50 = finite(s.slowdown_p50);
+    s.slowdown_p99 = finite(s.slowdown_p99);
+    s.overloaded_share = finite(s.overloaded_share);
+    s.retries_per_call_mean = finite(s.retries_per_call_mean);
     s.load_peak_to_mean_p99 = finite(s.load_peak_to_mean_p99);
     s.env_memory_gb_seconds = finite(s.env_memory_gb_seconds);
     s.moved_on_membership_change = finite(s.moved_on_membership_change);

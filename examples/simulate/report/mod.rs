@@ -18,7 +18,7 @@ mod svg;
 mod table;
 
 pub use json::{write_frontend_json, write_json};
-pub use svg::write_svg;
+pub use svg::{write_svg, write_tradeoff_svg};
 pub use table::{print_cut_table, print_frontend_table, print_table};
 
 /// What was replayed.
@@ -39,12 +39,16 @@ pub struct WorkloadSummary {
 pub struct StrategyResult {
     /// The strategy's name.
     pub name: String,
+    /// Managers of the fleet at the start of the run.
+    pub managers: usize,
     /// Calls routed.
     pub calls: u64,
     /// Calls that found no warm environment.
     pub cold_starts: u64,
     /// `cold_starts / calls`, a fraction.
     pub cold_start_rate: f64,
+    /// Each function's cold-start rate, at the 75th percentile over the functions called.
+    pub function_cold_rate_p75: f64,
     /// Calls of functions with provisioned (reserved) concurrency.
     pub reserved_calls: u64,
     /// Cold starts among `reserved_calls`.
@@ -63,6 +67,17 @@ pub struct StrategyResult {
     pub warm_starts: u64,
     /// Calls retried on another worker manager.
     pub retries: u64,
+    /// Throttles per call (placed or rejected), the mean.
+    pub retries_per_call_mean: f64,
+    /// Throttles per call, the 99th percentile.
+    pub retries_per_call_p99: u64,
+    /// Response time over service time (duration, plus the cold start if any) of the calls
+    /// that ran, the median.
+    pub slowdown_p50: f64,
+    /// The same, the 99th percentile.
+    pub slowdown_p99: f64,
+    /// The share of call-seconds spent on managers running more calls than their cores.
+    pub overloaded_share: f64,
     /// Wall-clock seconds the strategy's replay took.
     pub wall_seconds: f64,
     /// Reserved environments the strategy's placement found room for at the start (of the

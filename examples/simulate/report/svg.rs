@@ -102,3 +102,94 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), String> {
     // The file is written here; dropping the backend instead would swallow any I/O error.
     root.present().map_err(|e| err(&e))
 }
+
+/// Charts the trade-off, 1000×600: cold-start rate (%) against p99 slowdown, one point per
+/// strategy per fleet, each labelled with the strategy and its fleet's managers. A strategy
+/// keeps one colour over every fleet, and its points are joined in fleet order; arcroute's
+/// are drawn last, larger, on top of the rivals'.
+pub fn write_tradeoff_svg(report: &Report, path: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+
+    let err = |e: &dyn std::fmt::Display| format!("drawing {}: {e}", path.display());
+    let point = |s: &StrategyResult| (s.cold_start_rate * 100.0, s.slowdown_p99);
+    let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
+    let (x_max, y_max) = report
+        .strategies
+        .iter()
+        .map(point)
+        .fold((0.0f64, 1.0f64), |(x, y), (a, b)| {
+            (x.max(finite(a)), y.max(finite(b)))
+        });
+    let root = SVGBackend::new(path, (1000, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Cold starts against p99 slowdown", ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..(x_max * 1.1).max(0.1), 0.9..y_max * 1.1)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("cold starts, % of calls")
+        .y_desc("p99 slowdown (response / service time)")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let mut names: Vec<&str> = Vec::new();
+    for s in &report.strategies {
+        if !names.contains(&s.name.as_str()) {
+            names.push(&s.name);
+        }
+    }
+    let is_arcroute = |name: &str| name.split(' ').next() == Some("arcroute");
+    let (ours, rivals): (Vec<_>, Vec<_>) =
+        names.iter().enumerate().partition(|(_, n)| is_arcroute(n));
+    for (i, &name) in rivals.into_iter().chain(ours) {
+        let (r, g, b) = COLORS[i % COLORS.len()];
+        let color = RGBColor(r, g, b);
+        let size = if is_arcroute(name) { 7 } else { 4 };
+        let points: Vec<(f64, f64, usize)> = report
+            .strategies
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| {
+                let (x, y) = point(s);
+                (finite(x), finite(y), s.managers)
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|&(x, y, _)| (x, y)),
+                color.mix(0.5).stroke_width(1),
+            ))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(points.iter().map(|&(x, y, managers)| {
+                EmptyElement::at((x, y))
+                    + Circle::new((0, 0), size, color.filled())
+                    + Text::new(
+                        format!("{name} ({managers})"),
+                        (8, -14),
+                        ("sans-serif", 12).into_font().color(&color),
+                    )
+            }))
+            .map_err(|e| err(&e))?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 18, y + 4)], color.filled()));
+    }
+    if !report.strategies.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}

@@ -44,36 +44,47 @@ pub(super) fn float(x: f64, decimals: usize) -> String {
     out
 }
 
-/// Prints the strategies side by side: a header, one row per strategy, then the workload.
+/// Prints the strategies side by side, one row per (fleet, strategy): a header, the rows,
+/// then the workload.
 pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    const HEADER: [&str; 11] = [
+    const HEADER: [&str; 16] = [
         "strategy",
+        "managers",
         "calls",
         "cold starts",
         "cold %",
-        "reserved calls",
-        "reserved cold",
-        "spillovers",
-        "throttled",
+        "fn cold % p75",
+        "slowdown p50",
+        "slowdown p99",
+        "overloaded %",
         "p99 peak/mean",
+        "retries/call",
+        "retries p99",
+        "throttled",
         "env GB·h",
+        "reserved cold",
         "moved %",
     ];
-    let rows: Vec<[String; 11]> = report
+    let rows: Vec<[String; 16]> = report
         .strategies
         .iter()
         .map(|s| {
             [
                 s.name.clone(),
+                thousands(s.managers as u64),
                 thousands(s.calls),
                 thousands(s.cold_starts),
                 float(s.cold_start_rate * 100.0, 3),
-                thousands(s.reserved_calls),
-                thousands(s.reserved_cold_starts),
-                thousands(s.spillovers),
-                thousands(s.throttled),
+                float(s.function_cold_rate_p75 * 100.0, 2),
+                float(s.slowdown_p50, 2),
+                float(s.slowdown_p99, 2),
+                float(s.overloaded_share * 100.0, 2),
                 float(s.load_peak_to_mean_p99, 2),
+                float(s.retries_per_call_mean, 3),
+                thousands(s.retries_per_call_p99),
+                thousands(s.throttled),
                 float(s.env_memory_gb_seconds / 3600.0, 2),
+                thousands(s.reserved_cold_starts),
                 float(s.moved_on_membership_change * 100.0, 2),
             ]
         })

@@ -67,6 +67,13 @@ fn sample() -> Report {
                 retries: 5,
                 wall_seconds: 2.5,
                 reserved_envs_placed: 672,
+                managers: 100,
+                function_cold_rate_p75: 0.0125,
+                slowdown_p50: 1.0,
+                slowdown_p99: 2.345,
+                overloaded_share: 0.031,
+                retries_per_call_mean: 0.25,
+                retries_per_call_p99: 2,
                 cold_starts_per_minute: vec![10, 20, 5, 0, 7],
                 ..StrategyResult::default()
             },
@@ -142,9 +149,11 @@ fn json_has_exactly_the_documented_keys_and_values() {
     assert_eq!(strategies.len(), report.strategies.len());
     let expected = BTreeSet::from([
         "name",
+        "managers",
         "calls",
         "cold_starts",
         "cold_start_rate",
+        "function_cold_rate_p75",
         "reserved_calls",
         "reserved_cold_starts",
         "spillovers",
@@ -154,6 +163,11 @@ fn json_has_exactly_the_documented_keys_and_values() {
         "moved_on_membership_change",
         "warm_starts",
         "retries",
+        "retries_per_call_mean",
+        "retries_per_call_p99",
+        "slowdown_p50",
+        "slowdown_p99",
+        "overloaded_share",
         "wall_seconds",
         "reserved_envs_placed",
     ]);
@@ -336,50 +350,65 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
             .map(str::to_string)
             .collect()
     };
-    // calls, cold, cold %, reserved calls, reserved cold, spillovers, throttled, p99,
-    // GB·h, moved %.
+    // managers, calls, cold, cold %, fn cold % p75, slowdown p50, p99, overloaded %,
+    // p99 peak/mean, retries/call, retries p99, throttled, GB·h, reserved cold, moved %.
     assert_eq!(
         cells("arcroute"),
         [
+            "100",
             "1,234,567",
             "9,876",
             "0.800",
-            "100,000",
-            "12",
-            "3,456",
-            "0",
+            "1.25",
+            "1.00",
+            "2.35",
+            "3.10",
             "1.75",
+            "0.250",
+            "2",
+            "0",
             "2.00",
+            "12",
             "12.50"
         ]
     );
     assert_eq!(
         cells("random"),
         [
+            "0",
             "1,234,567",
             "400,000",
             "32.400",
-            "100,000",
-            "30,000",
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
+            "1.05",
+            "0.000",
             "0",
             "77",
-            "1.05",
             "100.00",
+            "30,000",
             "100.00"
         ]
     );
     assert_eq!(
         cells("least-loaded"),
         [
+            "0",
             "1,234,567",
             "50,000",
             "4.050",
-            "100,000",
-            "400",
-            "0",
-            "0",
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
             "1.01",
+            "0.000",
+            "0",
+            "0",
             "25.00",
+            "400",
             "50.00"
         ]
     );
@@ -407,7 +436,7 @@ fn table_shows_non_finite_as_a_dash() {
     print_table(&report, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let row = text.lines().find(|l| l.starts_with("arcroute")).unwrap();
-    assert_eq!(row.split_whitespace().nth(8), Some("-"), "{row}");
+    assert_eq!(row.split_whitespace().nth(9), Some("-"), "{row}");
     assert_eq!(float(-0.001, 2), "0.00");
     assert_eq!(float(-1234.5, 1), "-1,234.5");
     assert_eq!(thousands(0), "0");
@@ -524,4 +553,35 @@ fn json_records_the_run_options() {
         (&"random".into(), &"local".into())
     );
     assert!(o["trace_dir"].is_null() && o["cut"].is_null());
+}
+
+#[test]
+fn the_tradeoff_chart_has_one_labelled_point_per_strategy_per_fleet() {
+    let mut report = sample();
+    let mut larger = report.strategies.clone();
+    for s in &mut larger {
+        s.managers = 400;
+        s.cold_start_rate /= 2.0;
+    }
+    report.strategies.extend(larger);
+    let text = written(&report, write_tradeoff_svg, "tradeoff", "svg");
+    assert!(text.contains("Cold starts against p99 slowdown"));
+    let labels: Vec<&str> = text
+        .split('<')
+        .filter_map(|t| t.strip_prefix("text "))
+        .map(|t| t.split_once('>').unwrap().1.trim())
+        .collect();
+    for s in &report.strategies {
+        let label = format!("{} ({})", s.name, s.managers);
+        assert_eq!(
+            labels.iter().filter(|l| **l == label).count(),
+            1,
+            "{label} in {labels:?}"
+        );
+    }
+    let circles = text.matches("<circle").count();
+    assert_eq!(circles, report.strategies.len(), "{text}");
+    // arcroute's points are drawn last, and larger.
+    let last = text.rsplit("<circle").next().unwrap();
+    assert!(last.contains(r#"r="7""#), "{last}");
 }

@@ -1,7 +1,7 @@
 //! The routers compared: arcroute and seven rivals, each from its public description, one file
-//! per family. Each rival sees what its real counterpart sees: a proxy instance its own calls
-//! in flight, a controller the load reports its managers send it; a view no real router has
-//! is named an oracle.
+//! per family, and the pooled floor (`pooled.rs`). Each rival sees what its real counterpart
+//! sees: a proxy instance its own calls in flight, a controller the load reports its managers
+//! send it; a view no real router has is named an oracle.
 //!
 //! Every strategy sees the same fleet and answers three questions: where does a call go
 //! first, where next when that manager is full, and where do a reserved function's
@@ -13,6 +13,7 @@ mod arcroute;
 mod chrlu;
 mod hashing;
 mod openwhisk;
+mod pooled;
 mod spread;
 
 use std::collections::{HashMap, HashSet};
@@ -47,11 +48,13 @@ pub enum StrategyKind {
     /// CH-RLU (Fuerst & Sharma, HPDC 2022): home, a chain of 3, stale load reports with
     /// random load updates.
     ChRlu,
+    /// The fleet's memory and cores as one pool, without placement: the floor.
+    Pooled,
 }
 
 impl StrategyKind {
     /// Every strategy, in report order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Arcroute,
         Self::Random,
         Self::RoundRobin,
@@ -60,6 +63,7 @@ impl StrategyKind {
         Self::BoundedLoad,
         Self::BoundedLoadOracle,
         Self::ChRlu,
+        Self::Pooled,
     ];
 
     /// The name on the command line and in reports.
@@ -73,6 +77,7 @@ impl StrategyKind {
             Self::BoundedLoad => "bounded-load",
             Self::BoundedLoadOracle => "bounded-load-oracle",
             Self::ChRlu => "ch-rlu",
+            Self::Pooled => "pooled",
         }
     }
 }
@@ -121,6 +126,7 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
         }
         StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s)?),
         StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s.fleet, s.tasks)),
+        StrategyKind::Pooled => Box::new(pooled::Pooled),
     })
 }
 
@@ -156,6 +162,15 @@ pub trait Strategy: Send {
     /// # Errors
     /// The library's refusal of a report.
     fn load_report(&mut self, _fleet: &Fleet, _now: u64) -> Result<(), ::arcroute::Error> {
+        Ok(())
+    }
+    /// The host's housekeeping tick, every [`crate::engine::HOST_TICK_MS`] of simulated
+    /// time (a host calls arcroute's `Router::evict_idle` from such a timer). By default
+    /// nothing to do.
+    ///
+    /// # Errors
+    /// The library's refusal of the host's call.
+    fn host_tick(&mut self, _fleet: &Fleet, _now: u64) -> Result<(), ::arcroute::Error> {
         Ok(())
     }
     /// The strategy's side of the host's reservation protocol; `None` for a router that
