@@ -132,7 +132,7 @@ pub use reservation::Reservation;
 pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
 pub use route::{ReservedSlot, Route, RouteKind};
 pub use router::{Pick, Router, RouterBuilder, RouterConfig};
-pub use stats::Stats;
+pub use stats::{Metric, MetricKind, Stats};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
