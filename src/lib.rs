@@ -109,6 +109,8 @@ mod permit;
 mod route;
 mod router;
 mod stats;
+#[cfg(feature = "tracing")]
+mod trace;
 // Integration.
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

@@ -279,6 +279,8 @@ fn grow_on_throttle(snap: &Snapshot, live: &Live, tallies: &Tallies) -> u32 {
 /// length. Returns the length to route on.
 fn commit_arc(live: &Live, current: ArcState, next: ArcState, tallies: &Tallies) -> u32 {
     if next != current && live.store_arc_state(current.len, next) {
+        #[cfg(feature = "tracing")]
+        crate::trace::arc_resized(current.len, next.len);
         bump(if next.len > current.len {
             &tallies.grows
         } else {
