@@ -75,6 +75,9 @@
 //!   ([`docs::placement`]).
 //! - **Changing the seed or `vnodes_per_weight` moves every arc** ([`docs::placement`]).
 //! - **Large arcs, outages and huge sweeps cost more per call** ([`docs::operations`]).
+//! - **On an async runtime, share one `'static` or `Arc`'d router**; a [`LocalRouter`]
+//!   borrows it and belongs to one worker thread, never held across `.await`, while a
+//!   [`Route`] may be ([`docs::asynchronous`]).
 //!
 //! # Cargo features
 //!
