@@ -81,14 +81,32 @@
 //!
 //! # Cargo features
 //!
+//! - `tower` (on by default): the [`tower`] module, a tower `Layer` and `Service` that route
+//!   each request through a [`Router`] to its manager's service. Its dependencies are tower's
+//!   two trait crates; `default-features = false` drops them.
 //! - `serde` (off by default): `Serialize` and `Deserialize` for [`FleetConfig`], in the
 //!   versioned fleet-config format documented there. Everything else works without it.
-//! - `tower` (on by default): the [`tower`] module, a tower `Layer` and `Service` that route
-//!   each request through a [`Router`] to its manager's service.
+//! - `metrics` (off by default): [`Stats::record`] and [`Stats::describe`] hand every field
+//!   of [`Stats`] to the [`metrics`](https://docs.rs/metrics) crate's recorder. Without it,
+//!   [`Stats::metrics`] still yields every field's name, kind and value for any exporter
+//!   (its docs render Prometheus' text format).
+//! - `tracing` (off by default): [`tracing`](https://docs.rs/tracing) events, target
+//!   `arcroute`, level DEBUG: one per snapshot a writer publishes (its generation, what
+//!   changed: ring, health, reservations, config; the fleet's sizes), and one per change of an
+//!   unreserved arc's length (from, to). A route that keeps its arc's length, the common case
+//!   by far, emits nothing; a length change happens only when a group's load crosses a sizing
+//!   threshold. Without the feature no tracing code is compiled at all.
+//!
+//! Items that need a feature are marked so in these docs.
 //!
 //! # Minimum supported Rust version
 //!
-//! Rust 1.82, as `rust-version` in `Cargo.toml` says.
+//! The library builds on Rust 1.82 (`rust-version` in `Cargo.toml`), with every feature:
+//! its dependencies ask for at most 1.77, and `clippy::incompatible_msrv`, which CI runs,
+//! rejects standard-library APIs newer than 1.82. The tests, benches and examples need more,
+//! through their dev-dependencies: Rust 1.88 (`proptest` sets it; `criterion` asks 1.86,
+//! `tokio`'s HTTP stack 1.85). CI builds on the current stable toolchain only, so the 1.82
+//! figure comes from these checks, not from a build on 1.82 itself.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
