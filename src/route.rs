@@ -31,7 +31,7 @@ pub enum RouteKind {
 ///     .unwrap();
 /// router.route(TaskId::new(1)); // the call would end here
 /// ```
-#[must_use = "dropping the route ends the call at once: its permit is released; hold it until the call completes"]
+#[must_use = "dropping the route ends the call at once; hold it until the call completes"]
 #[derive(Debug)]
 pub struct Route {
     pub(crate) manager: ManagerId,

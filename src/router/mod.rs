@@ -90,7 +90,7 @@ impl<C: Clock> Router<C> {
     /// # Ok(())
     /// # }
     /// ```
-    #[must_use = "dropping the route ends the call at once: its permit is released; hold it until the call completes"]
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route(&self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
@@ -118,7 +118,7 @@ impl<C: Clock> Router<C> {
     /// # Ok(())
     /// # }
     /// ```
-    #[must_use = "dropping the route ends the call at once: its permit is released; hold it until the call completes"]
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
         self.route_on(&self.snapshot.load(), task, group, None)
     }
