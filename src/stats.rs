@@ -194,7 +194,7 @@ stats! {
     /// Calls that left the reserved arc for the unreserved one: spillover routes plus reserved
     /// calls that [`Router::on_throttle`] moved off the reserved arc (every slot holding
     /// environments tried, or the reservation lowered or removed meanwhile).
-    Counter spillovers: "Calls that left the reserved arc: spillovers and throttled reserved calls.";
+    Counter spillovers: "Calls that left the reserved arc: spillovers, throttled reserved calls.";
     /// Throttle reports ([`Router::on_throttle`] calls).
     Counter throttles: "Throttle reports: a manager refused a call.";
     /// Throttle reports that found no further manager to try.
