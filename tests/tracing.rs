@@ -74,6 +74,12 @@ impl Subscriber for Keep {
     fn exit(&self, _: &Id) {}
 }
 
+/// An arc event's `(from, to)`.
+fn lengths(event: &Seen) -> (usize, usize) {
+    let length = |name| event.field(name).parse().expect("a length");
+    (length("from"), length("to"))
+}
+
 #[test]
 fn writers_trace_each_publish_with_what_changed() {
     let keep = Keep::default();
@@ -133,43 +139,37 @@ fn arcs_trace_growth_and_shrink_but_not_routes_that_keep_the_length() {
     let (router, clock) = manual_router(50);
     let task = TaskId::from_name("burst");
     tracing::subscriber::with_default(keep.clone(), || {
-        // The first route keeps the minimum length: no event.
+        // The first route keeps the starting length: no event.
         drop(router.route(task).expect("a healthy manager"));
         assert_eq!(
             keep.take().len(),
             0,
             "a route that keeps the length is silent"
         );
+        let start = router.unreserved_arc(task.into()).len();
 
         let held: Vec<Route> = (0..40).map(|_| router.route(task).unwrap()).collect();
         let grown = router.unreserved_arc(task.into()).len();
+        assert!(grown > start, "40 calls in flight grow the arc");
         let events = keep.take();
         assert_eq!(events.len() as u64, router.stats().arc_grows, "{events:?}");
         assert!(events.iter().all(|e| e.message == "unreserved arc grew"));
-        let steps: Vec<_> = events
-            .iter()
-            .map(|e| {
-                (
-                    e.field("from").parse::<usize>().unwrap(),
-                    e.field("to").parse::<usize>().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(steps.first().map(|s| s.0), Some(1));
+        let steps: Vec<_> = events.iter().map(lengths).collect();
+        assert_eq!(steps.first().map(|s| s.0), Some(start));
         assert_eq!(steps.last().map(|s| s.1), Some(grown));
+        assert!(steps.iter().all(|s| s.1 > s.0), "{steps:?}");
         assert!(steps.windows(2).all(|w| w[0].1 == w[1].0), "{steps:?}");
 
         drop(held);
         drop(router.route(task).expect("a healthy manager"));
         clock.advance(Duration::from_secs(61));
         drop(router.route(task).expect("a healthy manager"));
+        let shrunk = router.unreserved_arc(task.into()).len();
+        assert!(shrunk < grown, "the arc shrinks once load has stayed low");
         let events = keep.take();
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].message, "unreserved arc shrank");
-        assert_eq!(
-            (events[0].field("from"), events[0].field("to")),
-            (grown.to_string().as_str(), (grown - 1).to_string().as_str())
-        );
+        assert_eq!(lengths(&events[0]), (grown, shrunk));
     });
     assert_eq!(router.stats().arc_shrinks, 1);
 }
