@@ -154,11 +154,6 @@ use crate::Error;
 /// [`RouterConfig`]: crate::RouterConfig
 #[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(try_from = "wire::Fleet", into = "wire::Fleet")
-)]
 pub struct FleetConfig {
     /// The host's version of this config; must grow with every change.
     pub version: u64,
@@ -361,7 +356,7 @@ mod wire {
 
     #[derive(Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
-    pub(super) struct Fleet {
+    struct Fleet {
         format: u32,
         version: u64,
         ring_version: u32,
@@ -423,11 +418,28 @@ mod wire {
     }
 
     /// Why a well-formed document is not a fleet config this crate reads.
-    pub(super) struct Unsupported(String);
+    struct Unsupported(String);
 
     impl fmt::Display for Unsupported {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(&self.0)
+        }
+    }
+
+    /// In the versioned fleet-config format; see [`FleetConfig`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    impl Serialize for FleetConfig {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            Fleet::from(self.clone()).serialize(serializer)
+        }
+    }
+
+    /// In the versioned fleet-config format, validated; see [`FleetConfig`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    impl<'de> Deserialize<'de> for FleetConfig {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let wire = Fleet::deserialize(deserializer)?;
+            Self::try_from(wire).map_err(D::Error::custom)
         }
     }
 

@@ -78,17 +78,38 @@
 //!   ([`docs::placement`]).
 //! - **Changing the seed or `vnodes_per_weight` moves every arc** ([`docs::placement`]).
 //! - **Large arcs, outages and huge sweeps cost more per call** ([`docs::operations`]).
+//! - **On an async runtime, share one `'static` or `Arc`'d router**; a [`LocalRouter`]
+//!   borrows it and belongs to one worker thread, never held across `.await`, while a
+//!   [`Route`] may be ([`docs::asynchronous`]).
 //!
 //! # Cargo features
 //!
+//! - `tower` (on by default): the [`tower`] module, a tower `Layer` and `Service` that route
+//!   each request through a [`Router`] to its manager's service. Its dependencies are tower's
+//!   two trait crates; `default-features = false` drops them.
 //! - `serde` (off by default): `Serialize` and `Deserialize` for [`FleetConfig`], in the
 //!   versioned fleet-config format documented there. Everything else works without it.
-//! - `tower` (on by default): the [`tower`] module, a tower `Layer` and `Service` that route
-//!   each request through a [`Router`] to its manager's service.
+//! - `metrics` (off by default): [`Stats::record`] and [`Stats::describe`] hand every field
+//!   of [`Stats`] to the [`metrics`](https://docs.rs/metrics) crate's recorder. Without it,
+//!   [`Stats::metrics`] still yields every field's name, kind and value for any exporter
+//!   (its docs render Prometheus' text format).
+//! - `tracing` (off by default): [`tracing`](https://docs.rs/tracing) events, target
+//!   `arcroute`, level DEBUG: one per snapshot a writer publishes (its generation, what
+//!   changed: ring, health, reservations, config; the fleet's sizes), and one per change of an
+//!   unreserved arc's length (from, to). A route that keeps its arc's length, the common case
+//!   by far, emits nothing; a length change happens only when a group's load crosses a sizing
+//!   threshold. Without the feature no tracing code is compiled at all.
+//!
+//! Items that need a feature are marked so in these docs.
 //!
 //! # Minimum supported Rust version
 //!
-//! Rust 1.82, as `rust-version` in `Cargo.toml` says.
+//! The library builds on Rust 1.82 (`rust-version` in `Cargo.toml`), with every feature:
+//! its dependencies ask for at most 1.77, and `clippy::incompatible_msrv`, which CI runs,
+//! rejects standard-library APIs newer than 1.82. The tests, benches and examples need more,
+//! through their dev-dependencies: Rust 1.88 (`proptest` sets it; `criterion` asks 1.86,
+//! `tokio`'s HTTP stack 1.85). CI builds on the current stable toolchain only, so the 1.82
+//! figure comes from these checks, not from a build on 1.82 itself.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -112,6 +133,8 @@ mod permit;
 mod route;
 mod router;
 mod stats;
+#[cfg(feature = "tracing")]
+mod trace;
 // Integration.
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -135,7 +158,7 @@ pub use reservation::Reservation;
 pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
 pub use route::{ReservedSlot, Route, RouteKind};
 pub use router::{Pick, Router, RouterBuilder, RouterConfig};
-pub use stats::Stats;
+pub use stats::{Metric, MetricKind, Stats};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

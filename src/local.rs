@@ -24,6 +24,11 @@ use crate::router::{Router, Snapshot};
 /// handle holds it, so idle eviction skips it until the handle routes other tasks into those
 /// slots or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move
 /// to the thread that uses it.
+///
+/// On an async runtime whose tasks move between worker threads, do not hold a handle across
+/// `.await`: keep one per worker thread in a `thread_local!` over a `'static` router, and
+/// borrow it only for the `route` call ([`docs::asynchronous`](crate::docs::asynchronous)
+/// shows the pattern on tokio). The [`Route`] it returns is owned and may cross `.await`.
 pub struct LocalRouter<'r, C: Clock> {
     router: &'r Router<C>,
     snapshot: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,
@@ -85,11 +90,13 @@ impl<C: Clock> Router<C> {
 
 impl<C: Clock> LocalRouter<'_, C> {
     /// As [`Router::route`].
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route(&mut self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
 
     /// As [`Router::route_in`].
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route_in(&mut self, task: TaskId, group: GroupId) -> Option<Route> {
         let snap = self.snapshot.load();
         self.router

@@ -90,6 +90,13 @@ impl ReservationTable {
         self.len
     }
 
+    /// Whether `other` is this table unchanged: every writer that changes a table builds a
+    /// new one, so sharing the shards means holding the same entries. O(1).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn shares(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shards, &other.shards)
+    }
+
     /// Every reservation, in no particular order. O(n).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, Reservation)> + '_ {
         self.shards

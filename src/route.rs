@@ -15,6 +15,23 @@ pub enum RouteKind {
 }
 
 /// The decision for one call: where it goes, why, and the permit that counts it.
+///
+/// Hold it until the call completes: dropping it releases the permit and ends the call as
+/// far as the router counts. It may be held across `.await` and moved between threads.
+///
+/// Dropping a route at once is an error under `#[deny(unused_must_use)]`:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use arcroute::{ManagerId, Router, TaskId};
+///
+/// let router = Router::builder()
+///     .managers([(ManagerId::new(0), 1)])
+///     .build()
+///     .unwrap();
+/// router.route(TaskId::new(1)); // the call would end here
+/// ```
+#[must_use = "dropping the route ends the call at once; hold it until the call completes"]
 #[derive(Debug)]
 pub struct Route {
     pub(crate) manager: ManagerId,
@@ -69,6 +86,7 @@ impl Route {
     }
 
     /// Keeps only the permit, for hosts that track the call elsewhere.
+    #[must_use = "dropping the permit ends the call at once; hold it until the call completes"]
     pub fn into_permit(self) -> Permit {
         self.permit
     }

@@ -90,6 +90,7 @@ impl<C: Clock> Router<C> {
     /// # Ok(())
     /// # }
     /// ```
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route(&self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
@@ -117,6 +118,7 @@ impl<C: Clock> Router<C> {
     /// # Ok(())
     /// # }
     /// ```
+    #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
     pub fn route_in(&self, task: TaskId, group: GroupId) -> Option<Route> {
         self.route_on(&self.snapshot.load(), task, group, None)
     }
@@ -278,6 +280,8 @@ impl<C: Clock> Router<C> {
 /// length. Returns the length to route on.
 fn commit_arc(live: &Live, current: ArcState, next: ArcState, tallies: &Tallies) -> u32 {
     if next != current && live.store_arc_state(current.len, next) {
+        #[cfg(feature = "tracing")]
+        crate::trace::arc_resized(current.len, next.len);
         bump(if next.len > current.len {
             &tallies.grows
         } else {

@@ -353,6 +353,8 @@ impl<C: Clock> Router<C> {
             return Ok(false);
         };
         next.generation = current.generation + 1;
+        #[cfg(feature = "tracing")]
+        crate::trace::published(&current, &next);
         self.snapshot.store(Arc::new(next));
         Ok(true)
     }

@@ -186,7 +186,7 @@ proptest! {
 
         // Releasing one reserved call admits exactly one more.
         if k >= share && share > 0 {
-            held.swap_remove(0);
+            drop(held.swap_remove(0)); // that call ends
             held.push(router.route(t).unwrap());
             prop_assert_eq!(held.last().unwrap().kind(), RouteKind::Reserved);
             prop_assert_eq!(router.route(t).unwrap().kind(), RouteKind::Spillover);
