@@ -39,7 +39,8 @@ const DRAIN_TICK_MS: u64 = 1000;
 const SAMPLE_MS: u64 = 1000;
 
 /// How often the host acts on its routers' idle state (arcroute's `Router::evict_idle`), as
-/// a host's housekeeping timer would.
+/// a host's housekeeping timer would: a minute, a tenth of the crate's default idle TTL (a
+/// quiet function's state then goes by the TTL plus two ticks at the latest).
 pub const HOST_TICK_MS: u64 = 60_000;
 
 /// Calls counted between updates of the progress bar.

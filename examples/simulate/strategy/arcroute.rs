@@ -23,11 +23,11 @@ use crate::scenario::CountMode;
 ///
 /// As a host runs it, too: every `--load-report-ms` (the period CH-RLU's reports have) each
 /// router gets each manager's calls running from [`Router::report_load`], which the
-/// least-loaded pick reads (`--pick`; the crate's default pick otherwise); and every
-/// [`SWEEP_MS`] of simulated time the frontends' routers sweep idle live state with
-/// [`Router::evict_idle`], so a function quiet for the router's idle TTL starts again from
-/// its minimum arc. The sweep runs at the first call at or after each period, as a host's
-/// timer on the same thread would.
+/// least-loaded pick reads (`--pick`; the crate's default pick otherwise); and at each of
+/// the host's housekeeping ticks ([`Strategy::host_tick`], every
+/// [`crate::engine::HOST_TICK_MS`] of simulated time) the frontends' routers sweep idle live
+/// state with [`Router::evict_idle`], so a function quiet for the router's idle TTL starts
+/// again from its minimum arc.
 pub(super) struct ArcRoute {
     routers: Vec<Router<ManualClock>>,
     provisioner: Router<ManualClock>,
@@ -39,13 +39,7 @@ pub(super) struct ArcRoute {
     reports: u64,
     /// Router → host counts for the counting service, one per task and router.
     uploads: u64,
-    /// When the next sweep of idle live state is due, in ms.
-    next_sweep: u64,
 }
-
-/// How often the host sweeps idle live state (`Router::evict_idle`), in simulated ms: a
-/// minute, a tenth of the crate's default idle TTL.
-pub(super) const SWEEP_MS: u64 = 60_000;
 
 impl ArcRoute {
     pub(super) fn new(s: &Setup<'_>) -> Result<Self, arcroute::Error> {
@@ -98,7 +92,6 @@ impl ArcRoute {
             reserved: s.reservations.iter().map(|&(f, _)| f).collect(),
             reports: 0,
             uploads: 0,
-            next_sweep: SWEEP_MS,
         })
     }
 
@@ -111,12 +104,6 @@ impl ArcRoute {
 impl Strategy for ArcRoute {
     fn route(&mut self, frontend: usize, f: u32, now: u64, _: &Fleet) -> Option<Ticket> {
         self.clock.set(Duration::from_millis(now));
-        if now >= self.next_sweep {
-            for router in &self.routers {
-                router.evict_idle();
-            }
-            self.next_sweep = now - now % SWEEP_MS + SWEEP_MS;
-        }
         let route = self.routers[frontend].route(self.tasks[f as usize])?;
         let manager = index(route.manager());
         Some(Ticket {
@@ -178,6 +165,14 @@ impl Strategy for ArcRoute {
             for &m in fleet.alive() {
                 router.report_load(id(m), fleet.managers[m].busy)?;
             }
+        }
+        Ok(())
+    }
+
+    fn host_tick(&mut self, _: &Fleet, now: u64) -> Result<(), arcroute::Error> {
+        self.clock.set(Duration::from_millis(now));
+        for router in &self.routers {
+            router.evict_idle();
         }
         Ok(())
     }
@@ -278,5 +273,31 @@ impl Feedback for ArcRoute {
             r.spilled += s.spillovers;
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Tiny;
+    use super::*;
+
+    fn live(s: &ArcRoute) -> u64 {
+        s.routers.iter().map(|r| r.stats().live_entries).sum()
+    }
+
+    #[test]
+    fn the_host_tick_sweeps_idle_live_state_and_routes_do_not() {
+        let t = Tiny::new(8, 2, &[100.0]);
+        let mut s = ArcRoute::new(&t.setup()).unwrap();
+        drop(s.route(0, 0, 0, &t.fleet));
+        assert_eq!(live(&s), 1);
+        let ttl = RouterConfig::default().idle_ttl.as_millis() as u64;
+        // A route long past the TTL sweeps nothing: only the host's tick does.
+        drop(s.route(1, 0, 2 * ttl, &t.fleet));
+        assert_eq!(live(&s), 2);
+        s.host_tick(&t.fleet, 2 * ttl).unwrap();
+        assert_eq!(live(&s), 1, "frontend 1's state was just used");
+        s.host_tick(&t.fleet, 4 * ttl).unwrap();
+        assert_eq!(live(&s), 0);
     }
 }

@@ -18,10 +18,10 @@
 //!   average over its cores (`LoadAvg` in `RedisAwareLoadBalancer.getLoad`, "load average /
 //!   cores"; Ilúvatar's worker status, `load_avg_1minute / num_system_cores`). The simulator
 //!   has no run queue, so a manager's running calls stand for its runnable tasks, averaged as
-//!   the kernel does (every sample `L ← L·e^(−Δ/60 s) + n·(1 − e^(−Δ/60 s))`), over
-//!   [`CORES`] cores. The host sends a report every `--load-report-ms` (default 5 s, the
-//!   kernel's own sampling period); every frontend reads the same report, stale until the
-//!   next.
+//!   the kernel does (every sample `L ← L·e^(−Δ/60 s) + n·(1 − e^(−Δ/60 s))`), over the
+//!   manager's cores (the fleet's `--cores`, the cores the simulator shares among the calls).
+//!   The host sends a report every `--load-report-ms` (default 5 s, the kernel's own sampling
+//!   period); every frontend reads the same report, stale until the next.
 //! - **Overload bound.** A manager is overloaded for function `f` when its load exceeds
 //!   `min(b · r_f, b_max)`, `b =` [`B`], `b_max =` [`B_MAX`], with `r_f` the ratio of `f`'s
 //!   cold to warm time (paper's locality-sensitive bound: a function whose cold start costs
@@ -65,9 +65,6 @@ pub(super) const CHAIN: usize = 3;
 pub(super) const B: f64 = 1.2;
 /// The bound's ceiling.
 pub(super) const B_MAX: f64 = 6.0;
-/// Cores of a manager, which the load average is divided by: 16, a 32 GB host with 16
-/// vCPUs (the default manager's memory).
-pub(super) const CORES: f64 = 16.0;
 /// Popular: inter-arrival time at or below this percentile over the functions seen.
 const POPULAR_PERCENTILE: f64 = 20.0;
 /// Weight of the newest gap in a function's mean inter-arrival time.
@@ -103,6 +100,8 @@ pub(super) struct ChRlu {
     bounds: Vec<f64>,
     /// Each manager's load average per core, as of the last report.
     load_avg: Vec<f64>,
+    /// Cores of a manager, which the load average is divided by (the fleet's `cores`).
+    cores: f64,
     reported_at: Option<u64>,
     views: Vec<View>,
     rng: SimRng,
@@ -138,6 +137,7 @@ impl ChRlu {
             chains: Vec::new(),
             bounds,
             load_avg: vec![0.0; slots],
+            cores: f64::from(s.sim.cores.max(1)),
             reported_at: None,
             views: (0..s.sim.frontends).map(|_| view()).collect(),
             rng: rng::stream(seed, 11),
@@ -214,7 +214,7 @@ impl View {
     }
 
     /// Takes the new report and recomputes popularity and the random increment.
-    fn refresh(&mut self, load_avg: &[f64], managers: usize) {
+    fn refresh(&mut self, load_avg: &[f64], managers: usize, cores: f64) {
         self.load.copy_from_slice(load_avg);
         let mut iats: Vec<f64> = self.iat.iter().flatten().copied().collect();
         if iats.is_empty() {
@@ -231,7 +231,7 @@ impl View {
         } else {
             f64::INFINITY
         };
-        let mean = (10.0 * rate / (managers.max(1) as f64 * CORES)).min(NOISE_MEAN_MAX);
+        let mean = (10.0 * rate / (managers.max(1) as f64 * cores)).min(NOISE_MEAN_MAX);
         self.noise = Normal::new(mean, NOISE_SD).ok();
     }
 }
@@ -264,13 +264,13 @@ impl Strategy for ChRlu {
         let elapsed = self.reported_at.map_or(0, |at| now.saturating_sub(at));
         let keep = (-(elapsed as f64) / LOAD_AVG_MS).exp();
         for &m in fleet.alive() {
-            let running = f64::from(fleet.managers[m].busy) / CORES;
+            let running = f64::from(fleet.managers[m].busy) / self.cores;
             self.load_avg[m] = self.load_avg[m] * keep + running * (1.0 - keep);
         }
         self.reported_at = Some(now);
         let managers = fleet.alive().len();
         for view in &mut self.views {
-            view.refresh(&self.load_avg, managers);
+            view.refresh(&self.load_avg, managers, self.cores);
         }
         Ok(())
     }
@@ -365,6 +365,22 @@ mod tests {
         }
         reports(s.as_mut(), &t, 1_200_000, 1_800_000);
         assert_eq!(route(s.as_mut(), &t, 1_800_000), rest[2]);
+    }
+
+    #[test]
+    fn the_load_is_per_core_of_the_fleet_setting() {
+        // 24 calls at home: 1.5 per core on 16 cores (under the bound of 1.8), 3 on 8.
+        for (cores, moves) in [(16, false), (8, true)] {
+            let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+            t.sim.cores = cores;
+            let mut s = t.build(StrategyKind::ChRlu);
+            let chain = s.placement(0, &t.fleet);
+            load(&mut t, chain[0], 24);
+            s.load_report(&t.fleet, 0).unwrap();
+            reports(s.as_mut(), &t, 0, 600_000);
+            let home = route(s.as_mut(), &t, 600_000) == chain[0];
+            assert_eq!(home, !moves, "{cores} cores");
+        }
     }
 
     #[test]
