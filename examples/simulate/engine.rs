@@ -635,11 +635,16 @@ impl<'a> Engine<'a> {
         let routing = self.routing();
         let mut r = self.r;
         r.calls = self.w.calls.len() as u64;
-        r.cold_start_rate = if r.calls == 0 {
-            0.0
-        } else {
-            r.cold_starts as f64 / r.calls as f64
+        let calls = r.calls;
+        let rate = |n: u64| {
+            if calls == 0 {
+                0.0
+            } else {
+                n as f64 / calls as f64
+            }
         };
+        r.cold_start_rate = rate(r.cold_starts);
+        r.cold_or_rejected_rate = rate(r.cold_starts + r.throttled);
         r.load_peak_to_mean_p99 = percentile(&mut self.ratios, 99.0);
         r.slowdown_p50 = percentile(&mut self.slowdowns, 50.0);
         r.slowdown_p99 = percentile(&mut self.slowdowns, 99.0);
@@ -1210,6 +1215,50 @@ mod tests {
         // No retries at all: a full home rejects the call.
         let none = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 0));
         assert_eq!((none.throttled, none.retries, none.cold_starts), (3, 0, 1));
+    }
+
+    #[test]
+    fn cold_or_rejected_counts_a_rejected_call_as_a_cold_one() {
+        // As above, without retries: one cold start at home and three calls rejected there,
+        // of four. The cold-start rate alone reads 25 %.
+        let w = calls(&[(0, 60_000), (1, 60_000), (2, 60_000), (3, 1000)]);
+        let r = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 0));
+        assert_eq!((r.calls, r.cold_starts, r.throttled), (4, 1, 3));
+        assert_eq!(r.cold_start_rate, 0.25);
+        assert_eq!(r.cold_or_rejected_rate, 1.0);
+        // With retries enough, all four start cold on four managers: nothing rejected.
+        let enough = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(4, 3));
+        assert_eq!((enough.cold_starts, enough.throttled), (4, 0));
+        assert_eq!(enough.cold_or_rejected_rate, enough.cold_start_rate);
+        assert_eq!(enough.cold_or_rejected_rate, 1.0);
+        // Two warm calls after a cold one, and one rejected: (1 + 1) / 4.
+        let w = calls(&[(0, 60_000), (70_000, 1000), (80_000, 1000), (80_500, 1000)]);
+        let r = run(StrategyKind::ConsistentHash, &w, &[], &one_env_each(1, 0));
+        assert_eq!((r.cold_starts, r.warm_starts, r.throttled), (1, 2, 1));
+        assert_eq!(r.cold_or_rejected_rate, 0.5);
+    }
+
+    #[test]
+    fn the_pooled_floor_is_at_or_below_every_strategy_on_cold_or_rejected() {
+        // Two hours of the synthetic day on a roomy fleet of 32 GB managers, 4 frontends.
+        let w = workload::generate(480..600, Arrivals::Random, 5);
+        let reservations = reserve(&w, 5, 90.0);
+        let report = simulate_all(&w, &reservations, &config(40, 4), &StrategyKind::ALL);
+        let pooled = report
+            .strategies
+            .iter()
+            .find(|s| s.name == "pooled")
+            .expect("a pooled row");
+        assert!(pooled.cold_starts > 0, "{pooled:?}");
+        for s in &report.strategies {
+            assert!(
+                pooled.cold_or_rejected_rate <= s.cold_or_rejected_rate,
+                "pooled {} above {} {}",
+                pooled.cold_or_rejected_rate,
+                s.name,
+                s.cold_or_rejected_rate
+            );
+        }
     }
 
     #[test]

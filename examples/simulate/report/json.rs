@@ -24,6 +24,7 @@ pub fn write_json(report: &Report, path: &Path) -> Result<(), String> {
 
 fn clean_result(s: &mut StrategyResult) {
     s.cold_start_rate = finite(s.cold_start_rate);
+    s.cold_or_rejected_rate = finite(s.cold_or_rejected_rate);
     s.function_cold_rate_p75 = finite(s.function_cold_rate_p75);
     s.slowdown_p50 = finite(s.slowdown_p50);
     s.slowdown_p99 = finite(s.slowdown_p99);

@@ -2,8 +2,8 @@
 //! and an SVG chart of cold starts per minute.
 //!
 //! Units and conventions, shared by the table and the JSON:
-//! - `cold_start_rate` and `moved_on_membership_change` are fractions in `[0, 1]`; the table
-//!   shows them as percentages.
+//! - `cold_start_rate`, `cold_or_rejected_rate` and `moved_on_membership_change` are
+//!   fractions in `[0, 1]`; the table shows them as percentages.
 //! - `env_memory_gb_seconds` is GB·s; the table shows GB·h (`/ 3600`).
 //! - JSON floats are always finite: NaN and ±infinity are written as `0` (JSON has no way to
 //!   spell them, and a reader comparing runs wants a number, not `null`). The table shows a
@@ -47,6 +47,10 @@ pub struct StrategyResult {
     pub cold_starts: u64,
     /// `cold_starts / calls`, a fraction.
     pub cold_start_rate: f64,
+    /// `(cold_starts + throttled) / calls`, a fraction: a call rejected after the retry bound
+    /// ran nowhere, which serves its caller no better than a cold start. A router cannot lower
+    /// its cold-start rate by rejecting calls here, so the pooled floor bounds it from below.
+    pub cold_or_rejected_rate: f64,
     /// Each function's cold-start rate, at the 75th percentile over the functions called.
     pub function_cold_rate_p75: f64,
     /// Calls of functions with provisioned (reserved) concurrency.
@@ -55,7 +59,8 @@ pub struct StrategyResult {
     pub reserved_cold_starts: u64,
     /// Calls sent past their function's arc because it was full.
     pub spillovers: u64,
-    /// Calls refused.
+    /// Calls refused: rejected at the throttle past the retry bound (`--max-retries`), or
+    /// with no manager to try.
     pub throttled: u64,
     /// p99 over minutes of (busiest worker manager's load / mean load).
     pub load_peak_to_mean_p99: f64,

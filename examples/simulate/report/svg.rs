@@ -103,15 +103,16 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), String> {
     root.present().map_err(|e| err(&e))
 }
 
-/// Charts the trade-off, 1000×600: cold-start rate (%) against p99 slowdown, one point per
-/// strategy per fleet, each labelled with the strategy and its fleet's managers. A strategy
+/// Charts the trade-off, 1000×600: cold starts plus rejected calls (% of calls, the
+/// `cold+rejected %` column, so that a router cannot look warmer by rejecting calls) against
+/// p99 slowdown, one point per strategy per fleet, each labelled with the strategy and its fleet's managers. A strategy
 /// keeps one colour over every fleet, and its points are joined in fleet order; arcroute's
 /// are drawn last, larger, on top of the rivals'.
 pub fn write_tradeoff_svg(report: &Report, path: &Path) -> Result<(), String> {
     use plotters::prelude::*;
 
     let err = |e: &dyn std::fmt::Display| format!("drawing {}: {e}", path.display());
-    let point = |s: &StrategyResult| (s.cold_start_rate * 100.0, s.slowdown_p99);
+    let point = |s: &StrategyResult| (s.cold_or_rejected_rate * 100.0, s.slowdown_p99);
     let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
     let (x_max, y_max) = report
         .strategies
@@ -123,7 +124,10 @@ pub fn write_tradeoff_svg(report: &Report, path: &Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (1000, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Cold starts against p99 slowdown", ("sans-serif", 24))
+        .caption(
+            "Cold starts and rejected calls against p99 slowdown",
+            ("sans-serif", 24),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -131,7 +135,7 @@ pub fn write_tradeoff_svg(report: &Report, path: &Path) -> Result<(), String> {
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .x_desc("cold starts, % of calls")
+        .x_desc("cold starts + rejected calls, % of calls")
         .y_desc("p99 slowdown (response / service time)")
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))

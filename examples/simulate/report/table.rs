@@ -47,12 +47,13 @@ pub(super) fn float(x: f64, decimals: usize) -> String {
 /// Prints the strategies side by side, one row per (fleet, strategy): a header, the rows,
 /// then the workload.
 pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    const HEADER: [&str; 16] = [
+    const HEADER: [&str; 17] = [
         "strategy",
         "managers",
         "calls",
         "cold starts",
         "cold %",
+        "cold+rejected %",
         "fn cold % p75",
         "slowdown p50",
         "slowdown p99",
@@ -65,7 +66,7 @@ pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()>
         "reserved cold",
         "moved %",
     ];
-    let rows: Vec<[String; 16]> = report
+    let rows: Vec<[String; 17]> = report
         .strategies
         .iter()
         .map(|s| {
@@ -75,6 +76,7 @@ pub fn print_table(report: &Report, out: &mut impl Write) -> std::io::Result<()>
                 thousands(s.calls),
                 thousands(s.cold_starts),
                 float(s.cold_start_rate * 100.0, 3),
+                float(s.cold_or_rejected_rate * 100.0, 3),
                 float(s.function_cold_rate_p75 * 100.0, 2),
                 float(s.slowdown_p50, 2),
                 float(s.slowdown_p99, 2),

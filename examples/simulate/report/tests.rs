@@ -56,6 +56,7 @@ fn sample() -> Report {
                 calls: 1_234_567,
                 cold_starts: 9_876,
                 cold_start_rate: 9_876.0 / 1_234_567.0,
+                cold_or_rejected_rate: 9_876.0 / 1_234_567.0,
                 reserved_calls: 100_000,
                 reserved_cold_starts: 12,
                 spillovers: 3_456,
@@ -82,6 +83,7 @@ fn sample() -> Report {
                 calls: 1_234_567,
                 cold_starts: 400_000,
                 cold_start_rate: 400_000.0 / 1_234_567.0,
+                cold_or_rejected_rate: 400_077.0 / 1_234_567.0,
                 reserved_calls: 100_000,
                 reserved_cold_starts: 30_000,
                 spillovers: 0,
@@ -101,6 +103,7 @@ fn sample() -> Report {
                 calls: 1_234_567,
                 cold_starts: 50_000,
                 cold_start_rate: 50_000.0 / 1_234_567.0,
+                cold_or_rejected_rate: 50_000.0 / 1_234_567.0,
                 reserved_calls: 100_000,
                 reserved_cold_starts: 400,
                 spillovers: 0,
@@ -153,6 +156,7 @@ fn json_has_exactly_the_documented_keys_and_values() {
         "calls",
         "cold_starts",
         "cold_start_rate",
+        "cold_or_rejected_rate",
         "function_cold_rate_p75",
         "reserved_calls",
         "reserved_cold_starts",
@@ -177,6 +181,7 @@ fn json_has_exactly_the_documented_keys_and_values() {
         assert_eq!(j["calls"], s.calls);
         assert_eq!(j["cold_starts"], s.cold_starts);
         assert_eq!(j["cold_start_rate"], s.cold_start_rate);
+        assert_eq!(j["cold_or_rejected_rate"], s.cold_or_rejected_rate);
         assert_eq!(j["reserved_calls"], s.reserved_calls);
         assert_eq!(j["reserved_cold_starts"], s.reserved_cold_starts);
         assert_eq!(j["spillovers"], s.spillovers);
@@ -294,6 +299,7 @@ fn json_writes_non_finite_floats_as_zero() {
     let mut report = sample();
     let s = &mut report.strategies[0];
     s.cold_start_rate = f64::NAN;
+    s.cold_or_rejected_rate = f64::INFINITY;
     s.load_peak_to_mean_p99 = f64::INFINITY;
     s.env_memory_gb_seconds = f64::NEG_INFINITY;
     s.moved_on_membership_change = f64::NAN;
@@ -304,6 +310,7 @@ fn json_writes_non_finite_floats_as_zero() {
     let j = &v["strategies"][0];
     for key in [
         "cold_start_rate",
+        "cold_or_rejected_rate",
         "load_peak_to_mean_p99",
         "env_memory_gb_seconds",
         "moved_on_membership_change",
@@ -333,6 +340,7 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
         "strategy",
         "cold starts",
         "cold %",
+        "cold+rejected %",
         "p99 peak/mean",
         "env GB·h",
     ] {
@@ -350,7 +358,7 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
             .map(str::to_string)
             .collect()
     };
-    // managers, calls, cold, cold %, fn cold % p75, slowdown p50, p99, overloaded %,
+    // managers, calls, cold, cold %, cold+rejected %, fn cold % p75, slowdown p50, p99, overloaded %,
     // p99 peak/mean, retries/call, retries p99, throttled, GB·h, reserved cold, moved %.
     assert_eq!(
         cells("arcroute"),
@@ -358,6 +366,7 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
             "100",
             "1,234,567",
             "9,876",
+            "0.800",
             "0.800",
             "1.25",
             "1.00",
@@ -379,6 +388,7 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
             "1,234,567",
             "400,000",
             "32.400",
+            "32.406",
             "0.00",
             "0.00",
             "0.00",
@@ -398,6 +408,7 @@ fn table_lists_every_strategy_with_its_numbers_aligned() {
             "0",
             "1,234,567",
             "50,000",
+            "4.050",
             "4.050",
             "0.00",
             "0.00",
@@ -436,7 +447,7 @@ fn table_shows_non_finite_as_a_dash() {
     print_table(&report, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let row = text.lines().find(|l| l.starts_with("arcroute")).unwrap();
-    assert_eq!(row.split_whitespace().nth(9), Some("-"), "{row}");
+    assert_eq!(row.split_whitespace().nth(10), Some("-"), "{row}");
     assert_eq!(float(-0.001, 2), "0.00");
     assert_eq!(float(-1234.5, 1), "-1,234.5");
     assert_eq!(thousands(0), "0");
@@ -562,10 +573,12 @@ fn the_tradeoff_chart_has_one_labelled_point_per_strategy_per_fleet() {
     for s in &mut larger {
         s.managers = 400;
         s.cold_start_rate /= 2.0;
+        s.cold_or_rejected_rate /= 2.0;
     }
     report.strategies.extend(larger);
     let text = written(&report, write_tradeoff_svg, "tradeoff", "svg");
-    assert!(text.contains("Cold starts against p99 slowdown"));
+    assert!(text.contains("Cold starts and rejected calls against p99 slowdown"));
+    assert!(text.contains("cold starts + rejected calls, % of calls"));
     let labels: Vec<&str> = text
         .split('<')
         .filter_map(|t| t.strip_prefix("text "))
