@@ -134,8 +134,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(0..=MAX_MS), help_heading = "Fleet")]
     load_report_ms: u64,
-    /// arcroute's pick within an arc: round-robin, or least-loaded (the lower reported load
-    /// of two members) [default: the crate's]
+    /// arcroute's pick within an arc: round-robin, least-loaded (the lower reported load of
+    /// two members), or pack (the first member with room under the load bound) [default:
+    /// the crate's, pack]
     #[arg(long, value_enum, help_heading = "Fleet")]
     pick: Option<PickKind>,
     /// At minute M (from the start of the replay) remove C managers (may repeat)
@@ -180,7 +181,8 @@ struct Args {
     /// Draw cold starts per minute for each strategy (one fleet size only)
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     svg: Option<PathBuf>,
-    /// Draw the trade-off: cold % against p99 slowdown, one point per strategy per fleet
+    /// Draw the trade-off: cold+rejected % against p99 slowdown, one point per strategy
+    /// per fleet
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     tradeoff_svg: Option<PathBuf>,
 }
