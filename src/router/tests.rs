@@ -351,13 +351,13 @@ fn a_lowered_reservation_keeps_its_environments_serving() {
     r.report_reserved_busy(t, 0.1).unwrap();
     let held: Vec<Route> = (0..21).map(|_| r.route(t).unwrap()).collect();
     assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
-    for m in &before {
-        assert_eq!(
-            held.iter().filter(|h| h.manager() == *m).count(),
-            7,
-            "{m:?}"
-        );
-    }
+    // The 48 ready environments stay 16 a slot on the old arc; one frontend fills them
+    // first-fit.
+    let counts: Vec<usize> = before
+        .iter()
+        .map(|m| held.iter().filter(|h| h.manager() == *m).count())
+        .collect();
+    assert_eq!(counts, [16, 5, 0]);
 }
 
 #[test]
