@@ -35,7 +35,10 @@ pub enum Counting {
 /// Each reservation's `ready` environments are split evenly: every frontend admits
 /// `ready / count`, and `ready % count` of them one more, which ones depending on the task so
 /// that no frontend is always the one short. The shares of all `count` frontends add up to
-/// `ready` exactly. Default: one frontend, which takes everything.
+/// `ready` exactly, and each frontend sends the Reserved calls of its share to the slots of
+/// the reserved arc that hold its own part of the environments (see
+/// [`docs::frontends`](crate::docs::frontends)). Default: one frontend, which takes
+/// everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Frontends {
     index: u32,

@@ -21,7 +21,10 @@ impl<C: Clock> Router<C> {
     ///
     /// A reserved call tries the next managers of its reserved arc that hold environments,
     /// then spills over to its group's unreserved arc (never back onto the manager that just
-    /// throttled it: that call probes the next manager instead). An unreserved or spillover
+    /// throttled it: that call probes the next manager instead). A reserved call counted on a
+    /// slot of this frontend's share takes its count along where the new slot is one of the
+    /// share's tracked slots with a place free, and gives it back otherwise (see
+    /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover
     /// call probes the next manager after its slot, past the arc's end if need be, so each
     /// move meets a manager it has not tried. A throttle never widens the arc: it says one
     /// manager is full now, not that the group needs more managers for good, and arcs that

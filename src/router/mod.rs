@@ -67,9 +67,10 @@ impl<C: Clock> Router<C> {
     /// Routes one call of `task`, in the task's own group: the manager to send it to, the arc it
     /// was chosen from, and the [`Permit`] that counts the call until the [`Route`] drops.
     ///
-    /// Returns `None` only when no manager is healthy. A reserved call is admitted as
-    /// [`docs::frontends`](crate::docs::frontends) describes; a call beyond the reservation spills
-    /// over, never refused. A warm task takes no lock on the snapshot and allocates nothing:
+    /// Returns `None` only when no manager is healthy. A reserved call is admitted, and placed
+    /// on the slots of this frontend's share of the reserved arc (first fit), as
+    /// [`docs::frontends`](crate::docs::frontends) describes; a call beyond the reservation
+    /// spills over, never refused. A warm task takes no lock on the snapshot and allocates nothing:
     /// O(log P + k) for P points and the k-th slot of its arc. Figures in `BENCHMARKS.md`.
     ///
     /// # Examples
