@@ -119,6 +119,8 @@ impl ArcAssigner {
     /// that calls reach each manager in proportion to [`ArcAssigner::environments_at`],
     /// interleaved: successive calls go to different managers where the split allows. O(1).
     /// A reservation with `limit` 0 (draining) spreads calls evenly; `len` 0 gives slot 0.
+    /// The router deals this way the Reserved calls admitted past a frontend's own share,
+    /// which own no environments (see [`docs::frontends`](crate::docs::frontends)).
     pub fn reserved_slot(&self, limit: u32, len: u32, call: u32) -> u32 {
         if len == 0 {
             return 0;

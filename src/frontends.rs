@@ -35,7 +35,10 @@ pub enum Counting {
 /// Each reservation's `ready` environments are split evenly: every frontend admits
 /// `ready / count`, and `ready % count` of them one more, which ones depending on the task so
 /// that no frontend is always the one short. The shares of all `count` frontends add up to
-/// `ready` exactly. Default: one frontend, which takes everything.
+/// `ready` exactly, and each frontend sends the Reserved calls of its share to the slots of
+/// the reserved arc that hold its own part of the environments (see
+/// [`docs::frontends`](crate::docs::frontends)). Default: one frontend, which takes
+/// everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Frontends {
     index: u32,
@@ -86,6 +89,23 @@ impl Frontends {
             (u64::from(self.index) + task.get() as u64 % u64::from(count)) % u64::from(count);
         total / count + u32::from(turn < u64::from(total % count))
     }
+
+    /// The sum of the shares of `total` that frontends `0..index` take for `task`: where
+    /// this frontend's own share starts when the `total` environments are enumerated in
+    /// frontend order. The ranges `[offset_of, offset_of + share_of)` of all frontends tile
+    /// `0..total`. O(1).
+    pub(crate) fn offset_of(self, total: u32, task: TaskId) -> u32 {
+        let count = u64::from(self.count.get());
+        let index = u64::from(self.index);
+        let (turn, extra) = (task.get() as u64 % count, u64::from(total % self.count));
+        // Frontend j takes one more when (j + turn) % count < extra: count those j < index,
+        // whose `j + turn` run over [turn, turn + index) within [0, 2 × count).
+        let overlap = |lo: u64, hi: u64| (turn + index).min(hi).saturating_sub(turn.max(lo));
+        let ones = overlap(0, extra) + overlap(count, count + extra);
+        let offset = index * u64::from(total / self.count) + ones;
+        // At most `total` by construction.
+        u32::try_from(offset).unwrap_or(total)
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +128,28 @@ mod tests {
                     assert_eq!(sum, u64::from(total), "{count} frontends, {total}");
                     let (lo, hi) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
                     assert!(hi - lo <= 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn offsets_are_the_sums_of_the_shares_before() {
+        for count in [1u32, 2, 3, 4, 7, 16] {
+            for total in [0u32, 1, 2, 5, 16, 17, 100, u32::MAX] {
+                for task in [0u128, 1, 5, 6, u128::MAX] {
+                    let task = TaskId::new(task);
+                    let mut sum = 0u64;
+                    for i in 0..count {
+                        let me = Frontends::new(i, count).unwrap();
+                        assert_eq!(
+                            u64::from(me.offset_of(total, task)),
+                            sum,
+                            "frontend {i} of {count}, {total}"
+                        );
+                        sum += u64::from(me.share_of(total, task));
+                    }
+                    assert_eq!(sum, u64::from(total));
                 }
             }
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,10 @@ const FIRST_SWEEP: usize = 1024;
 /// Slots of an unreserved arc, from its first, whose calls in flight from this frontend a
 /// group's live state counts for [`Pick::Pack`](crate::Pick::Pack): 16 bytes of counts.
 pub(crate) const TRACKED: u32 = 8;
+
+/// The most Reserved calls of one task a frontend counts on one tracked slot: half the
+/// `u8` count's range, so that racing calls cannot wrap it.
+pub(crate) const RESERVED_ROOM: u32 = 128;
 
 /// Marks "no value" in the time fields, which store nanoseconds + 1.
 const NONE: u64 = 0;
@@ -80,6 +84,13 @@ pub(crate) struct Live {
     /// saturate (65,536 calls on one slot from one frontend), which can only misplace calls,
     /// never lose a count.
     slots: [AtomicU16; TRACKED as usize],
+    /// This frontend's Reserved calls in flight, admitted within its own share, on each of
+    /// the first [`TRACKED`] slots of its share's range of the reserved arc, from the range's
+    /// first slot (see [`docs::frontends`](crate::docs::frontends)): 8 bytes. Bounded by this
+    /// frontend's environments on each slot and by [`RESERVED_ROOM`] (a slot holding more of
+    /// this frontend's environments counts as full there). Each permit takes back exactly
+    /// what it added, so the counts return to 0 with the last permit.
+    reserved_slots: [AtomicU8; TRACKED as usize],
 }
 
 /// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
@@ -126,6 +137,7 @@ impl Live {
             busy: AtomicU64::new(0),
             others: AtomicU64::new(0),
             slots: Default::default(),
+            reserved_slots: Default::default(),
         }
     }
 
@@ -147,6 +159,43 @@ impl Live {
     /// Ends one call counted by [`Live::enter_slot`] on `slot`.
     pub(crate) fn exit_slot(&self, slot: u32) {
         if let Some(count) = self.slots.get(slot as usize) {
+            count.fetch_sub(1, Release);
+        }
+    }
+
+    /// This frontend's Reserved calls in flight on slot `rel` of its share's range (0 for an
+    /// untracked one).
+    #[cfg(test)]
+    pub(crate) fn reserved_slot_load(&self, rel: u32) -> u8 {
+        self.reserved_slots
+            .get(rel as usize)
+            .map_or(0, |count| count.load(Relaxed))
+    }
+
+    /// Counts one more Reserved call on slot `rel` of the range if it holds fewer than `room`
+    /// (at most [`RESERVED_ROOM`]); returns whether it did. One `fetch_add`, undone when the
+    /// slot was full, so concurrent calls never keep more than `room` on it. Racing calls
+    /// may lift a count past `room` for a moment; wrapping the `u8` would take more than
+    /// 128 of them at once on one slot, and could only misplace calls until they end, never
+    /// lose a count.
+    pub(crate) fn try_enter_reserved_slot(&self, rel: u32, room: u32) -> bool {
+        let Some(count) = self.reserved_slots.get(rel as usize) else {
+            return false;
+        };
+        let room = room.min(RESERVED_ROOM);
+        if u32::from(count.load(Relaxed)) >= room {
+            return false;
+        }
+        if u32::from(count.fetch_add(1, Relaxed)) < room {
+            return true;
+        }
+        count.fetch_sub(1, Release);
+        false
+    }
+
+    /// Ends one call counted by [`Live::try_enter_reserved_slot`] on `rel`.
+    pub(crate) fn exit_reserved_slot(&self, rel: u32) {
+        if let Some(count) = self.reserved_slots.get(rel as usize) {
             count.fetch_sub(1, Release);
         }
     }
@@ -534,9 +583,10 @@ mod tests {
     #[test]
     fn live_state_stays_small() {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 72 bytes of
-        // counts, cursors, arc state and reports, and 16 of per-slot counts.
+        // counts, cursors, arc state and reports, 16 of per-slot unreserved counts and 8 of
+        // per-slot reserved counts.
         assert!(
-            std::mem::size_of::<Live>() <= 88,
+            std::mem::size_of::<Live>() <= 96,
             "{}",
             std::mem::size_of::<Live>()
         );

@@ -15,7 +15,9 @@ use crate::live::{Live, TRACKED};
 pub struct Permit {
     live: Arc<Live>,
     reserved: bool,
-    /// The tracked slot of the unreserved arc this call is counted on, or [`UNTRACKED`].
+    /// The tracked slot this call is counted on, or [`UNTRACKED`]: of the unreserved arc for
+    /// an unreserved permit; of this frontend's range of the reserved arc, from the range's
+    /// first slot, for a reserved one.
     slot: u8,
 }
 
@@ -37,9 +39,10 @@ impl Permit {
         self.slot != UNTRACKED
     }
 
-    /// Counts this call on `slot` of the unreserved arc (if it is one that live state
+    /// Counts this unreserved call on `slot` of the unreserved arc (if it is one that live state
     /// tracks), taking it off the slot it was counted on before.
     pub(crate) fn track(&mut self, slot: u32) {
+        debug_assert!(!self.reserved);
         self.untrack();
         if slot < TRACKED {
             self.live.enter_slot(slot);
@@ -47,9 +50,28 @@ impl Permit {
         }
     }
 
-    fn untrack(&mut self) {
+    /// Counts this reserved call on slot `rel` of this frontend's range of the reserved arc
+    /// if that slot holds fewer than `room` of its calls, taking it off the slot it was
+    /// counted on before either way; returns whether it is counted on `rel` now.
+    pub(crate) fn try_track_reserved(&mut self, rel: u32, room: u32) -> bool {
+        debug_assert!(self.reserved);
+        self.untrack();
+        let entered = rel < TRACKED && self.live.try_enter_reserved_slot(rel, room);
+        if entered {
+            self.slot = rel as u8;
+        }
+        entered
+    }
+
+    /// Takes this call off the slot it is counted on, if any.
+    pub(crate) fn untrack(&mut self) {
         if self.is_tracked() {
-            self.live.exit_slot(u32::from(self.slot));
+            let slot = u32::from(self.slot);
+            if self.reserved {
+                self.live.exit_reserved_slot(slot);
+            } else {
+                self.live.exit_slot(slot);
+            }
             self.slot = UNTRACKED;
         }
     }

@@ -43,12 +43,52 @@
 //! ones fall below the new count. The simulator's frontend table in the README measures what
 //! each mode costs.
 //!
-//! # A reserved manager may be momentarily full
+//! # Where reserved calls go: each frontend to its own share
 //!
-//! One router spreads reserved calls in proportion to each manager's environments but does
-//! not track which of them are busy (other frontends share them): a manager with none free
-//! should throttle, and [`Router::on_throttle`](crate::Router::on_throttle) moves the call to
-//! the next reserved manager.
+//! A router knows its own calls, not which of a manager's environments other frontends keep
+//! busy. Dealing every frontend's calls over the whole reserved arc would send a call to a
+//! manager whose environments another frontend holds, to be throttled and retried. So each
+//! frontend owns a part of the reserved environments and sends its calls there:
+//!
+//! 1. **Numbering.** The reserved arc of `len` slots holds `E = max(limit, ready)`
+//!    environments ([`Reservation::environments`](crate::Reservation::environments)), split
+//!    as [`ArcAssigner::environments_at`](crate::ArcAssigner::environments_at) says: slot `s`
+//!    holds `E / len`, the first `E % len` slots one more. Number them slot-major: slot `s`'s
+//!    first is `s × (E / len) + min(s, E % len)`, and the slot of environment `e` follows in
+//!    O(1) the other way.
+//! 2. **Ranges.** With `F` frontends, frontend `i` admits up to `share_i =`
+//!    [`Frontends::share_of`](crate::Frontends::share_of)`(ready, task)` (under
+//!    [`Counting::Local`](crate::Counting::Local); a call is within the share while this
+//!    router holds fewer Reserved calls of the task than that). It owns environments
+//!    `[offset_i, offset_i + share_i)`, where `offset_i` is the sum of the shares of
+//!    frontends `0..i`, computed in O(1) from the same rotation. The shares split `ready`,
+//!    the numbering `E ≥ ready`: the ranges tile `0..ready`, so no two frontends own the same
+//!    environment and every range lies among the environments the arc holds. While a raise
+//!    ramps up (`ready < limit`) the ranges cover the first `ready` environments in slot
+//!    order; a slot whose environments are not ready yet throttles, and the throttle moves
+//!    the call on.
+//! 3. **First fit.** A call within the share takes the first slot of its range on which
+//!    this frontend runs fewer Reserved calls than it owns environments there. Live state
+//!    counts them for the first 8 slots of the range (from its first slot; at most 128 a
+//!    slot, a slot owning more counts as full there); past them, calls are dealt in turn over
+//!    the environments of the range's later slots. With one frontend this is plain first fit
+//!    over the reserved arc; with `F`, all frontends together never put more calls on a slot
+//!    than the environments placed there ([`Router::reserved_arc`](crate::Router::reserved_arc))
+//!    on the slots they track, so a reserved call throttles only where an environment is
+//!    missing, not where another frontend's calls sit. Costs at most 8 slots examined, a
+//!    relaxed load and at most one atomic add each, and 8 bytes of live state.
+//! 4. **Past the share.** Calls admitted beyond it ([`Counting::Global`](crate::Counting::Global)'s
+//!    extra, the sibling rule) have no environments of their own: they are dealt over the
+//!    whole arc in proportion to each slot's environments, on no slot's count, and may meet
+//!    a busy manager.
+//!
+//! A permit remembers the slot count it holds and gives it back when the call ends. A
+//! [`Router::on_throttle`](crate::Router::on_throttle) moves a reserved call to the next slot
+//! that holds environments (then spills it over); its count moves with it where the new slot
+//! is a tracked slot of the range with a place free, and is given back otherwise. A change
+//! of `ready`, `limit` or the fleet moves the ranges under calls in flight: those stay
+//! counted where they were (relative to the range's first slot), which can misplace the
+//! next calls until they end, never lose a count.
 //!
 //! # Unreserved calls over several frontends
 //!

@@ -49,6 +49,8 @@ pub enum Pick {
     /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
     /// them), a relaxed load of each one's count and reported load, and an atomic add and
     /// subtract on the chosen slot's count per call. Live state holds 16 bytes of counts.
+    /// (Reserved calls are placed by their own rule, whatever the pick: see
+    /// [`docs::frontends`](crate::docs::frontends).)
     #[default]
     Pack,
 }

@@ -1,9 +1,11 @@
 //! Host feedback: throttles, reported counts, fractions and loads, and idle eviction.
 
-use super::{Router, Snapshot};
+use super::{OwnShare, Router, Snapshot};
 use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
+use crate::live::TRACKED;
+use crate::permit::Permit;
 use crate::route::{Route, RouteKind};
 use crate::stats::bump;
 use crate::Error;
@@ -19,7 +21,10 @@ impl<C: Clock> Router<C> {
     ///
     /// A reserved call tries the next managers of its reserved arc that hold environments,
     /// then spills over to its group's unreserved arc (never back onto the manager that just
-    /// throttled it: that call probes the next manager instead). An unreserved or spillover
+    /// throttled it: that call probes the next manager instead). A reserved call counted on a
+    /// slot of this frontend's share takes its count along where the new slot is one of the
+    /// share's tracked slots with a place free, and gives it back otherwise (see
+    /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover
     /// call probes the next manager after its slot, past the arc's end if need be, so each
     /// move meets a manager it has not tried. A throttle never widens the arc: it says one
     /// manager is full now, not that the group needs more managers for good, and arcs that
@@ -58,13 +63,20 @@ impl<C: Clock> Router<C> {
         let now = || self.clock.now();
         if route.kind == RouteKind::Reserved {
             // Only the first `min(len, environments)` slots hold reserved environments.
-            let (len, usable) = snap.reservations.get(route.task).map_or((0, 0), |r| {
+            let res = snap.reservations.get(route.task);
+            let (len, usable) = res.map_or((0, 0), |r| {
                 let len = snap.reserved_len(r);
                 (len, len.min(r.environments()))
             });
             let start = route.permit.live().reserved_arc_start();
             if route.tries + 1 < usable {
                 if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
+                    if route.permit.is_tracked() {
+                        let own = res.and_then(|r| {
+                            OwnShare::new(snap.settings.frontends, r, route.task, len)
+                        });
+                        move_reserved_count(&mut route.permit, own, next.0);
+                    }
                     route.advance(snap.seat(next));
                     return true;
                 }
@@ -249,5 +261,22 @@ impl<C: Clock> Router<C> {
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().settings.idle_ttl;
         self.live.evict_idle(ttl, &|| self.clock.now())
+    }
+}
+
+/// Moves the count of a reserved call, counted on a slot of this frontend's range, to `slot`
+/// where a throttle sent it: onto that slot's count if it is a tracked slot of the range
+/// (`own`, as it is now) with a place free for this frontend, else off every count (the call
+/// stays counted among the task's Reserved calls in flight).
+fn move_reserved_count(permit: &mut Permit, own: Option<OwnShare>, slot: u32) {
+    let target = own.and_then(|own| {
+        let rel = slot.checked_sub(own.first_slot())?;
+        (slot <= own.last_slot() && rel < TRACKED).then(|| (rel, own.own_on(slot)))
+    });
+    match target {
+        Some((rel, room)) => {
+            permit.try_track_reserved(rel, room);
+        }
+        None => permit.untrack(),
     }
 }

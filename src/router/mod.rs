@@ -33,7 +33,7 @@ mod write;
 
 pub use builder::RouterBuilder;
 pub use config::{Pick, RouterConfig};
-pub(crate) use snapshot::Snapshot;
+pub(crate) use snapshot::{OwnShare, Snapshot};
 
 /// Routes calls to managers. `Send + Sync`; share it by reference or in an `Arc`.
 ///
@@ -67,9 +67,10 @@ impl<C: Clock> Router<C> {
     /// Routes one call of `task`, in the task's own group: the manager to send it to, the arc it
     /// was chosen from, and the [`Permit`] that counts the call until the [`Route`] drops.
     ///
-    /// Returns `None` only when no manager is healthy. A reserved call is admitted as
-    /// [`docs::frontends`](crate::docs::frontends) describes; a call beyond the reservation spills
-    /// over, never refused. A warm task takes no lock on the snapshot and allocates nothing:
+    /// Returns `None` only when no manager is healthy. A reserved call is admitted, and placed
+    /// on the slots of this frontend's share of the reserved arc (first fit), as
+    /// [`docs::frontends`](crate::docs::frontends) describes; a call beyond the reservation
+    /// spills over, never refused. A warm task takes no lock on the snapshot and allocates nothing:
     /// O(log P + k) for P points and the k-th slot of its arc. Figures in `BENCHMARKS.md`.
     ///
     /// # Examples
@@ -144,9 +145,9 @@ impl<C: Clock> Router<C> {
         // An unreserved task routed in another group needs no state of its own.
         let task_live = (reservation.is_some() || own_group)
             .then(|| self.live_in(shard, task.get(), snap, &now, recent.as_deref_mut()));
-        let admission = match (reservation, &task_live) {
+        let (admission, within_share) = match (reservation, &task_live) {
             (Some(res), Some(live)) => self.admit(snap, task, live, res, &now),
-            _ => admission::decide(None, || None),
+            _ => (admission::decide(None, || None), false),
         };
         let ids = (task, group);
         if admission.kind() == RouteKind::Reserved {
@@ -154,9 +155,19 @@ impl<C: Clock> Router<C> {
                 return None; // admitted only with both
             };
             let len = snap.reserved_len(res);
-            let cursor = live.reserved_cursor.fetch_add(1, Relaxed);
-            let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
-            let permit = Permit::adopt(live, true);
+            let mut permit = Permit::adopt(live, true);
+            let own = within_share
+                .then(|| OwnShare::new(snap.settings.frontends, res, task, len))
+                .flatten();
+            let slot = match own {
+                // Where this frontend's own environments are free, first fit.
+                Some(own) => snap.fit_reserved(&mut permit, own),
+                // Past the own share, in proportion to every slot's environments.
+                None => {
+                    let cursor = permit.live().reserved_cursor.fetch_add(1, Relaxed);
+                    snap.assigner.reserved_slot(res.environments(), len, cursor)
+                }
+            };
             let at = snap.pick_slot(permit.live().reserved_arc_start(), len, slot)?;
             bump(&tallies.reserved);
             return Some(Route::new(admission.kind(), ids, snap.seat(at), permit));
@@ -180,7 +191,9 @@ impl<C: Clock> Router<C> {
     }
 
     /// Counts a call of reserved `task` on `live`, decides it by [`admission::decide`], and
-    /// undoes the count unless the call is admitted to the reserved arc.
+    /// undoes the count unless the call is admitted to the reserved arc. Also says whether the
+    /// call is within this frontend's own share (this router's Reserved calls before it were
+    /// fewer than its share of `ready`).
     fn admit(
         &self,
         snap: &Snapshot,
@@ -188,7 +201,7 @@ impl<C: Clock> Router<C> {
         live: &Live,
         res: Reservation,
         now: &impl Fn() -> Duration,
-    ) -> Admission {
+    ) -> (Admission, bool) {
         let settings = &snap.settings;
         let held = live.reserved.fetch_add(1, Relaxed);
         let others = match settings.counting {
@@ -207,7 +220,7 @@ impl<C: Clock> Router<C> {
         if admission.kind() != RouteKind::Reserved {
             live.reserved.fetch_sub(1, Release);
         }
-        admission
+        (admission, held < claim.share)
     }
 
     /// The live state of `key` (of `shard`), made under `snap` if it has none, through a

@@ -8,8 +8,9 @@ use super::config::{Pick, RouterConfig, Settings};
 use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
-use crate::id::ManagerId;
+use crate::id::{ManagerId, TaskId};
 use crate::live::{ArcStart, Fresh, Live, TRACKED};
+use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
 use crate::route::Seat;
@@ -36,6 +37,83 @@ pub(crate) struct Membership {
     pub(crate) ring: Arc<Ring>,
     pub(crate) health: HealthMask,
     pub(crate) loads: Arc<Loads>,
+}
+
+/// This frontend's own share of a reservation's environments on its reserved arc.
+///
+/// The arc's `environments` (`max(limit, ready)`) are numbered slot-major by the split of
+/// [`ArcAssigner::environments_at`]: slot `s` holds `environments / len` and the first
+/// `environments % len` slots one more, so its first is `s × (environments / len) + min(s,
+/// environments % len)`. The frontends' shares of `ready` tile `0..ready` in frontend
+/// order; this frontend owns `[offset, offset + share)`, within `0..environments` because
+/// `ready <= environments`, and no other frontend owns any of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OwnShare {
+    pub(crate) offset: u32,
+    pub(crate) share: u32,
+    environments: u32,
+    len: u32,
+}
+
+impl OwnShare {
+    /// This frontend's share of `res`'s environments for `task` on a reserved arc of `len`
+    /// slots, or `None` if it owns none (or the arc is empty). O(1).
+    pub(crate) fn new(
+        frontends: crate::Frontends,
+        res: Reservation,
+        task: TaskId,
+        len: u32,
+    ) -> Option<Self> {
+        let share = frontends.share_of(res.ready, task);
+        let offset = frontends.offset_of(res.ready, task);
+        let environments = res.environments();
+        let fits = u64::from(offset) + u64::from(share) <= u64::from(environments);
+        (share > 0 && len > 0 && fits).then_some(Self {
+            offset,
+            share,
+            environments,
+            len,
+        })
+    }
+
+    /// The first environment of `slot` (the arc's `environments` for `slot == len`). O(1).
+    pub(crate) fn first_of(self, slot: u32) -> u32 {
+        let (q, r) = (self.environments / self.len, self.environments % self.len);
+        let first = u64::from(slot) * u64::from(q) + u64::from(slot.min(r));
+        u32::try_from(first).unwrap_or(u32::MAX)
+    }
+
+    /// The slot that holds environment `env` (below `environments`). O(1).
+    pub(crate) fn slot_of(self, env: u32) -> u32 {
+        let (q, r) = (self.environments / self.len, self.environments % self.len);
+        // The first `r` slots hold `q + 1` each; `q` is not 0 past them.
+        let long = u64::from(q + 1) * u64::from(r);
+        if u64::from(env) < long {
+            env / (q + 1)
+        } else {
+            r + (env - long as u32) / q.max(1)
+        }
+    }
+
+    /// The first slot of this frontend's range.
+    pub(crate) fn first_slot(self) -> u32 {
+        self.slot_of(self.offset)
+    }
+
+    /// The last slot of this frontend's range.
+    pub(crate) fn last_slot(self) -> u32 {
+        self.slot_of(self.offset + self.share - 1)
+    }
+
+    /// This frontend's own environments on `slot`: those of the slot within its range.
+    pub(crate) fn own_on(self, slot: u32) -> u32 {
+        if slot >= self.len {
+            return 0;
+        }
+        let (lo, hi) = (self.first_of(slot), self.first_of(slot + 1));
+        hi.min(self.offset + self.share)
+            .saturating_sub(lo.max(self.offset))
+    }
 }
 
 /// Host-reported load per ring index, with their running total so that the mean is O(1).
@@ -156,6 +234,32 @@ impl Snapshot {
     pub(crate) fn probe(&self, start: ArcStart<'_>, slot: u32) -> Option<(u32, u32)> {
         let next = slot.saturating_add(1) % self.healthy().max(1);
         self.pick_slot(start, next + 1, next)
+    }
+
+    /// The slot of the reserved arc for a Reserved call within this frontend's `own` share,
+    /// counted on `permit`: the first slot of the share's range, among its first [`TRACKED`],
+    /// where this frontend runs fewer of its calls than it owns environments; past them, the
+    /// calls are dealt over the environments of the range's untracked slots in turn. A call
+    /// that finds every tracked slot full (only when concurrent calls race for the last place,
+    /// or the range moved under calls in flight) is dealt over the whole range, untracked.
+    /// Examines at most [`TRACKED`] slots, O(1) each.
+    pub(crate) fn fit_reserved(&self, permit: &mut Permit, own: OwnShare) -> u32 {
+        let first = own.first_slot();
+        let span = own.last_slot() - first + 1;
+        let tracked = span.min(TRACKED);
+        for rel in 0..tracked {
+            if permit.try_track_reserved(rel, own.own_on(first + rel)) {
+                return first + rel;
+            }
+        }
+        let end = own.offset + own.share;
+        let from = if span > tracked {
+            own.first_of(first + tracked).max(own.offset)
+        } else {
+            own.offset
+        };
+        let cursor = permit.live().reserved_cursor.fetch_add(1, Relaxed);
+        own.slot_of(from + cursor % (end - from).max(1))
     }
 
     /// The healthy members of arc `(start, len)`, through the start's hint if it has one.

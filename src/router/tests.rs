@@ -351,13 +351,13 @@ fn a_lowered_reservation_keeps_its_environments_serving() {
     r.report_reserved_busy(t, 0.1).unwrap();
     let held: Vec<Route> = (0..21).map(|_| r.route(t).unwrap()).collect();
     assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
-    for m in &before {
-        assert_eq!(
-            held.iter().filter(|h| h.manager() == *m).count(),
-            7,
-            "{m:?}"
-        );
-    }
+    // The 48 ready environments stay 16 a slot on the old arc; one frontend fills them
+    // first-fit.
+    let counts: Vec<usize> = before
+        .iter()
+        .map(|m| held.iter().filter(|h| h.manager() == *m).count())
+        .collect();
+    assert_eq!(counts, [16, 5, 0]);
 }
 
 #[test]
@@ -662,4 +662,101 @@ fn load_bound_is_checked() {
             .build();
         assert!(matches!(built, Err(Error::InvalidConfig { .. })), "{bad}");
     }
+}
+
+/// This frontend's per-slot counts of `task`'s Reserved calls, from its range's first slot.
+fn reserved_loads(r: &Router<ManualClock>, task: TaskId) -> Vec<u8> {
+    let live = r.live.get(task.get()).expect("live state");
+    (0..crate::live::TRACKED)
+        .map(|s| live.reserved_slot_load(s))
+        .collect()
+}
+
+#[test]
+fn reserved_calls_fill_this_frontends_share_first_fit() {
+    let (r, _) = router(10);
+    let t = TaskId::new(0); // turn = index: no remainder to rotate with 30 of 3
+    r.set_frontends(Frontends::new(1, 3).unwrap());
+    r.put_reservation(t, Reservation::new(48, 30));
+    // 48 environments on 3 slots, 16 each; shares of 30 are 10 each: frontend 1 owns
+    // environments 10..20, 6 on slot 0 and 4 on slot 1.
+    assert_eq!(r.reserved_arc(t).len(), 3);
+    let mut held: Vec<Route> = (0..10).map(|_| r.route(t).unwrap()).collect();
+    let slots: Vec<u32> = held.iter().map(Route::slot).collect();
+    assert_eq!(slots, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    assert_eq!(reserved_loads(&r, t), [6, 4, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
+
+    // Past the own share (the sibling rule): dealt over the whole arc, on no slot's count.
+    r.report_reserved_busy(t, 0.1).unwrap();
+    let sibling = r.route(t).unwrap();
+    assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 0));
+    assert!(!sibling.permit.is_tracked());
+    drop(sibling);
+    assert_eq!(reserved_loads(&r, t)[..2], [6, 4]);
+
+    // A throttle from slot 0 to slot 1, whose 4 are taken: the count goes.
+    assert!(r.on_throttle(&mut held[0]));
+    assert_eq!((held[0].kind(), held[0].slot()), (RouteKind::Reserved, 1));
+    assert!(!held[0].permit.is_tracked());
+    assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
+    // A throttle from slot 1 to slot 2, outside the share: the count goes.
+    assert!(r.on_throttle(&mut held[6]));
+    assert_eq!(held[6].slot(), 2);
+    assert_eq!(reserved_loads(&r, t)[..2], [5, 3]);
+    // A throttle from slot 0 to slot 1, with a place there: the count moves.
+    assert!(r.on_throttle(&mut held[1]));
+    assert_eq!(held[1].slot(), 1);
+    assert!(held[1].permit.is_tracked());
+    assert_eq!(reserved_loads(&r, t)[..2], [4, 4]);
+    // The call counted on no slot ends: within the share again, the next call takes the
+    // first place free.
+    drop(held.swap_remove(0));
+    let again = r.route(t).unwrap();
+    assert_eq!((again.kind(), again.slot()), (RouteKind::Reserved, 0));
+    assert!(again.permit.is_tracked());
+    held.push(again);
+    assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
+    drop(held);
+    assert_eq!(reserved_loads(&r, t), [0; 8]);
+    assert_eq!(r.stats().in_flight_reserved, 0);
+}
+
+#[test]
+fn reserved_counts_return_to_zero_across_changes() {
+    let (r, _) = router(10);
+    let t = TaskId::new(0);
+    r.set_frontends(Frontends::new(1, 3).unwrap());
+    r.put_reservation(t, Reservation::new(48, 30));
+    let mut held: Vec<Route> = (0..10).map(|_| r.route(t).unwrap()).collect();
+    // More ready: 15 each, frontend 1 owns 15..30, 1 on slot 0 and 14 on slot 1. The calls
+    // held keep their counts; the new ones fill what is left of the new range.
+    r.set_ready(t, 45).unwrap();
+    held.extend((0..5).map(|_| r.route(t).unwrap()));
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    assert!(held[10..].iter().all(|h| h.slot() == 1));
+    assert_eq!(reserved_loads(&r, t)[..2], [6, 9]);
+    // Fewer ready, and the fleet changes under calls in flight.
+    r.set_ready(t, 12).unwrap();
+    r.set_managers(fleet(7)).unwrap();
+    r.set_health(ManagerId::new(3), false).unwrap();
+    held.truncate(3);
+    held.push(r.route(t).unwrap());
+    for route in held.iter_mut() {
+        r.on_throttle(route);
+    }
+    drop(held);
+    assert_eq!(reserved_loads(&r, t), [0; 8]);
+    // From nothing, first fit over the new range: 12 of 3 is 4 each, environments 4..8 of 48
+    // on the 6 healthy managers' 3 slots, all on slot 0.
+    let held: Vec<Route> = (0..4).map(|_| r.route(t).unwrap()).collect();
+    assert!(held
+        .iter()
+        .all(|h| h.kind() == RouteKind::Reserved && h.slot() == 0));
+    assert_eq!(reserved_loads(&r, t)[..2], [4, 0]);
+    drop(held);
+    assert_eq!(reserved_loads(&r, t), [0; 8]);
+    let s = r.stats();
+    assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
 }

@@ -1,6 +1,7 @@
 //! Property tests of the ring, the router's admission rules and its counters, one module per
 //! concern: `ring` (placement), `model` (the router against a model of its state),
-//! `reservations` (isolation, spillover, frontends) and `arcs` (arc sizing).
+//! `reservations` (isolation, spillover, frontends), `shares` (where each frontend's
+//! reserved calls go) and `arcs` (arc sizing).
 //!
 //! Every property compares the crate against an independent expectation: a naive ring walk
 //! over `Ring::points`, a model of the router's per-task state driven by the public
@@ -16,3 +17,4 @@ mod arcs;
 mod model;
 mod reservations;
 mod ring;
+mod shares;

@@ -95,6 +95,9 @@ struct Held {
     admitted_share: u32,
     /// Order of admission (throttles never make a route Reserved).
     seq: u64,
+    /// The slot of the reserved arc this Reserved route is counted on (among the first 8),
+    /// or `None` if it is counted on none.
+    reserved_rel: Option<u32>,
 }
 
 /// What the model knows of one live entry (a task, which is also its own group).
@@ -227,6 +230,83 @@ impl Harness {
         (0..tracked).min_by_key(|&s| (on(s), s)).unwrap()
     }
 
+    /// The environments of `t`'s reserved arc of `len` slots, numbered slot-major by the
+    /// assigner's split of `max(limit, ready)`: each slot's `[first, end)`.
+    fn reserved_ranges(&self, t: usize, len: u32) -> Vec<(u32, u32)> {
+        let e = self.reservations[&t].environments();
+        let mut first = 0;
+        (0..len)
+            .map(|s| {
+                let end = first + self.assigner.environments_at(e, len, s);
+                let range = (first, end);
+                first = end;
+                range
+            })
+            .collect()
+    }
+
+    /// With one frontend, the whole of `ready` is its own share, `[0, ready)`: its own
+    /// environments on each slot, up to the slot holding the last of them.
+    fn own_environments(&self, t: usize, len: u32) -> Vec<u32> {
+        let ready = self.reservations[&t].ready;
+        let mut own: Vec<u32> = self
+            .reserved_ranges(t, len)
+            .into_iter()
+            .map(|(first, end)| end.min(ready).saturating_sub(first))
+            .collect();
+        while own.last() == Some(&0) {
+            own.pop();
+        }
+        own
+    }
+
+    /// Held Reserved routes of `t` counted on tracked slot `rel`.
+    fn reserved_on(&self, t: usize, rel: u32) -> u32 {
+        self.held
+            .iter()
+            .filter(|h| h.task == t && h.reserved_rel == Some(rel))
+            .count() as u32
+    }
+
+    /// The model of a Reserved call's slot with one frontend: the first of the first 8 slots
+    /// where fewer of its held calls are counted than it owns environments (at most 128);
+    /// past them (or with none free), dealt in turn over the environments of the untracked
+    /// slots (or of the whole share). `(slot, counted on)`.
+    fn reserved_fit(&mut self, t: usize, len: u32) -> (u32, Option<u32>) {
+        let own = self.own_environments(t, len);
+        let span = own.len() as u32;
+        let tracked = span.min(8);
+        if let Some(rel) = (0..tracked).find(|&r| self.reserved_on(t, r) < own[r as usize].min(128))
+        {
+            return (rel, Some(rel));
+        }
+        let ranges = self.reserved_ranges(t, len);
+        let ready = self.reservations[&t].ready;
+        let from = if span > tracked {
+            ranges[tracked as usize].0
+        } else {
+            0
+        };
+        let live = self.live.get_mut(&t).unwrap();
+        let call = live.reserved_cursor;
+        live.reserved_cursor = call.wrapping_add(1);
+        let env = from + call % (ready - from);
+        let slot = ranges
+            .iter()
+            .position(|&(a, b)| a <= env && env < b)
+            .unwrap();
+        (slot as u32, None)
+    }
+
+    /// Where a throttle that moved a Reserved route counted on a slot to `slot` counts it
+    /// now: on `slot` if it is among the first 8 holding its own environments and one of
+    /// them is free of its other calls, else on none.
+    fn reserved_move(&self, t: usize, len: u32, slot: u32) -> Option<u32> {
+        let own = self.own_environments(t, len);
+        let room = own.get(slot as usize).copied().unwrap_or(0).min(128);
+        (slot < 8 && self.reserved_on(t, slot) < room).then_some(slot)
+    }
+
     /// The model's `resize`: the assigner applied to the group's arc for `load`.
     fn resize(&mut self, t: usize, load: u32) -> u32 {
         let healthy = self.healthy();
@@ -307,17 +387,14 @@ impl Harness {
         assert_eq!(route.generation(), self.generation);
         assert!(self.router.is_healthy(route.manager()));
 
+        let mut reserved_rel = None;
         let (start, len, slot) = if expected_kind == RouteKind::Reserved {
-            // Reserved calls have their own cursor and reach each slot in proportion to the
-            // environments it holds.
+            // One frontend owns all of `ready`: first fit over the reserved arc, on the
+            // environments numbered slot-major over `max(limit, ready)`, so that a lowered
+            // reservation's environments keep serving while they drain.
             let len = self.reserved_len(t);
-            let live = self.live.get_mut(&t).unwrap();
-            let call = live.reserved_cursor;
-            live.reserved_cursor = call.wrapping_add(1);
-            // Spread over `max(limit, ready)` environments, so that a lowered reservation's
-            // environments keep serving while they drain.
-            let environments = res.unwrap().environments();
-            let slot = self.assigner.reserved_slot(environments, len, call);
+            let (slot, rel) = self.reserved_fit(t, len);
+            reserved_rel = rel;
             (ring.reserved_start(id), len, slot)
         } else {
             let load = self.held_of(t, false) + 1;
@@ -354,6 +431,7 @@ impl Harness {
             task: t,
             admitted_share: res.map_or(0, |r| r.ready),
             seq: self.seq,
+            reserved_rel,
         });
     }
 
@@ -402,6 +480,10 @@ impl Harness {
             .map_or(0, |r| reserved.min(r.environments()));
         let (start, len, new_slot) = if kind == RouteKind::Reserved && tries + 1 < usable {
             let s = (slot + 1) % usable;
+            // The count moves with the call where the new slot has room, else goes.
+            h.reserved_rel = h
+                .reserved_rel
+                .and_then(|_| self.reserved_move(t, reserved, s));
             (ring.reserved_start(id), reserved, s)
         } else if kind == RouteKind::Reserved {
             // Spills to the group's unreserved arc: touches the entry, counts as load.
@@ -417,6 +499,7 @@ impl Harness {
                 s = (s + 1) % healthy;
             }
             self.spilled_on_throttle += 1;
+            h.reserved_rel = None;
             (start, s + 1, s)
         } else {
             // The next manager after its slot, past the arc if need be; the arc stays.

@@ -120,8 +120,8 @@ proptest! {
     }
 
     /// Property 9: Spillover semantics: holding k calls of a task with reservation (L, R), the
-    /// first R (what is ready) are Reserved, on the reserved slots `ArcAssigner::reserved_slot` names,
-    /// the rest Spillover; releasing one reserved call admits exactly one more; a task without
+    /// first R (what is ready) are Reserved, filling the reserved slots first-fit in the order
+    /// of their environments (`ArcAssigner::environments_at`), the rest Spillover; releasing one reserved call admits exactly one more; a task without
     /// a reservation always gets Unreserved, also once its reservation is removed.
     #[test]
     fn spillover_beyond_what_is_ready(
@@ -168,11 +168,14 @@ proptest! {
             if i < share {
                 prop_assert_eq!(r.kind(), RouteKind::Reserved, "call {} of share {}", i, share);
                 prop_assert!(r.permit().is_reserved());
-                prop_assert_eq!(
-                    r.slot(),
-                    ArcAssigner::default().reserved_slot(res.environments(), len, i),
-                    "reserved slots in proportion to their environments"
-                );
+                // One frontend, every call held: first fit, so call i takes the slot of the
+                // i-th environment numbered slot-major over the arc's split.
+                let split = ArcAssigner::default();
+                let before = |s: u32| -> u32 {
+                    (0..s).map(|j| split.environments_at(res.environments(), len, j)).sum()
+                };
+                let want = (0..len).find(|&s| i < before(s + 1)).unwrap();
+                prop_assert_eq!(r.slot(), want, "first fit over the reserved arc");
                 prop_assert_eq!(r.manager(), arc[r.slot() as usize].manager);
             } else {
                 prop_assert_eq!(r.kind(), beyond, "call {} of share {}", i, share);
