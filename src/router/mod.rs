@@ -5,6 +5,7 @@
 //! [`feedback`] (throttles, host reports, eviction), [`query`], [`builder`] and [`config`].
 
 use std::fmt;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,6 +190,8 @@ impl<C: Clock> Router<C> {
     ) -> Admission {
         let settings = &snap.settings;
         let held = live.reserved.fetch_add(1, Relaxed);
+        // Owns the count until the call is admitted: the host's clock, read below, may panic.
+        let count = Uncount(&live.reserved);
         let others = match settings.counting {
             Counting::Global { ttl } => live.others(self.since_origin(now()), ttl),
             Counting::Local => None,
@@ -202,8 +205,8 @@ impl<C: Clock> Router<C> {
         };
         let busy = || live.busy(self.since_origin(now()), settings.busy_ttl);
         let admission = admission::decide(Some(claim), busy);
-        if admission.kind() != RouteKind::Reserved {
-            live.reserved.fetch_sub(1, Release);
+        if admission.kind() == RouteKind::Reserved {
+            std::mem::forget(count); // the caller's permit takes the count over
         }
         admission
     }
@@ -262,6 +265,15 @@ impl<C: Clock> Router<C> {
             (slot, index) = snap.pick_slot(live.unreserved_arc_start(), len, (slot + 1) % len)?;
         }
         Some((permit, (slot, index)))
+    }
+}
+
+/// Takes back one reserved count when dropped, on every path out, unwinding included.
+struct Uncount<'a>(&'a AtomicU32);
+
+impl Drop for Uncount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Release);
     }
 }
 
