@@ -128,7 +128,7 @@ pub use health::HealthMask;
 pub use id::{GroupId, ManagerId, TaskId};
 pub use local::LocalRouter;
 pub use permit::Permit;
-pub use reservation::Reservation;
+pub use reservation::{Reservation, ReservationChange};
 pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
 pub use route::{ReservedSlot, Route, RouteKind};
 pub use router::{Pick, Router, RouterBuilder, RouterConfig};
