@@ -1,29 +1,45 @@
 //! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
 //! eviction and striped event tallies.
 
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hashbrown::HashTable;
+#[cfg(not(loom))]
 use parking_lot::RwLock;
+
+#[cfg(loom)]
+use self::loom_lock::RwLock;
 
 use crate::assign::ArcState;
 use crate::hash;
 use crate::id::{GroupId, TaskId};
 use crate::stats::Tallies;
 
-/// Stripes of the live map and of the reservation table.
+/// Stripes of the live map and of the reservation table (2 under the interleaving checker,
+/// so that a few tasks share a shard).
+#[cfg(not(loom))]
 pub(crate) const STRIPES: usize = 64;
+#[cfg(loom)]
+pub(crate) const STRIPES: usize = 2;
 
-/// An insert into a shard that holds this many entries sweeps a few of its buckets.
+/// An insert into a shard that holds this many entries sweeps a few of its buckets (2 under
+/// the interleaving checker, so that a few tasks drive that sweep).
+#[cfg(not(loom))]
 const FIRST_SWEEP: usize = 1024;
+#[cfg(loom)]
+const FIRST_SWEEP: usize = 2;
 
 /// Buckets an insert into a shard of [`FIRST_SWEEP`] entries or more sweeps: at a load of 7/16
-/// to 7/8, 7 to 14 entries, so the sweep walks the shard once per `buckets / 16` new tasks and
-/// idle state goes within two such walks of its TTL.
-const INSERT_SWEEP: usize = 16;
+/// to 7/8, 3 to 7 entries, so the sweep walks a shard of n entries once per 0.14n to 0.29n new
+/// tasks, and idle state goes within two such walks of its TTL: a shard holds at most about
+/// twice the entries used within the TTL, as when it was swept whole at twice its size.
+const INSERT_SWEEP: usize = 8;
 
 /// Buckets one hold of a shard's write lock sweeps in [`LiveMap::evict_idle`]: at most this
 /// many entries looked at while routes of that shard wait.
@@ -479,6 +495,146 @@ impl LiveMap {
 pub(crate) fn stripe(key: u128) -> usize {
     let folded = (key as u64) ^ ((key >> 64) as u64);
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros())) as usize
+}
+
+/// Under `cfg(loom)`, the shard lock is loom's, behind parking_lot's API, so that the
+/// interleaving checker schedules threads at every lock as well as at every atomic of the
+/// live state.
+#[cfg(loom)]
+mod loom_lock {
+    pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
+
+    impl<T> RwLock<T> {
+        pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+            self.0.read().expect("a shard lock is never poisoned")
+        }
+
+        pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+            self.0.write().expect("a shard lock is never poisoned")
+        }
+    }
+
+    impl<T: Default> Default for RwLock<T> {
+        fn default() -> Self {
+            Self(loom::sync::RwLock::new(T::default()))
+        }
+    }
+
+    impl<T> std::fmt::Debug for RwLock<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("RwLock")
+        }
+    }
+}
+
+/// The interleaving checker: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`. What it
+/// explores, and what it does not, is in `RELIABILITY.md` (Interleavings).
+#[cfg(all(test, loom))]
+mod loom_checks {
+    use std::sync::Arc as StdArc;
+
+    use crate::{ManagerId, ManualClock, Reservation, RouteKind, Router, TaskId};
+
+    /// Preemptions loom may add per execution (unbounded is exhaustive but far slower).
+    const PREEMPTIONS: usize = 3;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(PREEMPTIONS);
+        builder.check(f);
+    }
+
+    /// A router whose task 1 holds a reservation of one ready environment and whose live
+    /// state (tasks 1 and 2) went idle long ago, at the clock's latest time.
+    fn idle_router() -> StdArc<Router<ManualClock>> {
+        let clock = ManualClock::new();
+        let router = Router::builder()
+            .managers((0..3).map(|i| (ManagerId::new(i), 1)))
+            .reservation(TaskId::new(1), Reservation::new(1, 1))
+            .clock(clock.clone())
+            .build()
+            .expect("a valid router");
+        drop(router.route(TaskId::new(1)));
+        drop(router.route(TaskId::new(2)));
+        clock.advance(router.config().idle_ttl * 10);
+        StdArc::new(router)
+    }
+
+    /// A reserved route, its permit held across a second look at the task, against a full
+    /// sweep and a republish of the task's reservation: the state a permit counts on is never
+    /// evicted under it, and every count is back to zero at the end.
+    #[test]
+    fn loom_route_permit_drop_against_evict_and_publish() {
+        model(|| {
+            let router = idle_router();
+            let task = TaskId::new(1);
+            let routes = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    let route = router.route(task).expect("a healthy manager");
+                    // Reserved unless the republish below came first and took `ready` to 0.
+                    if route.kind() == RouteKind::Reserved {
+                        assert_eq!(router.reserved_in_flight(task), 1, "evicted under a permit");
+                    }
+                    drop(route);
+                    let again = router.route(TaskId::new(2)).expect("a healthy manager");
+                    assert_eq!(router.stats().in_flight_unreserved, 1);
+                    drop(again);
+                })
+            };
+            let sweeper = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    router.evict_idle();
+                })
+            };
+            router.put_reservation(task, Reservation::new(1, 0));
+            routes.join().unwrap();
+            sweeper.join().unwrap();
+            let stats = router.stats();
+            assert_eq!(
+                (stats.in_flight_reserved, stats.in_flight_unreserved),
+                (0, 0)
+            );
+            assert_eq!(router.reserved_in_flight(task), 0);
+        });
+    }
+
+    /// Two routes of one task against the sweep that a new task's insert drives (a small
+    /// shard under loom): the two permits count on one state, never on two.
+    #[test]
+    fn loom_two_routes_against_an_insert_driven_sweep() {
+        model(|| {
+            let router = idle_router();
+            let task = TaskId::new(2);
+            let other = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    let route = router.route(task).expect("a healthy manager");
+                    assert!(router.stats().in_flight_unreserved >= 1);
+                    route
+                })
+            };
+            let inserter = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    for t in 10..13 {
+                        drop(router.route(TaskId::new(t)));
+                    }
+                })
+            };
+            let mine = router.route(task).expect("a healthy manager");
+            let theirs = other.join().unwrap();
+            inserter.join().unwrap();
+            assert_eq!(
+                router.stats().in_flight_unreserved,
+                2,
+                "both permits on one state"
+            );
+            drop((mine, theirs));
+            assert_eq!(router.stats().in_flight_unreserved, 0);
+        });
+    }
 }
 
 #[cfg(test)]

@@ -24,9 +24,10 @@
 //! A route loads the snapshot once (through a per-thread
 //! [`LocalRouter`](crate::LocalRouter), one pointer check while nothing was published) and
 //! never locks it. Per-task live state sits in a 64-way sharded map: a warm route takes one
-//! shard's read lock, and a task's first route in a while its write lock, which now and then
-//! sweeps that shard's idle entries (amortized O(1) per new task, but readers of that shard
-//! wait for it). A warm route allocates nothing, hashes nothing when routed by a precomputed
+//! shard's read lock, and a task's first route in a while its write lock, which in a shard of
+//! 1,024 entries or more also sweeps the next 8 buckets of that shard (O(1) per new task: a
+//! few entries looked at, never the whole shard). A key's shard is chosen under a random key
+//! of each router's own, so names chosen offline cannot pile into one shard. A warm route allocates nothing, hashes nothing when routed by a precomputed
 //! [`TaskId`](crate::TaskId) (arc starts are kept in its live state), and reads the clock
 //! only where a rule needs the time: an arc's shrink timer, a reservation past its share,
 //! every reserved admission under [`Counting::Global`](crate::Counting::Global).
@@ -41,9 +42,11 @@
 //! so memory follows the live tasks down after a burst. The bytes a live task costs, and what
 //! one sweep gives back, are measured in `RELIABILITY.md` (Memory).
 //!
-//! Sweeping is O(live entries) and write-locks one of the 64 shards at a time: routes of
-//! tasks in that shard wait for it. Call it often enough that each sweep stays small; its
-//! cost per entry is in `RELIABILITY.md`.
+//! [`Router::evict_idle`](crate::Router::evict_idle) is O(live entries) in all, but it holds
+//! a shard's write lock for 256 buckets at a time (at most 256 entries looked at), then lets
+//! the routes waiting on that shard go; a shard left under a quarter full is then shrunk once,
+//! O(its buckets). A route never waits for a whole shard's sweep. Its cost per entry, and the
+//! routes measured while it runs, are in `RELIABILITY.md` (Memory, Hostile names).
 //!
 //! # Costs that grow
 //!

@@ -5,7 +5,6 @@
 //! [`feedback`] (throttles, host reports, eviction), [`query`], [`builder`] and [`config`].
 
 use std::fmt;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +17,7 @@ use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
 use crate::id::{GroupId, ManagerId, TaskId};
-use crate::live::{Live, LiveMap, Shard};
+use crate::live::{AtomicU32, Live, LiveMap, Shard};
 use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
