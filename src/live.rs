@@ -45,6 +45,10 @@ const INSERT_SWEEP: usize = 8;
 /// many entries looked at while routes of that shard wait.
 pub(crate) const SWEEP_SLICE: usize = 256;
 
+/// How many times one shard's sweep in [`LiveMap::evict_idle`] starts over after inserts moved
+/// entries between its lock holds.
+const SWEEP_RESTARTS: u32 = 4;
+
 /// Marks "no value" in the time fields, which store nanoseconds + 1.
 const NONE: u64 = 0;
 
@@ -274,6 +278,9 @@ struct ShardMap {
     hasher: ahash::RandomState,
     /// The bucket where the sweep driven by inserts goes on.
     hand: usize,
+    /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
+    /// or a shrink), so that a walk over several lock holds knows to start over.
+    moved: u64,
 }
 
 impl ShardMap {
@@ -289,6 +296,11 @@ impl ShardMap {
 
     /// Adds `key`, which is absent.
     fn insert(&mut self, key: u128, live: Arc<Live>) {
+        // With no room left the table rehashes (in place or into a larger one), which moves
+        // entries; with room it only fills a slot.
+        if self.table.capacity() == self.table.len() {
+            self.moved += 1;
+        }
         let hasher = &self.hasher;
         self.table
             .insert_unique(hasher.hash_one(key), (key, live), |&(k, _)| {
@@ -332,6 +344,7 @@ impl ShardMap {
     /// O(buckets) once per full walk, and cannot thrash with regrowth.
     fn shrink_if_sparse(&mut self) {
         if self.table.capacity() > 4 * self.table.len() {
+            self.moved += 1;
             let hasher = &self.hasher;
             self.table
                 .shrink_to(2 * self.table.len(), |&(k, _)| hasher.hash_one(k));
@@ -394,23 +407,27 @@ impl Shard {
     /// Evicts this shard's idle entries, [`SWEEP_SLICE`] buckets per hold of its write lock,
     /// and counts them. Reads `clock` once per slice (none for an empty shard) and for each
     /// use it dates.
+    ///
+    /// Inserts between two holds may rehash the table, which moves entries: the walk then
+    /// starts over, up to [`SWEEP_RESTARTS`] times; past that (a storm of new tasks in this
+    /// shard) it goes on, and what it misses is left to the next sweep.
     fn sweep(&self, ttl: Duration, clock: &impl Fn() -> Duration) -> usize {
         let mut at = 0;
-        let mut buckets = None;
+        let mut moved = None;
+        let mut restarts = 0;
         let mut evicted = 0;
         loop {
             let mut guard = self.map.write();
             let n = guard.table.num_buckets();
+            if moved.is_some_and(|m| m != guard.moved) && restarts < SWEEP_RESTARTS {
+                restarts += 1;
+                at = 0;
+            }
+            moved = Some(guard.moved);
             if guard.table.is_empty() || at >= n {
                 guard.shrink_if_sparse();
                 break;
             }
-            // Inserts between slices may have resized the table, which moves every entry:
-            // start over, so that nothing is missed. Tables only double, so this ends.
-            if buckets.is_some_and(|b| b != n) {
-                at = 0;
-            }
-            buckets = Some(n);
             let now = clock();
             let (next, gone) = guard.sweep_buckets(at, SWEEP_SLICE, now, ttl, clock);
             at = next;
