@@ -1,19 +1,19 @@
 //! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
 //! eviction and striped event tallies.
 
-#[cfg(loom)]
+#[cfg(arcroute_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::atomic::Ordering::{Relaxed, Release};
-#[cfg(not(loom))]
+#[cfg(not(arcroute_loom))]
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hashbrown::HashTable;
-#[cfg(not(loom))]
+#[cfg(not(arcroute_loom))]
 use parking_lot::RwLock;
 
-#[cfg(loom)]
+#[cfg(arcroute_loom)]
 use self::loom_lock::RwLock;
 
 use crate::assign::ArcState;
@@ -23,16 +23,16 @@ use crate::stats::Tallies;
 
 /// Stripes of the live map and of the reservation table (2 under the interleaving checker,
 /// so that a few tasks share a shard).
-#[cfg(not(loom))]
+#[cfg(not(arcroute_loom))]
 pub(crate) const STRIPES: usize = 64;
-#[cfg(loom)]
+#[cfg(arcroute_loom)]
 pub(crate) const STRIPES: usize = 2;
 
 /// An insert into a shard that holds this many entries sweeps a few of its buckets (2 under
 /// the interleaving checker, so that a few tasks drive that sweep).
-#[cfg(not(loom))]
+#[cfg(not(arcroute_loom))]
 const FIRST_SWEEP: usize = 1024;
-#[cfg(loom)]
+#[cfg(arcroute_loom)]
 const FIRST_SWEEP: usize = 2;
 
 /// Buckets an insert into a shard of [`FIRST_SWEEP`] entries or more sweeps: at a load of 7/16
@@ -514,10 +514,10 @@ pub(crate) fn stripe(key: u128) -> usize {
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros())) as usize
 }
 
-/// Under `cfg(loom)`, the shard lock is loom's, behind parking_lot's API, so that the
+/// Under `cfg(arcroute_loom)` the shard lock is loom's, behind parking_lot's API, so that the
 /// interleaving checker schedules threads at every lock as well as at every atomic of the
 /// live state.
-#[cfg(loom)]
+#[cfg(arcroute_loom)]
 mod loom_lock {
     pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
 
@@ -544,9 +544,10 @@ mod loom_lock {
     }
 }
 
-/// The interleaving checker: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`. What it
-/// explores, and what it does not, is in `RELIABILITY.md` (Interleavings).
-#[cfg(all(test, loom))]
+/// The interleaving checker:
+/// `RUSTFLAGS="--cfg arcroute_loom" cargo test --release --lib loom`. What it explores, and
+/// what it does not, is in `RELIABILITY.md` (Interleavings).
+#[cfg(all(test, arcroute_loom))]
 mod loom_checks {
     use std::sync::Arc as StdArc;
 
