@@ -175,7 +175,7 @@ proptest! {
                 Op::Drop(f, r) => {
                     let f = &mut fs[f.index(count as usize)];
                     if !f.held.is_empty() {
-                        f.held.swap_remove(r.index(f.held.len()));
+                        drop(f.held.swap_remove(r.index(f.held.len())));
                     }
                 }
                 Op::Throttle(f, r) => {
