@@ -77,10 +77,16 @@
 //! - **Use a secret seed where tenants name functions**, the same on every frontend
 //!   ([`docs::placement`]).
 //! - **Changing the seed or `vnodes_per_weight` moves every arc** ([`docs::placement`]).
-//! - **Large arcs, outages and huge sweeps cost more per call** ([`docs::operations`]).
 //! - **On an async runtime, share one `'static` or `Arc`'d router**; a [`LocalRouter`]
 //!   borrows it and belongs to one worker thread, never held across `.await`, while a
 //!   [`Route`] may be ([`docs::asynchronous`]).
+//! - **Large arcs and outages cost more per call**: with 1 of 1,000,000 managers healthy a
+//!   route walks about a million points to it, milliseconds a call (76 ms measured on a
+//!   loaded 2-core machine); shrink the ring to the managers that are up when most are down
+//!   ([`docs::operations`], Costs that grow).
+//! - **Load many reservations in one call**: [`Router::update_reservations`] publishes once;
+//!   one [`Router::put_reservation`] each copies a 64th of the table per call, quadratic in
+//!   all ([`docs::operations`]).
 //!
 //! # Cargo features
 //!
@@ -154,7 +160,7 @@ pub use health::HealthMask;
 pub use id::{GroupId, ManagerId, TaskId};
 pub use local::LocalRouter;
 pub use permit::Permit;
-pub use reservation::Reservation;
+pub use reservation::{Reservation, ReservationChange};
 pub use ring::{ArcIter, Ring, RingConfig, DEFAULT_VNODES_PER_WEIGHT, MAX_MANAGERS, MAX_POINTS};
 pub use route::{ReservedSlot, Route, RouteKind};
 pub use router::{Pick, Router, RouterBuilder, RouterConfig};

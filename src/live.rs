@@ -1,24 +1,53 @@
 //! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
 //! eviction and striped event tallies.
 
-use std::collections::HashMap;
+#[cfg(arcroute_loom)]
+pub(crate) use loom::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
+#[cfg(not(arcroute_loom))]
+pub(crate) use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hashbrown::HashTable;
+#[cfg(not(arcroute_loom))]
 use parking_lot::RwLock;
+
+#[cfg(arcroute_loom)]
+use self::loom_lock::RwLock;
 
 use crate::assign::ArcState;
 use crate::hash;
 use crate::id::{GroupId, TaskId};
 use crate::stats::Tallies;
 
-/// Stripes of the live map and of the reservation table.
+/// Stripes of the live map and of the reservation table (2 under the interleaving checker,
+/// so that a few tasks share a shard).
+#[cfg(not(arcroute_loom))]
 pub(crate) const STRIPES: usize = 64;
+#[cfg(arcroute_loom)]
+pub(crate) const STRIPES: usize = 2;
 
-/// Sweep a shard on insert once it holds this many entries (then at twice its live size).
+/// An insert into a shard that holds this many entries sweeps a few of its buckets (2 under
+/// the interleaving checker, so that a few tasks drive that sweep).
+#[cfg(not(arcroute_loom))]
 const FIRST_SWEEP: usize = 1024;
+#[cfg(arcroute_loom)]
+const FIRST_SWEEP: usize = 2;
+
+/// Buckets an insert into a shard of [`FIRST_SWEEP`] entries or more sweeps: at a load of 7/16
+/// to 7/8, 3 to 7 entries, so the sweep walks a shard of n entries once per 0.14n to 0.29n new
+/// tasks, and idle state goes within two such walks of its TTL: a shard holds at most about
+/// twice the entries used within the TTL, as when it was swept whole at twice its size.
+const INSERT_SWEEP: usize = 8;
+
+/// Buckets one hold of a shard's write lock sweeps in [`LiveMap::evict_idle`]: at most this
+/// many entries looked at while routes of that shard wait.
+pub(crate) const SWEEP_SLICE: usize = 256;
+
+/// How many times one shard's sweep in [`LiveMap::evict_idle`] starts over after inserts moved
+/// entries between its lock holds.
+const SWEEP_RESTARTS: u32 = 4;
 
 /// Slots of an unreserved arc, from its first, whose calls in flight from this frontend a
 /// group's live state counts for [`Pick::Pack`](crate::Pick::Pack): 16 bytes of counts.
@@ -323,10 +352,86 @@ fn unstamp(v: u64) -> Option<Duration> {
     (v != NONE).then(|| Duration::from_nanos(v - 1))
 }
 
+/// One shard's entries: `(key, state)` in a table whose buckets a sweep walks a slice at a
+/// time, hashed under the shard's own random key.
 #[derive(Debug, Default)]
 struct ShardMap {
-    map: HashMap<u128, Arc<Live>, ahash::RandomState>,
-    sweep_at: usize,
+    table: HashTable<(u128, Arc<Live>)>,
+    hasher: ahash::RandomState,
+    /// The bucket where the sweep driven by inserts goes on.
+    hand: usize,
+    /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
+    /// or a shrink), so that a walk over several lock holds knows to start over.
+    moved: u64,
+}
+
+impl ShardMap {
+    fn hash(&self, key: u128) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn get(&self, key: u128) -> Option<&Arc<Live>> {
+        self.table
+            .find(self.hash(key), |&(k, _)| k == key)
+            .map(|(_, live)| live)
+    }
+
+    /// Adds `key`, which is absent.
+    fn insert(&mut self, key: u128, live: Arc<Live>) {
+        // With no room left the table rehashes (in place or into a larger one), which moves
+        // entries; with room it only fills a slot.
+        if self.table.capacity() == self.table.len() {
+            self.moved += 1;
+        }
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(key), (key, live), |&(k, _)| {
+                hasher.hash_one(k)
+            });
+    }
+
+    /// Looks at the buckets `from..from + budget` (those that exist) and evicts their idle
+    /// entries: `(the bucket after the last one looked at, entries evicted)`.
+    ///
+    /// An entry whose `Arc` is held only by the map has no permit out and no route in
+    /// progress: clones are taken only under the shard's read lock, which the caller's write
+    /// lock excludes, so nothing can revive it after the check. Removing an entry moves no
+    /// other, so a walk that goes on later from the bucket it stopped at misses nothing
+    /// unless the table was resized meanwhile.
+    fn sweep_buckets(
+        &mut self,
+        from: usize,
+        budget: usize,
+        now: Duration,
+        ttl: Duration,
+        clock: &impl Fn() -> Duration,
+    ) -> (usize, usize) {
+        let end = from.saturating_add(budget).min(self.table.num_buckets());
+        let mut evicted = 0;
+        for index in from..end {
+            if let Ok(entry) = self.table.get_bucket_entry(index) {
+                // Every entry is looked at, held or not, so that its use turns into a time.
+                let (_, live) = entry.get();
+                if live.idle(now, ttl, clock) && Arc::strong_count(live) == 1 {
+                    entry.remove();
+                    evicted += 1;
+                }
+            }
+        }
+        (end.max(from), evicted)
+    }
+
+    /// A table keeps its room as entries go: without this, a burst of new tasks would hold
+    /// its peak memory for good. Shrinking only below a quarter full, to half full, costs
+    /// O(buckets) once per full walk, and cannot thrash with regrowth.
+    fn shrink_if_sparse(&mut self) {
+        if self.table.capacity() > 4 * self.table.len() {
+            self.moved += 1;
+            let hasher = &self.hasher;
+            self.table
+                .shrink_to(2 * self.table.len(), |&(k, _)| hasher.hash_one(k));
+        }
+    }
 }
 
 /// One stripe: its map and event tallies on their own cache lines, away from other stripes.
@@ -341,8 +446,10 @@ impl Shard {
     /// The live state of `key` (a key of this shard), made fresh under `fresh` if absent;
     /// marks it used.
     ///
-    /// A read lock and no clock read on the warm path; a write lock, a clock read (and, now
-    /// and then, an amortized sweep of this shard) when the key is new.
+    /// A read lock and no clock read on the warm path; a write lock and a clock read when
+    /// the key is new, and then, once the shard holds [`FIRST_SWEEP`] entries (and until that
+    /// walk is round), a sweep of the next [`INSERT_SWEEP`] buckets (and, when that walk wraps, a shrink if the table is
+    /// under a quarter full).
     pub(crate) fn get_or_insert(
         &self,
         key: u128,
@@ -350,48 +457,64 @@ impl Shard {
         ttl: Duration,
         clock: &impl Fn() -> Duration,
     ) -> Arc<Live> {
-        let found = self.map.read().map.get(&key).cloned();
+        let found = self.map.read().get(key).cloned();
         if let Some(live) = found {
             live.touch();
             return live;
         }
         let mut guard = self.map.write();
-        if let Some(live) = guard.map.get(&key) {
+        if let Some(live) = guard.get(key) {
             live.touch();
             return Arc::clone(live);
         }
-        if guard.map.len() >= guard.sweep_at.max(FIRST_SWEEP) {
-            self.sweep(&mut guard.map, ttl, clock);
-            guard.sweep_at = guard.map.len().saturating_mul(2);
-        }
-        let live = Arc::new(Live::new(key, fresh, clock()));
-        guard.map.insert(key, Arc::clone(&live));
-        live
-    }
-
-    /// Evicts the idle entries of this shard's `map` (whose write lock the caller holds) and
-    /// counts them. An entry whose `Arc` is held only by the map has no permit out and no
-    /// route in progress: clones are taken only under the shard's read lock, which the
-    /// write lock excludes, so nothing can revive it after the check.
-    fn sweep(
-        &self,
-        map: &mut HashMap<u128, Arc<Live>, ahash::RandomState>,
-        ttl: Duration,
-        clock: &impl Fn() -> Duration,
-    ) -> usize {
         // Read under the write lock: uses through the map, which mark under the read lock,
         // all ran before it.
         let now = clock();
-        let before = map.len();
-        // Every entry is looked at, held or not, so that its use turns into a time.
-        map.retain(|_, live| !live.idle(now, ttl, clock) || Arc::strong_count(live) > 1);
-        // A map keeps its capacity as entries go: without this, a burst of new tasks would
-        // hold its peak memory for good. Shrinking only below a quarter full, to half full,
-        // costs O(entries), less than the sweep itself, and cannot thrash with regrowth.
-        if map.capacity() > 4 * map.len() {
-            map.shrink_to(2 * map.len());
+        // A walk, once begun, goes round even if the shard drops below the mark meanwhile.
+        if guard.table.len() >= FIRST_SWEEP || guard.hand != 0 {
+            let hand = guard.hand;
+            let (next, evicted) = guard.sweep_buckets(hand, INSERT_SWEEP, now, ttl, clock);
+            guard.hand = next;
+            if next >= guard.table.num_buckets() {
+                guard.hand = 0;
+                guard.shrink_if_sparse();
+            }
+            self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
         }
-        let evicted = before - map.len();
+        let live = Arc::new(Live::new(key, fresh, now));
+        guard.insert(key, Arc::clone(&live));
+        live
+    }
+
+    /// Evicts this shard's idle entries, [`SWEEP_SLICE`] buckets per hold of its write lock,
+    /// and counts them. Reads `clock` once per slice (none for an empty shard) and for each
+    /// use it dates.
+    ///
+    /// Inserts between two holds may rehash the table, which moves entries: the walk then
+    /// starts over, up to [`SWEEP_RESTARTS`] times; past that (a storm of new tasks in this
+    /// shard) it goes on, and what it misses is left to the next sweep.
+    fn sweep(&self, ttl: Duration, clock: &impl Fn() -> Duration) -> usize {
+        let mut at = 0;
+        let mut moved = None;
+        let mut restarts = 0;
+        let mut evicted = 0;
+        loop {
+            let mut guard = self.map.write();
+            let n = guard.table.num_buckets();
+            if moved.is_some_and(|m| m != guard.moved) && restarts < SWEEP_RESTARTS {
+                restarts += 1;
+                at = 0;
+            }
+            moved = Some(guard.moved);
+            if guard.table.is_empty() || at >= n {
+                guard.shrink_if_sparse();
+                break;
+            }
+            let now = clock();
+            let (next, gone) = guard.sweep_buckets(at, SWEEP_SLICE, now, ttl, clock);
+            at = next;
+            evicted += gone;
+        }
         self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
     }
@@ -405,36 +528,45 @@ pub(crate) struct LiveTotals {
     pub(crate) unreserved: u64,
 }
 
-/// The sharded live map.
+/// The sharded live map. A key's shard is chosen under a random key of this map's own, so
+/// that names chosen offline cannot pile into one shard.
 #[derive(Debug)]
 pub(crate) struct LiveMap {
     shards: Box<[Shard]>,
+    keyed: ahash::RandomState,
 }
 
 impl Default for LiveMap {
     fn default() -> Self {
         Self {
             shards: (0..STRIPES).map(|_| Shard::default()).collect(),
+            keyed: ahash::RandomState::new(),
         }
     }
 }
 
 impl LiveMap {
+    /// The shard of `key`, in `0..STRIPES`, under this map's secret key.
+    pub(crate) fn stripe_of(&self, key: u128) -> usize {
+        (self.keyed.hash_one(key) >> (64 - STRIPES.trailing_zeros())) as usize
+    }
+
     pub(crate) fn shard(&self, key: u128) -> &Shard {
-        &self.shards[stripe(key)]
+        &self.shards[self.stripe_of(key)]
     }
 
     /// Live state of `key` if present, without touching it.
     pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
-        self.shard(key).map.read().map.get(&key).cloned()
+        self.shard(key).map.read().get(key).cloned()
     }
 
-    /// Removes every entry with no permit out that went unused for more than `ttl`, reading
-    /// `clock` for each shard under its lock and for each use it dates.
+    /// Removes every entry with no permit out that went unused for more than `ttl`, one
+    /// shard at a time and [`SWEEP_SLICE`] buckets per lock hold, reading `clock` once per
+    /// slice and for each use it dates.
     pub(crate) fn evict_idle(&self, ttl: Duration, clock: &impl Fn() -> Duration) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.sweep(&mut shard.map.write().map, ttl, clock))
+            .map(|shard| shard.sweep(ttl, clock))
             .sum()
     }
 
@@ -446,8 +578,8 @@ impl LiveMap {
         let mut totals = LiveTotals::default();
         for shard in self.shards.iter() {
             let guard = shard.map.read();
-            totals.entries += guard.map.len();
-            for live in guard.map.values() {
+            totals.entries += guard.table.len();
+            for (_, live) in guard.table.iter() {
                 totals.reserved += u64::from(live.reserved.load(Relaxed));
                 totals.unreserved += u64::from(live.unreserved_in_flight());
             }
@@ -456,14 +588,153 @@ impl LiveMap {
     }
 }
 
-/// The stripe of `key`, in `0..STRIPES`: its shard here, and its shard of the reservation
-/// table.
-///
-/// Host-chosen ids may be sequential: fold and mix before taking the top bits. Not part of
-/// the placement spec; it only spreads keys over locks.
+/// A fixed, unkeyed stripe of `key`, in `0..STRIPES`: what shards were chosen by before they
+/// were keyed, kept to build keys that pile into one stripe.
+#[cfg(test)]
 pub(crate) fn stripe(key: u128) -> usize {
     let folded = (key as u64) ^ ((key >> 64) as u64);
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros())) as usize
+}
+
+/// Under `cfg(arcroute_loom)` the shard lock is loom's, behind parking_lot's API, so that the
+/// interleaving checker schedules threads at every lock as well as at every atomic of the
+/// live state.
+#[cfg(arcroute_loom)]
+mod loom_lock {
+    pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
+
+    impl<T> RwLock<T> {
+        pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+            self.0.read().expect("a shard lock is never poisoned")
+        }
+
+        pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+            self.0.write().expect("a shard lock is never poisoned")
+        }
+    }
+
+    impl<T: Default> Default for RwLock<T> {
+        fn default() -> Self {
+            Self(loom::sync::RwLock::new(T::default()))
+        }
+    }
+
+    impl<T> std::fmt::Debug for RwLock<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("RwLock")
+        }
+    }
+}
+
+/// The interleaving checker:
+/// `RUSTFLAGS="--cfg arcroute_loom" cargo test --release --lib loom`. What it explores, and
+/// what it does not, is in `RELIABILITY.md` (Interleavings).
+#[cfg(all(test, arcroute_loom))]
+mod loom_checks {
+    use std::sync::Arc as StdArc;
+
+    use crate::{ManagerId, ManualClock, Reservation, RouteKind, Router, TaskId};
+
+    /// Preemptions loom may add per execution (unbounded is exhaustive but far slower).
+    const PREEMPTIONS: usize = 3;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(PREEMPTIONS);
+        builder.check(f);
+    }
+
+    /// A router whose task 1 holds a reservation of one ready environment and whose live
+    /// state (tasks 1 and 2) went idle long ago, at the clock's latest time.
+    fn idle_router() -> StdArc<Router<ManualClock>> {
+        let clock = ManualClock::new();
+        let router = Router::builder()
+            .managers((0..3).map(|i| (ManagerId::new(i), 1)))
+            .reservation(TaskId::new(1), Reservation::new(1, 1))
+            .clock(clock.clone())
+            .build()
+            .expect("a valid router");
+        drop(router.route(TaskId::new(1)));
+        drop(router.route(TaskId::new(2)));
+        clock.advance(router.config().idle_ttl * 10);
+        StdArc::new(router)
+    }
+
+    /// A reserved route, its permit held across a second look at the task, against a full
+    /// sweep and a republish of the task's reservation: the state a permit counts on is never
+    /// evicted under it, and every count is back to zero at the end.
+    #[test]
+    fn loom_route_permit_drop_against_evict_and_publish() {
+        model(|| {
+            let router = idle_router();
+            let task = TaskId::new(1);
+            let routes = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    let route = router.route(task).expect("a healthy manager");
+                    // Reserved unless the republish below came first and took `ready` to 0.
+                    if route.kind() == RouteKind::Reserved {
+                        assert_eq!(router.reserved_in_flight(task), 1, "evicted under a permit");
+                    }
+                    drop(route);
+                    let again = router.route(TaskId::new(2)).expect("a healthy manager");
+                    assert_eq!(router.stats().in_flight_unreserved, 1);
+                    drop(again);
+                })
+            };
+            let sweeper = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    router.evict_idle();
+                })
+            };
+            router.put_reservation(task, Reservation::new(1, 0));
+            routes.join().unwrap();
+            sweeper.join().unwrap();
+            let stats = router.stats();
+            assert_eq!(
+                (stats.in_flight_reserved, stats.in_flight_unreserved),
+                (0, 0)
+            );
+            assert_eq!(router.reserved_in_flight(task), 0);
+        });
+    }
+
+    /// Two routes of one task against the sweep that a new task's insert drives (a small
+    /// shard under loom): the two permits count on one state, never on two.
+    #[test]
+    fn loom_two_routes_against_an_insert_driven_sweep() {
+        model(|| {
+            let router = idle_router();
+            let task = TaskId::new(2);
+            let other = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    let route = router.route(task).expect("a healthy manager");
+                    assert!(router.stats().in_flight_unreserved >= 1);
+                    route
+                })
+            };
+            let inserter = {
+                let router = StdArc::clone(&router);
+                loom::thread::spawn(move || {
+                    for t in 10..13 {
+                        drop(router.route(TaskId::new(t)));
+                    }
+                })
+            };
+            let mine = router.route(task).expect("a healthy manager");
+            let theirs = other.join().unwrap();
+            inserter.join().unwrap();
+            assert_eq!(
+                router.stats().in_flight_unreserved,
+                2,
+                "both permits on one state"
+            );
+            drop((mine, theirs));
+            assert_eq!(router.stats().in_flight_unreserved, 0);
+        });
+    }
 }
 
 #[cfg(test)]
@@ -507,38 +778,94 @@ mod tests {
         assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
     }
 
-    #[test]
-    fn inserts_sweep_a_full_shard() {
-        let map = LiveMap::default();
-        let key_in_shard =
-            |n: usize| -> Vec<u128> { (0u128..).filter(|&k| stripe(k) == 0).take(n).collect() };
-        let keys = key_in_shard(FIRST_SWEEP + 1);
-        for &k in &keys[..FIRST_SWEEP] {
-            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
-        }
-        // Everything is idle at t=10s: the next insert into that shard sweeps it.
-        drop(
-            map.shard(keys[FIRST_SWEEP])
-                .get_or_insert(keys[FIRST_SWEEP], F, S, &|| 10 * S),
-        );
-        assert_eq!(map.totals().entries, 1);
-        assert_eq!(
-            map.shards[0].tallies.evictions.load(Relaxed),
-            FIRST_SWEEP as u64
-        );
+    /// `n` keys of the shard that `map` gives `key 0`.
+    fn keys_in_shard_of_zero(map: &LiveMap, n: usize) -> Vec<u128> {
+        let shard = map.stripe_of(0);
+        (0u128..)
+            .filter(|&k| map.stripe_of(k) == shard)
+            .take(n)
+            .collect()
     }
 
     #[test]
-    fn a_sweep_gives_back_the_room_of_what_it_evicted() {
+    fn inserts_sweep_a_full_shard_a_few_buckets_at_a_time() {
         let map = LiveMap::default();
-        for k in 0..10_000 {
+        let old = keys_in_shard_of_zero(&map, FIRST_SWEEP);
+        for &k in &old {
             drop(map.shard(k).get_or_insert(k, F, S, &|| S));
         }
-        let held = map.shard(0).get_or_insert(0, F, S, &|| S);
-        assert_eq!(map.evict_idle(S, &|| 10 * S), 9_999);
-        let capacity: usize = map.shards.iter().map(|s| s.map.read().map.capacity()).sum();
-        assert!(capacity <= 4, "{capacity} slots kept for 1 entry");
-        drop(held);
+        let shard = map.shard(0);
+        let buckets = shard.map.read().table.num_buckets();
+        // Everything is idle at t=10s: each insert into that shard sweeps a few buckets, and
+        // one walk over them evicts all of it.
+        let new: Vec<u128> = (1u128 << 100..)
+            .filter(|&k| map.stripe_of(k) == map.stripe_of(0))
+            .take(buckets / INSERT_SWEEP)
+            .collect();
+        for (i, &k) in new.iter().enumerate() {
+            let before = shard.map.read().table.len();
+            drop(shard.get_or_insert(k, F, S, &|| 10 * S));
+            let after = shard.map.read().table.len();
+            assert!(
+                before + 1 - after <= INSERT_SWEEP,
+                "insert {i} evicted {}",
+                before + 1 - after
+            );
+        }
+        assert_eq!(shard.map.read().table.len(), new.len());
+        assert_eq!(shard.tallies.evictions.load(Relaxed), FIRST_SWEEP as u64);
+        assert!(old.iter().all(|&k| map.get(k).is_none()));
+        assert!(new.iter().all(|&k| map.get(k).is_some()));
+    }
+
+    #[test]
+    fn evict_idle_sweeps_every_bucket_a_slice_at_a_time() {
+        let map = LiveMap::default();
+        let keys = keys_in_shard_of_zero(&map, 3 * SWEEP_SLICE);
+        let mut held = Vec::new();
+        for (i, &k) in keys.iter().enumerate() {
+            let live = map.shard(k).get_or_insert(k, F, S, &|| S);
+            if i % 7 == 0 {
+                held.push(live);
+            }
+        }
+        let shard = map.shard(0);
+        let buckets = shard.map.read().table.num_buckets();
+        assert!(buckets > 2 * SWEEP_SLICE, "{buckets}");
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let clock = || {
+            reads.fetch_add(1, Relaxed);
+            10 * S
+        };
+        let evicted = map.evict_idle(S, &clock);
+        assert_eq!(evicted, keys.len() - held.len());
+        // One read per slice of the one shard that holds anything.
+        assert_eq!(reads.load(Relaxed), buckets.div_ceil(SWEEP_SLICE));
+        assert_eq!(map.totals().entries, held.len());
+    }
+
+    #[test]
+    fn names_piled_into_one_unkeyed_stripe_spread_over_the_keyed_shards() {
+        // Names a tenant could choose offline against the fixed function.
+        let piled: Vec<u128> = (0u32..)
+            .map(|i| TaskId::from_name(&format!("tenant/fn-{i}")).get())
+            .filter(|&k| stripe(k) == 0)
+            .take(4096)
+            .collect();
+        let (a, b) = (LiveMap::default(), LiveMap::default());
+        let mut per = [0usize; STRIPES];
+        for &k in &piled {
+            per[a.stripe_of(k)] += 1;
+            drop(a.shard(k).get_or_insert(k, F, S, &|| S));
+        }
+        // 64 a shard on average; far from 4096 in one.
+        assert!(per.iter().all(|&n| (16..=160).contains(&n)), "{per:?}");
+        assert_eq!(a.totals().entries, piled.len());
+        let agree = piled
+            .iter()
+            .filter(|&&k| a.stripe_of(k) == b.stripe_of(k))
+            .count();
+        assert!(agree < piled.len() / 8, "two maps keyed alike: {agree}");
     }
 
     #[test]

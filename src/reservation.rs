@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::live::{stripe, STRIPES};
-use crate::TaskId;
+use crate::live::STRIPES;
+use crate::{Error, TaskId};
 
 /// Reserved capacity of one task.
 ///
@@ -51,16 +51,81 @@ impl Reservation {
     }
 }
 
+/// One change in a batch for [`Router::update_reservations`](crate::Router::update_reservations):
+/// each variant does what the single writer it names does.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReservationChange {
+    /// Sets the limit, keeping `ready` (0 for a new reservation), as
+    /// [`Router::set_reservation`](crate::Router::set_reservation).
+    Limit {
+        /// The task.
+        task: TaskId,
+        /// Its new limit.
+        limit: u32,
+    },
+    /// Sets how many environments are ready, as [`Router::set_ready`](crate::Router::set_ready):
+    /// the task must have a reservation by then (in the router or earlier in the batch).
+    Ready {
+        /// The task.
+        task: TaskId,
+        /// Environments provisioned and warm now.
+        ready: u32,
+    },
+    /// Sets the whole reservation (`Reservation::default()` removes it), as
+    /// [`Router::put_reservation`](crate::Router::put_reservation).
+    Put {
+        /// The task.
+        task: TaskId,
+        /// Its reservation.
+        reservation: Reservation,
+    },
+    /// Drains the reservation, as
+    /// [`Router::remove_reservation`](crate::Router::remove_reservation).
+    Remove {
+        /// The task.
+        task: TaskId,
+    },
+}
+
+impl ReservationChange {
+    /// The task this change is about.
+    pub fn task(self) -> TaskId {
+        match self {
+            Self::Limit { task, .. }
+            | Self::Ready { task, .. }
+            | Self::Put { task, .. }
+            | Self::Remove { task } => task,
+        }
+    }
+
+    /// The reservation after this change, from `old` (`None`: none).
+    pub(crate) fn apply(self, old: Option<Reservation>) -> Result<Option<Reservation>, Error> {
+        Ok(match self {
+            Self::Limit { limit, .. } => Some(Reservation::new(limit, old.map_or(0, |r| r.ready))),
+            Self::Ready { task, ready } => {
+                let old = old.ok_or(Error::NoReservation { task })?;
+                Some(Reservation::new(old.limit, ready))
+            }
+            Self::Put { reservation, .. } => Some(reservation),
+            Self::Remove { .. } => old.map(|r| Reservation::new(0, r.ready)),
+        })
+    }
+}
+
 const SHARDS: usize = STRIPES;
 
 type Map = HashMap<TaskId, Reservation, ahash::RandomState>;
 
 /// Copy-on-write table sharded 64 ways, so that changing one reservation copies one shard
-/// (about n/64 entries), not the whole table.
+/// (about n/64 entries), not the whole table. A task's shard is chosen under a random key of
+/// the table's own (kept by every table made from it), so that names chosen offline cannot
+/// pile into one shard and make each change copy them all.
 #[derive(Clone)]
 pub(crate) struct ReservationTable {
     shards: Arc<[Arc<Map>]>,
     len: usize,
+    keyed: ahash::RandomState,
 }
 
 impl fmt::Debug for ReservationTable {
@@ -77,13 +142,14 @@ impl Default for ReservationTable {
         Self {
             shards: (0..SHARDS).map(|_| Arc::clone(&empty)).collect(),
             len: 0,
+            keyed: ahash::RandomState::new(),
         }
     }
 }
 
 impl ReservationTable {
     pub(crate) fn get(&self, task: TaskId) -> Option<Reservation> {
-        self.shards[shard_of(task)].get(&task).copied()
+        self.shards[self.shard_of(task)].get(&task).copied()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -116,13 +182,28 @@ impl ReservationTable {
         &self,
         changes: impl IntoIterator<Item = (TaskId, Option<Reservation>)>,
     ) -> Option<Self> {
+        let infallible: Result<_, std::convert::Infallible> =
+            self.try_with_all(changes, |_, value| Ok(value));
+        infallible.unwrap_or_else(|never| match never {})
+    }
+
+    /// The table with each `(task, change)` applied in order, `next` giving a task's new value
+    /// (`None` removes) from its value so far; `Ok(None)` if that changes nothing. The first
+    /// error stops it and is returned. Each shard touched is copied once. O(k + s·n/64) for k
+    /// changes touching s shards of n entries.
+    pub(crate) fn try_with_all<T, E>(
+        &self,
+        changes: impl IntoIterator<Item = (TaskId, T)>,
+        mut next: impl FnMut(Option<Reservation>, T) -> Result<Option<Reservation>, E>,
+    ) -> Result<Option<Self>, E> {
         let mut shards: Option<Vec<Arc<Map>>> = None;
         let mut len = self.len;
-        for (task, value) in changes {
-            let value = value.filter(|r| *r != Reservation::default());
-            let index = shard_of(task);
+        for (task, change) in changes {
+            let index = self.shard_of(task);
             let current = shards.as_ref().map_or(&self.shards[..], |s| &s[..]);
-            if current[index].get(&task).copied() == value {
+            let old = current[index].get(&task).copied();
+            let value = next(old, change)?.filter(|r| *r != Reservation::default());
+            if old == value {
                 continue;
             }
             let shards = shards.get_or_insert_with(|| self.shards.to_vec());
@@ -133,15 +214,16 @@ impl ReservationTable {
                 None => len -= usize::from(shard.remove(&task).is_some()),
             }
         }
-        shards.map(|shards| Self {
+        Ok(shards.map(|shards| Self {
             shards: shards.into(),
             len,
-        })
+            keyed: self.keyed.clone(),
+        }))
     }
-}
 
-fn shard_of(task: TaskId) -> usize {
-    stripe(task.get())
+    fn shard_of(&self, task: TaskId) -> usize {
+        (self.keyed.hash_one(task.get()) >> (64 - SHARDS.trailing_zeros())) as usize
+    }
 }
 
 #[cfg(test)]
@@ -206,11 +288,26 @@ mod tests {
 
     #[test]
     fn sequential_ids_spread_over_shards() {
+        let t = ReservationTable::default();
         let mut used = [false; SHARDS];
         for i in 0..1000u128 {
-            used[shard_of(TaskId::new(i))] = true;
+            used[t.shard_of(TaskId::new(i))] = true;
         }
         assert!(used.iter().all(|&u| u));
+    }
+
+    #[test]
+    fn ids_piled_into_one_unkeyed_stripe_spread_over_shards() {
+        let t = ReservationTable::default();
+        let mut per = [0usize; SHARDS];
+        let piled = (0u128..)
+            .filter(|&k| crate::live::stripe(k) == 0)
+            .take(4096);
+        for k in piled {
+            per[t.shard_of(TaskId::new(k))] += 1;
+        }
+        // 64 a shard on average.
+        assert!(per.iter().all(|&n| (16..=160).contains(&n)), "{per:?}");
     }
 
     #[test]

@@ -18,9 +18,17 @@ pub const DEFAULT_VNODES_PER_WEIGHT: u32 = 160;
 /// [`Error::TooManyManagers`].
 pub const MAX_MANAGERS: usize = 1 << 24;
 
-/// The most virtual nodes one ring holds (2²⁸, 4 GiB of points); weights that ask for more
-/// are rejected with [`Error::TooManyPoints`].
-pub const MAX_POINTS: usize = 1 << 28;
+/// The most virtual nodes one ring holds (2²⁴, 16,777,216); weights that ask for more are
+/// rejected with [`Error::TooManyPoints`] before anything is built.
+///
+/// What a ring costs is proportional to its points: 16 bytes a point once built (its
+/// position, owner and gap), and about 28 bytes a point at the peak of a build, so at most
+/// 256 MiB for a ring and about 470 MB to build one (measured in `RELIABILITY.md`, Memory).
+/// A rebuild ([`Router::set_managers`](crate::Router::set_managers)) keeps the current ring
+/// while it builds the next: about 740 MB at most. The default 160 virtual nodes per weight
+/// fit 104,857 managers of weight 1; larger fleets lower
+/// [`RingConfig::vnodes_per_weight`].
+pub const MAX_POINTS: usize = 1 << 24;
 
 /// How a [`Ring`] places its managers. `Copy + Default`; every field is valid by type.
 ///

@@ -164,3 +164,49 @@ fn live_state_of_many_tasks_is_bounded_and_swept() {
 fn live_state_of_ten_million_tasks_is_bounded_and_swept() {
     assert_bounded(&route_then_sweep(10_000_000));
 }
+
+/// Bytes per point a ring build may use at its peak, and a built ring keeps: the build's
+/// `(position, owner)` pairs (16 bytes) and the positions and owners it splits them into (12),
+/// and the ring's positions and links (16). The figures for [`arcroute::MAX_POINTS`] are
+/// stated in its docs.
+const BUILD_PEAK_BYTES_PER_POINT: usize = 32;
+const RING_BYTES_PER_POINT: usize = 17;
+
+/// Builds a ring of `points` points (one manager) and returns `(peak, kept)` bytes per point.
+fn build_ring(points: usize) -> (f64, f64) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let config = arcroute::RingConfig::default()
+        .with_vnodes_per_weight(std::num::NonZeroU32::new(1).unwrap());
+    let weight = u32::try_from(points).unwrap();
+    let baseline = LIVE.load(Relaxed);
+    PEAK.store(baseline, Relaxed);
+    let started = Instant::now();
+    let ring = arcroute::Ring::new(config, [(arcroute::ManagerId::new(1), weight)]).unwrap();
+    let took = started.elapsed();
+    assert_eq!(ring.point_count(), points);
+    let peak = (PEAK.load(Relaxed) - baseline) as f64 / points as f64;
+    let kept = (LIVE.load(Relaxed) - baseline) as f64 / points as f64;
+    println!(
+        "a ring of {points} points: built in {:.2} s, peak {peak:.1} bytes a point ({:.0} MB), \
+         {kept:.1} kept",
+        took.as_secs_f64(),
+        peak * points as f64 / 1e6
+    );
+    drop(ring);
+    (peak, kept)
+}
+
+#[test]
+fn a_ring_build_costs_bytes_proportional_to_its_points() {
+    let (peak, kept) = build_ring(1 << 18);
+    assert!(peak <= BUILD_PEAK_BYTES_PER_POINT as f64, "{peak:.1}");
+    assert!(kept <= RING_BYTES_PER_POINT as f64, "{kept:.1}");
+}
+
+#[test]
+#[ignore = "a ring at the point limit: run in release, see the file's docs"]
+fn a_ring_at_the_point_limit_is_bounded() {
+    let (peak, kept) = build_ring(arcroute::MAX_POINTS);
+    assert!(peak <= BUILD_PEAK_BYTES_PER_POINT as f64, "{peak:.1}");
+    assert!(kept <= RING_BYTES_PER_POINT as f64, "{kept:.1}");
+}

@@ -237,8 +237,12 @@ impl<C: Clock> Router<C> {
     /// full gives its spare room back. New tasks also sweep their shard now and then, so
     /// memory stays bounded even if this is never called.
     ///
-    /// O(live entries), holding one shard's write lock at a time (routes of that shard wait);
-    /// see [`docs::operations`](crate::docs::operations).    ///
+    /// O(live entries), holding one shard's write lock for at most 256 buckets of its table at
+    /// a time (routes of that shard wait that long, never for the whole shard); see
+    /// [`docs::operations`](crate::docs::operations). New tasks that rehash a shard's table
+    /// while it is swept make that shard's walk start over, at most 4 times; past that, an
+    /// entry the rehash moved behind the walk waits for the next sweep.
+    ///
     /// # Examples
     /// ```
     /// use arcroute::{ManagerId, ManualClock, Router, TaskId};

@@ -17,7 +17,7 @@ use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
 use crate::id::{GroupId, ManagerId, TaskId};
-use crate::live::{Live, LiveMap, Shard};
+use crate::live::{AtomicU32, Live, LiveMap, Shard};
 use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
@@ -204,6 +204,8 @@ impl<C: Clock> Router<C> {
     ) -> (Admission, bool) {
         let settings = &snap.settings;
         let held = live.reserved.fetch_add(1, Relaxed);
+        // Owns the count until the call is admitted: the host's clock, read below, may panic.
+        let count = Uncount(&live.reserved);
         let others = match settings.counting {
             Counting::Global { ttl } => live.others(self.since_origin(now()), ttl),
             Counting::Local => None,
@@ -217,8 +219,8 @@ impl<C: Clock> Router<C> {
         };
         let busy = || live.busy(self.since_origin(now()), settings.busy_ttl);
         let admission = admission::decide(Some(claim), busy);
-        if admission.kind() != RouteKind::Reserved {
-            live.reserved.fetch_sub(1, Release);
+        if admission.kind() == RouteKind::Reserved {
+            std::mem::forget(count); // the caller's permit takes the count over
         }
         (admission, held < claim.share)
     }
@@ -286,6 +288,15 @@ impl<C: Clock> Router<C> {
             permit.track(slot);
         }
         Some((permit, (slot, index)))
+    }
+}
+
+/// Takes back one reserved count when dropped, on every path out, unwinding included.
+struct Uncount<'a>(&'a AtomicU32);
+
+impl Drop for Uncount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Release);
     }
 }
 

@@ -107,9 +107,9 @@ pub(super) fn find_file(dir: &Path, suffix: &str) -> Result<std::path::PathBuf, 
 }
 
 /// A trace file's name (for errors) and contents.
-pub(super) struct TraceFile<'a> {
-    pub(super) name: String,
-    pub(super) bytes: &'a [u8],
+pub(crate) struct TraceFile<'a> {
+    pub(crate) name: String,
+    pub(crate) bytes: &'a [u8],
 }
 
 /// The file's text, without a byte-order mark; invalid UTF-8 is an error at its line and field.
@@ -370,7 +370,7 @@ pub(super) fn parse_mem<'a>(
 }
 
 /// Parses the three files (already read) and builds the workload.
-pub(super) fn parse_trace(
+pub(crate) fn parse_trace(
     inv: TraceFile<'_>,
     run: TraceFile<'_>,
     mem: TraceFile<'_>,
