@@ -211,6 +211,17 @@ fn every_route_path_unwinds_without_a_count() {
     panicked += each_read_fails(&clock, || router.route(warm), &mut kept);
     let group = arcroute::GroupId::from_name("account");
     panicked += each_read_fails(&clock, || router.route_in(reserved, group), &mut kept);
+    // A fresh group's state, made by a task routed in it.
+    let mut k = 0;
+    panicked += each_read_fails(
+        &clock,
+        || {
+            k += 1;
+            let group = arcroute::GroupId::from_name(&format!("fresh-group-{k}"));
+            router.route_in(TaskId::from_name(&format!("in-group-{k}")), group)
+        },
+        &mut kept,
+    );
     // Throttles: a reserved route moving along its arc and spilling, an unreserved one
     // growing its arc; the route that was moved is kept either way.
     for task in [reserved, warm, TaskId::from_name("throttled-fresh")] {
