@@ -9,24 +9,15 @@ use std::hint::black_box;
 
 use arcroute::{Reservation, Ring, RingConfig, Route, TaskId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use pingora_ketama::{Bucket, Continuum};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 use support::fleet;
 
-const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
+mod keys;
+use keys::ketama;
 
-/// A pingora-ketama ring of `n` managers: 160 points each, as arcroute's default.
-fn ketama(n: u64) -> Continuum {
-    let buckets: Vec<Bucket> = (0..n)
-        .map(|i| {
-            let [a, b, c, d] = (i as u32).to_be_bytes();
-            Bucket::new(([10, b, c, d], 1024 + u16::from(a)).into(), 1)
-        })
-        .collect();
-    Continuum::new(&buckets)
-}
+const FLEETS: [u64; 4] = [10, 100, 1_000, 10_000];
 
 fn route(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_and_drop");
