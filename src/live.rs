@@ -6,7 +6,7 @@ pub(crate) use loom::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::atomic::Ordering::{Relaxed, Release};
 #[cfg(not(arcroute_loom))]
 pub(crate) use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hashbrown::HashTable;
@@ -53,6 +53,11 @@ const SWEEP_RESTARTS: u32 = 4;
 /// group's live state counts for [`Pick::Pack`](crate::Pick::Pack): 16 bytes of counts.
 pub(crate) const TRACKED: u32 = 8;
 
+/// Slots of this frontend's range of a reserved arc whose Reserved calls in flight a reserved
+/// task's live state counts: 64 bytes, enough for the range of a share of 1,024 environments
+/// at the default 16 a manager. A range past them is dealt over by turn, uncounted.
+pub(crate) const RESERVED_TRACKED: u32 = 64;
+
 /// The most Reserved calls of one task a frontend counts on one tracked slot: half the
 /// `u8` count's range, so that racing calls cannot wrap it.
 pub(crate) const RESERVED_ROOM: u32 = 128;
@@ -77,13 +82,14 @@ pub(crate) struct ArcStart<'a> {
 }
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
+///
+/// 72 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
+/// the first reserved route or host report that needs it.
 #[derive(Debug)]
 pub(crate) struct Live {
-    /// Arc starts under the router's seed, computed once when the state is made.
-    pub(crate) reserved_start: u64,
+    /// The unreserved arc's start under the router's seed, computed once when the state is
+    /// made.
     pub(crate) unreserved_start: u64,
-    /// Calls in flight on this task's reserved arc.
-    pub(crate) reserved: AtomicU32,
     /// Calls in flight on this group's unreserved arc (unreserved and spillover) in the low
     /// 32 bits, and the arc's round-robin cursor in the high 32 bits: one `fetch_add` both
     /// counts a call and takes its turn. In-flight calls cannot reach 2^32, so the count never
@@ -92,34 +98,50 @@ pub(crate) struct Live {
     /// The ring index where the unreserved arc starts, as last found: a hint that spares the
     /// binary search while the ring stays the same (checked on every use).
     pub(crate) unreserved_origin: AtomicU32,
-    /// Round-robin cursor of the reserved arc, apart so that spillover does not skew the
-    /// reserved arc's proportions.
-    pub(crate) reserved_cursor: AtomicU32,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
     /// When this state was made, or the latest sweep that found it used (never earlier than
     /// its last use), with [`USED`] set once a route used it since: routes mark a use without
     /// reading the clock, and a sweep turns the mark into a time.
     last_seen: AtomicU64,
-    /// Host-reported reserved busy fraction in permille, with when it was reported
-    /// ([`Report`]: one store keeps the two together).
-    busy: AtomicU64,
-    /// Reserved calls in flight on other frontends, from the host's latest global count, with
-    /// when it was reported.
-    others: AtomicU64,
     /// This frontend's calls in flight on each of the first [`TRACKED`] slots of the
     /// unreserved arc, counted by the permits that chose them. Each permit takes back exactly
     /// what it added, so the counts return to 0 with the last permit; they wrap rather than
     /// saturate (65,536 calls on one slot from one frontend), which can only misplace calls,
     /// never lose a count.
     slots: [AtomicU16; TRACKED as usize],
+    /// The reserved half, for a task that has needed one: made once, kept until the state is
+    /// evicted.
+    reserved: OnceLock<Box<ReservedLive>>,
+}
+
+/// The live state only a reserved task needs: its reserved arc's start, its Reserved calls
+/// in flight, and the host's reports about them. 104 bytes, made once per reserved task.
+#[derive(Debug)]
+pub(crate) struct ReservedLive {
+    /// The reserved arc's start under the router's seed.
+    start: u64,
+    /// The ring index where the reserved arc starts, as last found (a hint, as
+    /// [`Live::unreserved_origin`]).
+    origin: AtomicU32,
+    /// Calls in flight on this task's reserved arc.
+    pub(crate) count: AtomicU32,
+    /// Round-robin cursor of the reserved arc, apart from the unreserved one so that
+    /// spillover does not skew the reserved arc's proportions.
+    pub(crate) cursor: AtomicU32,
+    /// Host-reported reserved busy fraction in permille, with when it was reported
+    /// ([`Report`]: one store keeps the two together).
+    busy: AtomicU64,
+    /// Reserved calls in flight on other frontends, from the host's latest global count, with
+    /// when it was reported.
+    others: AtomicU64,
     /// This frontend's Reserved calls in flight, admitted within its own share, on each of
-    /// the first [`TRACKED`] slots of its share's range of the reserved arc, from the range's
-    /// first slot (see [`docs::frontends`](crate::docs::frontends)): 8 bytes. Bounded by this
+    /// the first [`RESERVED_TRACKED`] slots of its share's range of the reserved arc, from the
+    /// range's first slot (see [`docs::frontends`](crate::docs::frontends)). Bounded by this
     /// frontend's environments on each slot and by [`RESERVED_ROOM`] (a slot holding more of
     /// this frontend's environments counts as full there). Each permit takes back exactly
     /// what it added, so the counts return to 0 with the last permit.
-    reserved_slots: [AtomicU8; TRACKED as usize],
+    slots: [AtomicU8; RESERVED_TRACKED as usize],
 }
 
 /// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
@@ -154,20 +176,41 @@ impl Report {
 impl Live {
     fn new(key: u128, fresh: Fresh, now: Duration) -> Self {
         Self {
-            reserved_start: hash::reserved_start(fresh.seed, TaskId::new(key)),
             unreserved_start: hash::unreserved_start(fresh.seed, GroupId::new(key)),
-            reserved: AtomicU32::new(0),
             unreserved: AtomicU64::new(0),
             unreserved_origin: AtomicU32::new(0),
-            reserved_cursor: AtomicU32::new(0),
             arc_len: AtomicU32::new(fresh.arc_len),
             below_since: AtomicU64::new(NONE),
             last_seen: AtomicU64::new(seen(now)),
-            busy: AtomicU64::new(0),
-            others: AtomicU64::new(0),
             slots: Default::default(),
-            reserved_slots: Default::default(),
+            reserved: OnceLock::new(),
         }
+    }
+
+    /// The reserved half of `task`'s state (this state's key), made under placement `seed`
+    /// the first time: one allocation per reserved task, none after.
+    pub(crate) fn reserved(&self, task: TaskId, seed: u64) -> &ReservedLive {
+        self.reserved.get_or_init(|| {
+            Box::new(ReservedLive {
+                start: hash::reserved_start(seed, task),
+                origin: AtomicU32::new(0),
+                count: AtomicU32::new(0),
+                cursor: AtomicU32::new(0),
+                busy: AtomicU64::new(0),
+                others: AtomicU64::new(0),
+                slots: std::array::from_fn(|_| AtomicU8::new(0)),
+            })
+        })
+    }
+
+    /// The reserved half, if it was made.
+    pub(crate) fn reserved_if_made(&self) -> Option<&ReservedLive> {
+        self.reserved.get().map(|r| &**r)
+    }
+
+    /// Reserved calls in flight (0 if the reserved half was never made).
+    pub(crate) fn reserved_in_flight(&self) -> u32 {
+        self.reserved_if_made().map_or(0, |r| r.count.load(Relaxed))
     }
 
     /// This frontend's calls in flight on tracked `slot` of the unreserved arc (0 for an
@@ -189,51 +232,6 @@ impl Live {
     pub(crate) fn exit_slot(&self, slot: u32) {
         if let Some(count) = self.slots.get(slot as usize) {
             count.fetch_sub(1, Release);
-        }
-    }
-
-    /// This frontend's Reserved calls in flight on slot `rel` of its share's range (0 for an
-    /// untracked one).
-    #[cfg(test)]
-    pub(crate) fn reserved_slot_load(&self, rel: u32) -> u8 {
-        self.reserved_slots
-            .get(rel as usize)
-            .map_or(0, |count| count.load(Relaxed))
-    }
-
-    /// Counts one more Reserved call on slot `rel` of the range if it holds fewer than `room`
-    /// (at most [`RESERVED_ROOM`]); returns whether it did. One `fetch_add`, undone when the
-    /// slot was full, so concurrent calls never keep more than `room` on it. Racing calls
-    /// may lift a count past `room` for a moment; wrapping the `u8` would take more than
-    /// 128 of them at once on one slot, and could only misplace calls until they end, never
-    /// lose a count.
-    pub(crate) fn try_enter_reserved_slot(&self, rel: u32, room: u32) -> bool {
-        let Some(count) = self.reserved_slots.get(rel as usize) else {
-            return false;
-        };
-        let room = room.min(RESERVED_ROOM);
-        if u32::from(count.load(Relaxed)) >= room {
-            return false;
-        }
-        if u32::from(count.fetch_add(1, Relaxed)) < room {
-            return true;
-        }
-        count.fetch_sub(1, Release);
-        false
-    }
-
-    /// Ends one call counted by [`Live::try_enter_reserved_slot`] on `rel`.
-    pub(crate) fn exit_reserved_slot(&self, rel: u32) {
-        if let Some(count) = self.reserved_slots.get(rel as usize) {
-            count.fetch_sub(1, Release);
-        }
-    }
-
-    /// The start of this task's reserved arc.
-    pub(crate) fn reserved_arc_start(&self) -> ArcStart<'_> {
-        ArcStart {
-            at: self.reserved_start,
-            hint: None,
         }
     }
 
@@ -297,28 +295,6 @@ impl Live {
         }
     }
 
-    pub(crate) fn report_busy(&self, permille: u32, now: Duration) {
-        self.busy.store(Report::pack(permille, now), Relaxed);
-    }
-
-    /// The busy fraction in permille, if one was reported within `ttl` of `now`.
-    pub(crate) fn busy(&self, now: Duration, ttl: Duration) -> Option<u32> {
-        Report::fresh(self.busy.load(Relaxed), now, ttl)
-    }
-
-    /// Takes a fleet-wide count of reserved calls in flight, which includes this frontend's
-    /// own as of about now: the rest are the other frontends'.
-    pub(crate) fn report_global(&self, in_flight: u32, now: Duration) {
-        let own = self.reserved.load(Relaxed);
-        let others = in_flight.saturating_sub(own);
-        self.others.store(Report::pack(others, now), Relaxed);
-    }
-
-    /// Other frontends' reserved calls in flight, if reported within `ttl` of `now`.
-    pub(crate) fn others(&self, now: Duration, ttl: Duration) -> Option<u32> {
-        Report::fresh(self.others.load(Relaxed), now, ttl)
-    }
-
     /// Looked at by a sweep that started at `now`: whether the state went unused for more than
     /// `ttl`.
     ///
@@ -332,6 +308,75 @@ impl Live {
             return false;
         }
         unstamp(seen).is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
+    }
+}
+
+impl ReservedLive {
+    /// This frontend's Reserved calls in flight on slot `rel` of its share's range (0 for an
+    /// untracked one).
+    #[cfg(test)]
+    pub(crate) fn slot_load(&self, rel: u32) -> u8 {
+        self.slots
+            .get(rel as usize)
+            .map_or(0, |count| count.load(Relaxed))
+    }
+
+    /// Counts one more Reserved call on slot `rel` of the range if it holds fewer than `room`
+    /// (at most [`RESERVED_ROOM`]); returns whether it did. One `fetch_add`, undone when the
+    /// slot was full, so concurrent calls never keep more than `room` on it. Racing calls
+    /// may lift a count past `room` for a moment; wrapping the `u8` would take more than
+    /// 128 of them at once on one slot, and could only misplace calls until they end, never
+    /// lose a count.
+    pub(crate) fn try_enter_slot(&self, rel: u32, room: u32) -> bool {
+        let Some(count) = self.slots.get(rel as usize) else {
+            return false;
+        };
+        let room = room.min(RESERVED_ROOM);
+        if u32::from(count.load(Relaxed)) >= room {
+            return false;
+        }
+        if u32::from(count.fetch_add(1, Relaxed)) < room {
+            return true;
+        }
+        count.fetch_sub(1, Release);
+        false
+    }
+
+    /// Ends one call counted by [`ReservedLive::try_enter_slot`] on `rel`.
+    pub(crate) fn exit_slot(&self, rel: u32) {
+        if let Some(count) = self.slots.get(rel as usize) {
+            count.fetch_sub(1, Release);
+        }
+    }
+
+    /// The start of this task's reserved arc, with its ring-index hint.
+    pub(crate) fn arc_start(&self) -> ArcStart<'_> {
+        ArcStart {
+            at: self.start,
+            hint: Some(&self.origin),
+        }
+    }
+
+    pub(crate) fn report_busy(&self, permille: u32, now: Duration) {
+        self.busy.store(Report::pack(permille, now), Relaxed);
+    }
+
+    /// The busy fraction in permille, if one was reported within `ttl` of `now`.
+    pub(crate) fn busy(&self, now: Duration, ttl: Duration) -> Option<u32> {
+        Report::fresh(self.busy.load(Relaxed), now, ttl)
+    }
+
+    /// Takes a fleet-wide count of reserved calls in flight, which includes this frontend's
+    /// own as of about now: the rest are the other frontends'.
+    pub(crate) fn report_global(&self, in_flight: u32, now: Duration) {
+        let own = self.count.load(Relaxed);
+        let others = in_flight.saturating_sub(own);
+        self.others.store(Report::pack(others, now), Relaxed);
+    }
+
+    /// Other frontends' reserved calls in flight, if reported within `ttl` of `now`.
+    pub(crate) fn others(&self, now: Duration, ttl: Duration) -> Option<u32> {
+        Report::fresh(self.others.load(Relaxed), now, ttl)
     }
 }
 
@@ -580,7 +625,7 @@ impl LiveMap {
             let guard = shard.map.read();
             totals.entries += guard.table.len();
             for (_, live) in guard.table.iter() {
-                totals.reserved += u64::from(live.reserved.load(Relaxed));
+                totals.reserved += u64::from(live.reserved_in_flight());
                 totals.unreserved += u64::from(live.unreserved_in_flight());
             }
         }
@@ -909,19 +954,17 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 72 bytes of
-        // counts, cursors, arc state and reports, 16 of per-slot unreserved counts and 8 of
-        // per-slot reserved counts.
-        assert!(
-            std::mem::size_of::<Live>() <= 96,
-            "{}",
-            std::mem::size_of::<Live>()
-        );
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 40 bytes of
+        // the unreserved count, cursor, arc state and use mark, 16 of per-slot unreserved
+        // counts and 16 for the reserved half; a reserved task's half is 104 more.
+        assert_eq!(std::mem::size_of::<Live>(), 72);
+        assert_eq!(std::mem::size_of::<ReservedLive>(), 104);
     }
 
     #[test]
     fn busy_reports_go_stale() {
         let live = Live::new(0, F, S);
+        let live = live.reserved(TaskId::new(0), 0);
         assert_eq!(live.busy(S, S), None);
         live.report_busy(250, S);
         assert_eq!(live.busy(2 * S, S), Some(250));

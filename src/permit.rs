@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
 
-use crate::live::{Live, TRACKED};
+use crate::live::{Live, RESERVED_TRACKED, TRACKED};
 
 /// One call in flight. Dropping it ends the call's concurrency count.
 ///
@@ -56,7 +56,11 @@ impl Permit {
     pub(crate) fn try_track_reserved(&mut self, rel: u32, room: u32) -> bool {
         debug_assert!(self.reserved);
         self.untrack();
-        let entered = rel < TRACKED && self.live.try_enter_reserved_slot(rel, room);
+        let entered = rel < RESERVED_TRACKED
+            && self
+                .live
+                .reserved_if_made()
+                .is_some_and(|r| r.try_enter_slot(rel, room));
         if entered {
             self.slot = rel as u8;
         }
@@ -68,7 +72,9 @@ impl Permit {
         if self.is_tracked() {
             let slot = u32::from(self.slot);
             if self.reserved {
-                self.live.exit_reserved_slot(slot);
+                if let Some(r) = self.live.reserved_if_made() {
+                    r.exit_slot(slot);
+                }
             } else {
                 self.live.exit_slot(slot);
             }
@@ -90,7 +96,10 @@ impl Drop for Permit {
     fn drop(&mut self) {
         self.untrack();
         if self.reserved {
-            self.live.reserved.fetch_sub(1, Release);
+            // Made before the count that this permit adopted.
+            if let Some(r) = self.live.reserved_if_made() {
+                r.count.fetch_sub(1, Release);
+            }
         } else {
             self.live.exit_unreserved();
         }

@@ -72,7 +72,20 @@ pub struct RouterConfig {
     /// over, the mean taken over every manager of the ring (a manager not reported counts
     /// 0). Default 0.25, the factor 1.25 the bounded-loads deployments use; at least 0,
     /// `f32::INFINITY` turns the bound off. With no load reported there is no bound.
+    ///
+    /// The bound is never below [`RouterConfig::load_floor`].
     pub load_bound: f32,
+    /// A reported load at or under this never passes a member over, whatever the mean
+    /// (default 0: the bound is the mean's alone). Set it to what a manager runs without
+    /// slowing any call, in the unit of [`Router::report_load`]: its cores, when loads are
+    /// calls running.
+    ///
+    /// Why: on a fleet far larger than its load the mean is a call or two, so a bound of
+    /// `1.25 × mean` passes over members that are nowhere near full and spreads each group
+    /// over managers where it has no warm environment, which costs cold starts and buys no
+    /// speed. Above the floor the bound is the mean's, as before. One value for the fleet: with
+    /// managers of different sizes, use the smallest's.
+    pub load_floor: u32,
     /// Live state of a task or group with no call in flight is evicted once unused this long
     /// (default 10 minutes). Its arc then starts again from the minimum length.
     ///
@@ -111,6 +124,7 @@ impl Default for RouterConfig {
             assign: AssignConfig::default(),
             pick: Pick::Pack,
             load_bound: 0.25,
+            load_floor: 0,
             idle_ttl: Duration::from_secs(600),
             busy_threshold: 0.8,
             busy_ttl: Duration::from_secs(2),
@@ -126,6 +140,7 @@ impl Default for RouterConfig {
 pub(crate) struct Settings {
     pub(crate) pick: Pick,
     pub(crate) load_bound: f32,
+    pub(crate) load_floor: u32,
     pub(crate) idle_ttl: Duration,
     pub(crate) busy_threshold: f32,
     pub(crate) busy_ttl: Duration,
@@ -139,6 +154,7 @@ impl Settings {
         Self {
             pick: config.pick,
             load_bound: config.load_bound,
+            load_floor: config.load_floor,
             idle_ttl: config.idle_ttl,
             busy_threshold: config.busy_threshold,
             busy_ttl: config.busy_ttl,
@@ -154,6 +170,7 @@ impl Settings {
             assign,
             pick: self.pick,
             load_bound: self.load_bound,
+            load_floor: self.load_floor,
             idle_ttl: self.idle_ttl,
             busy_threshold: self.busy_threshold,
             busy_ttl: self.busy_ttl,

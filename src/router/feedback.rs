@@ -4,7 +4,7 @@ use super::{OwnShare, Router, Snapshot};
 use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
-use crate::live::TRACKED;
+use crate::live::RESERVED_TRACKED;
 use crate::permit::Permit;
 use crate::route::{Route, RouteKind};
 use crate::stats::bump;
@@ -68,7 +68,8 @@ impl<C: Clock> Router<C> {
                 let len = snap.reserved_len(r);
                 (len, len.min(r.environments()))
             });
-            let start = route.permit.live().reserved_arc_start();
+            let seed = snap.ring.config().seed;
+            let start = route.permit.live().reserved(route.task, seed).arc_start();
             if route.tries + 1 < usable {
                 if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
                     if route.permit.is_tracked() {
@@ -146,6 +147,7 @@ impl<C: Clock> Router<C> {
         }
         let now = self.clock.now();
         self.live_of(task.get(), &snap, &|| self.clock.now())
+            .reserved(task, snap.ring.config().seed)
             .report_global(in_flight, self.since_origin(now));
         Ok(())
     }
@@ -194,6 +196,7 @@ impl<C: Clock> Router<C> {
         let snap = self.snapshot.load();
         let now = self.clock.now();
         self.live_of(task.get(), &snap, &|| self.clock.now())
+            .reserved(task, snap.ring.config().seed)
             .report_busy(admission::permille(fraction), self.since_origin(now));
         Ok(())
     }
@@ -275,7 +278,7 @@ impl<C: Clock> Router<C> {
 fn move_reserved_count(permit: &mut Permit, own: Option<OwnShare>, slot: u32) {
     let target = own.and_then(|own| {
         let rel = slot.checked_sub(own.first_slot())?;
-        (slot <= own.last_slot() && rel < TRACKED).then(|| (rel, own.own_on(slot)))
+        (slot <= own.last_slot() && rel < RESERVED_TRACKED).then(|| (rel, own.own_on(slot)))
     });
     match target {
         Some((rel, room)) => {

@@ -17,7 +17,7 @@ use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
 use crate::id::{GroupId, ManagerId, TaskId};
-use crate::live::{AtomicU32, Live, LiveMap, Shard};
+use crate::live::{AtomicU32, Live, LiveMap, ReservedLive, Shard};
 use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
@@ -146,7 +146,10 @@ impl<C: Clock> Router<C> {
         let task_live = (reservation.is_some() || own_group)
             .then(|| self.live_in(shard, task.get(), snap, &now, recent.as_deref_mut()));
         let (admission, within_share) = match (reservation, &task_live) {
-            (Some(res), Some(live)) => self.admit(snap, task, live, res, &now),
+            (Some(res), Some(live)) => {
+                let reserved = live.reserved(task, snap.ring.config().seed);
+                self.admit(snap, task, reserved, res, &now)
+            }
             _ => (admission::decide(None, || None), false),
         };
         let ids = (task, group);
@@ -155,20 +158,21 @@ impl<C: Clock> Router<C> {
                 return None; // admitted only with both
             };
             let len = snap.reserved_len(res);
-            let mut permit = Permit::adopt(live, true);
+            let mut permit = Permit::adopt(Arc::clone(&live), true);
+            let reserved = live.reserved(task, snap.ring.config().seed);
             let own = within_share
                 .then(|| OwnShare::new(snap.settings.frontends, res, task, len))
                 .flatten();
             let slot = match own {
                 // Where this frontend's own environments are free, first fit.
-                Some(own) => snap.fit_reserved(&mut permit, own),
+                Some(own) => snap.fit_reserved(&mut permit, reserved, own),
                 // Past the own share, in proportion to every slot's environments.
                 None => {
-                    let cursor = permit.live().reserved_cursor.fetch_add(1, Relaxed);
+                    let cursor = reserved.cursor.fetch_add(1, Relaxed);
                     snap.assigner.reserved_slot(res.environments(), len, cursor)
                 }
             };
-            let at = snap.pick_slot(permit.live().reserved_arc_start(), len, slot)?;
+            let at = snap.pick_slot(reserved.arc_start(), len, slot)?;
             bump(&tallies.reserved);
             return Some(Route::new(admission.kind(), ids, snap.seat(at), permit));
         }
@@ -198,14 +202,14 @@ impl<C: Clock> Router<C> {
         &self,
         snap: &Snapshot,
         task: TaskId,
-        live: &Live,
+        live: &ReservedLive,
         res: Reservation,
         now: &impl Fn() -> Duration,
     ) -> (Admission, bool) {
         let settings = &snap.settings;
-        let held = live.reserved.fetch_add(1, Relaxed);
+        let held = live.count.fetch_add(1, Relaxed);
         // Owns the count until the call is admitted: the host's clock, read below, may panic.
-        let count = Uncount(&live.reserved);
+        let count = Uncount(&live.count);
         let others = match settings.counting {
             Counting::Global { ttl } => live.others(self.since_origin(now()), ttl),
             Counting::Local => None,

@@ -53,7 +53,7 @@ impl<C: Clock> Router<C> {
     pub fn reserved_in_flight(&self, task: TaskId) -> u32 {
         self.live
             .get(task.get())
-            .map_or(0, |live| live.reserved.load(Relaxed))
+            .map_or(0, |live| live.reserved_in_flight())
     }
 
     /// For the host's provisioning side: the managers of `task`'s reserved arc, in arc order,

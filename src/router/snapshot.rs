@@ -9,7 +9,7 @@ use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::{ArcStart, Fresh, Live, TRACKED};
+use crate::live::{ArcStart, Fresh, Live, ReservedLive, RESERVED_TRACKED, TRACKED};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
@@ -150,9 +150,9 @@ impl Loads {
         }
     }
 
-    /// The highest load within `bound` (`ε`) of the mean, `ceil((1 + ε) × mean)`, or `None`
-    /// when no load is reported (or the bound is infinite).
-    pub(crate) fn cap(&self, bound: f32) -> Option<u32> {
+    /// The highest load within `bound` (`ε`) of the mean, `ceil((1 + ε) × mean)`, and never
+    /// under `floor`; `None` when no load is reported (or the bound is infinite).
+    pub(crate) fn cap(&self, bound: f32, floor: u32) -> Option<u32> {
         let total = self.total.load(Relaxed);
         if total == 0 || self.each.is_empty() || bound.is_infinite() {
             return None;
@@ -160,7 +160,7 @@ impl Loads {
         // A total read between the two halves of concurrent reports may be off by one
         // report's difference (or, wrapped, "negative": huge); the bound saturates.
         let mean = total as f64 / self.each.len() as f64;
-        Some((mean * (1.0 + f64::from(bound))).ceil() as u32)
+        Some(((mean * (1.0 + f64::from(bound))).ceil() as u32).max(floor))
     }
 }
 
@@ -237,16 +237,22 @@ impl Snapshot {
     }
 
     /// The slot of the reserved arc for a Reserved call within this frontend's `own` share,
-    /// counted on `permit`: the first slot of the share's range, among its first [`TRACKED`],
-    /// where this frontend runs fewer of its calls than it owns environments; past them, the
-    /// calls are dealt over the environments of the range's untracked slots in turn. A call
+    /// counted on `permit` (of `reserved`'s task): the first slot of the share's range, among
+    /// its first [`RESERVED_TRACKED`], where this frontend runs fewer of its calls than it owns
+    /// environments; past them, the calls are dealt over the environments of the range's
+    /// untracked slots in turn. A call
     /// that finds every tracked slot full (only when concurrent calls race for the last place,
     /// or the range moved under calls in flight) is dealt over the whole range, untracked.
-    /// Examines at most [`TRACKED`] slots, O(1) each.
-    pub(crate) fn fit_reserved(&self, permit: &mut Permit, own: OwnShare) -> u32 {
+    /// Examines at most [`RESERVED_TRACKED`] slots, O(1) each.
+    pub(crate) fn fit_reserved(
+        &self,
+        permit: &mut Permit,
+        reserved: &ReservedLive,
+        own: OwnShare,
+    ) -> u32 {
         let first = own.first_slot();
         let span = own.last_slot() - first + 1;
-        let tracked = span.min(TRACKED);
+        let tracked = span.min(RESERVED_TRACKED);
         for rel in 0..tracked {
             if permit.try_track_reserved(rel, own.own_on(first + rel)) {
                 return first + rel;
@@ -258,7 +264,7 @@ impl Snapshot {
         } else {
             own.offset
         };
-        let cursor = permit.live().reserved_cursor.fetch_add(1, Relaxed);
+        let cursor = reserved.cursor.fetch_add(1, Relaxed);
         own.slot_of(from + cursor % (end - from).max(1))
     }
 
@@ -315,7 +321,9 @@ impl Snapshot {
         let quota = target
             .div_ceil(self.settings.frontends.count().max(1))
             .max(1);
-        let cap = self.loads.cap(self.settings.load_bound);
+        let cap = self
+            .loads
+            .cap(self.settings.load_bound, self.settings.load_floor);
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);
         // The member within the bound with this frontend's fewest calls, for a full arc.

@@ -636,6 +636,34 @@ fn pack_passes_over_members_above_the_load_bound() {
 }
 
 #[test]
+fn the_load_floor_keeps_lightly_loaded_members() {
+    let clock = ManualClock::new();
+    let config = RouterConfig {
+        load_floor: 16,
+        ..RouterConfig::default()
+    };
+    let r = router_with(100, config, &clock);
+    let t = TaskId::from_name("packed");
+    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
+    let ring: Vec<ManagerId> = r.ring().arc(start, 2).collect();
+    // Home runs 12 calls of a fleet total of 12: mean 0.12, bound 1 by the mean alone.
+    r.report_load(ring[0], 12).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 0, "under the floor: home");
+    // Past the floor, the bound is the floor, as long as the mean's is lower.
+    r.report_load(ring[0], 17).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 1);
+    // With the fleet busy (mean 20.06, bound ceil(25.08) = 26), the mean's bound is the
+    // higher.
+    for id in r.ring().managers().map(|(id, _)| id) {
+        r.report_load(id, 20).unwrap();
+    }
+    r.report_load(ring[0], 26).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 0);
+    r.report_load(ring[0], 27).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 1);
+}
+
+#[test]
 fn pack_past_the_tracked_members_deals_round_robin() {
     let (r, _) = router(50);
     let t = TaskId::from_name("hot");
@@ -667,9 +695,8 @@ fn load_bound_is_checked() {
 /// This frontend's per-slot counts of `task`'s Reserved calls, from its range's first slot.
 fn reserved_loads(r: &Router<ManualClock>, task: TaskId) -> Vec<u8> {
     let live = r.live.get(task.get()).expect("live state");
-    (0..crate::live::TRACKED)
-        .map(|s| live.reserved_slot_load(s))
-        .collect()
+    let reserved = live.reserved_if_made().expect("a reserved half");
+    (0..8).map(|s| reserved.slot_load(s)).collect()
 }
 
 #[test]
@@ -759,4 +786,35 @@ fn reserved_counts_return_to_zero_across_changes() {
     assert_eq!(reserved_loads(&r, t), [0; 8]);
     let s = r.stats();
     assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
+}
+
+#[test]
+fn a_share_over_many_slots_refills_the_slot_whose_calls_ended() {
+    // 300 environments at 6 a manager: 50 slots, the whole share this frontend's. Every
+    // slot is counted (up to `RESERVED_TRACKED`), so calls that end free their slot's
+    // places and the next calls go there, not to a slot whose environments are all busy.
+    let clock = ManualClock::new();
+    let mut config = RouterConfig::default();
+    config.assign.reserved_per_manager = std::num::NonZeroU32::new(6).unwrap();
+    let r = router_with(100, config, &clock);
+    let t = TaskId::new(7);
+    r.put_reservation(t, Reservation::new(300, 300));
+    let arc = r.reserved_arc(t);
+    assert_eq!(arc.len(), 50);
+    let mut held: Vec<Route> = (0..300).map(|_| r.route(t).unwrap()).collect();
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    let on = |held: &[Route], slot: u32| held.iter().filter(|h| h.slot() == slot).count();
+    assert!((0..50).all(|slot| on(&held, slot) == 6));
+    // Every call on slots 41 and 17 ends; as many new calls take exactly their places.
+    held.retain(|h| h.slot() != 41 && h.slot() != 17);
+    held.extend((0..12).map(|_| r.route(t).unwrap()));
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    assert!((0..50).all(|slot| on(&held, slot) == 6));
+    for (slot, s) in (0..).zip(&arc) {
+        let n = held.iter().filter(|h| h.manager() == s.manager).count();
+        assert_eq!(n, 6, "slot {slot}");
+    }
+    assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
+    drop(held);
+    assert_eq!(r.stats().in_flight_reserved, 0);
 }

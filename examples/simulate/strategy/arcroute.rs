@@ -23,7 +23,9 @@ use crate::scenario::CountMode;
 ///
 /// As a host runs it, too: every `--load-report-ms` (the period CH-RLU's reports have) each
 /// router gets each manager's calls running from [`Router::report_load`], which the
-/// least-loaded pick reads (`--pick`; the crate's default pick otherwise); and at each of
+/// least-loaded pick reads (`--pick`; the crate's default pick otherwise), with the
+/// managers' cores as [`RouterConfig::load_floor`] (a manager running no more calls than
+/// cores slows none of them, so the pick's load bound never passes it over); and at each of
 /// the host's housekeeping ticks ([`Strategy::host_tick`], every
 /// [`crate::engine::HOST_TICK_MS`] of simulated time) the frontends' routers sweep idle live
 /// state with [`Router::evict_idle`], so a function quiet for the router's idle TTL starts
@@ -47,6 +49,7 @@ impl ArcRoute {
         let clock = ManualClock::new();
         let mut config = RouterConfig::default();
         config.assign.reserved_per_manager = s.reserved_per_manager;
+        config.load_floor = sim.cores;
         if let Some(target) = sim.arc_target {
             config.assign.target_per_manager = target;
         }
