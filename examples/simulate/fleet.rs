@@ -201,6 +201,16 @@ impl Fleet {
         }
     }
 
+    /// Pinned environments on `m` that are idle now: reserved capacity that a reserved call
+    /// may take at any moment.
+    pub fn pinned_idle(&self, m: usize) -> u32 {
+        self.managers[m]
+            .pools
+            .values()
+            .map(|p| p.pinned_idle.len() as u32)
+            .sum()
+    }
+
     /// Pinned environments of `f` on `m`, and how many of them are busy.
     pub fn pinned(&self, m: usize, f: u32) -> (u32, u32) {
         self.managers[m].pools.get(&f).map_or((0, 0), |p| {

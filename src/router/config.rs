@@ -34,20 +34,23 @@ pub enum Pick {
     LeastLoadedOfTwo,
     /// First fit along the arc (the default): the call goes to the first of the arc's first
     /// 8 members on which this frontend runs fewer than its quota of the group's calls and
-    /// whose reported load is within [`RouterConfig::load_bound`] of the fleet's mean, so a
-    /// group's calls stay on the fewest members, where its environments are warm.
+    /// whose reported load is under the cap of [`RouterConfig::load_bound`] (and
+    /// [`RouterConfig::load_floor`]), so a group's calls stay on the fewest members, where
+    /// its environments are warm.
     ///
     /// The quota is `ceil(target_per_manager / frontends)`, at least 1: `F` frontends that
     /// all pack the same first members put about `target_per_manager` calls on each, the
     /// load an arc is sized for. Counts are this frontend's own (two concurrent calls may
     /// both take the last place of a slot: the quota is soft). When every one of the first 8
-    /// members is full or over the bound, a longer arc deals the call round-robin over its
-    /// members past the eighth; an arc of at most 8 gives it to the member, not over the
-    /// bound, on which this frontend runs fewest calls, or, when all are over it, to the first
-    /// manager past the arc (as bounded loads walks on), without widening the arc.
+    /// members is full or at the cap, a longer arc deals the call round-robin over its
+    /// members past the eighth (one at the cap passes it to the next under it, up to 8
+    /// further); an arc of at most 8 gives it to the member under the cap on which this
+    /// frontend runs fewest calls, or, when all are at it, to the first manager past the arc
+    /// (as bounded loads walks on), without widening the arc.
     ///
     /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
-    /// them), a relaxed load of each one's count and reported load, and an atomic add and
+    /// them, and at most 8 further), a relaxed load of each one's count and reported load,
+    /// and an atomic add and
     /// subtract on the chosen slot's count per call. Live state holds 16 bytes of counts.
     /// (Reserved calls are placed by their own rule, whatever the pick: see
     /// [`docs::frontends`](crate::docs::frontends).)
@@ -68,17 +71,17 @@ pub struct RouterConfig {
     pub pick: Pick,
     /// The load bound of [`Pick::Pack`], `ε` of consistent hashing with bounded loads
     /// (Mirrokni, Thorup and Zadimoghaddam, capacity factor `c = 1 + ε`): a member whose load
-    /// last reported by [`Router::report_load`] exceeds `ceil((1 + ε) × mean)` is passed
-    /// over, the mean taken over every manager of the ring (a manager not reported counts
+    /// last reported by [`Router::report_load`] is at its cap, `ceil((1 + ε) × mean)`, is
+    /// passed over (it takes no more, as bounded loads has it), the mean taken over every manager of the ring (a manager not reported counts
     /// 0). Default 0.25, the factor 1.25 the bounded-loads deployments use; at least 0,
     /// `f32::INFINITY` turns the bound off. With no load reported there is no bound.
     ///
     /// The bound is never below [`RouterConfig::load_floor`].
     pub load_bound: f32,
-    /// A reported load at or under this never passes a member over, whatever the mean
-    /// (default 0: the bound is the mean's alone). Set it to what a manager runs without
-    /// slowing any call, in the unit of [`Router::report_load`]: its cores, when loads are
-    /// calls running.
+    /// The cap of [`RouterConfig::load_bound`] is never under this: a member whose reported
+    /// load is below it is never passed over, whatever the mean (default 0: the bound is the
+    /// mean's alone). Set it to what a manager runs without slowing any call, in the unit of
+    /// [`Router::report_load`]: its cores, when loads are calls running.
     ///
     /// Why: on a fleet far larger than its load the mean is a call or two, so a bound of
     /// `1.25 × mean` passes over members that are nowhere near full and spreads each group

@@ -206,6 +206,11 @@ impl<C: Clock> Router<C> {
     /// ([`RouterConfig::load_bound`]). Not published, O(1). A report that races a membership
     /// change may land on the outgoing ring and be lost; report periodically.
     ///
+    /// What to report: the calls the manager runs now, plus its idle reserved environments.
+    /// Those are capacity held for Reserved calls, which go to them whatever the load; a
+    /// manager packed to its cores with unreserved calls would be overloaded by the first
+    /// few reserved ones. In the same unit as [`RouterConfig::load_floor`].
+    ///
     /// # Errors
     /// [`Error::UnknownManager`] if `id` is not in the fleet.
     ///

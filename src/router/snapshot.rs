@@ -150,7 +150,7 @@ impl Loads {
         }
     }
 
-    /// The highest load within `bound` (`ε`) of the mean, `ceil((1 + ε) × mean)`, and never
+    /// The load at which a member is full: `ceil((1 + ε) × mean)` for `bound` `ε`, and never
     /// under `floor`; `None` when no load is reported (or the bound is infinite).
     pub(crate) fn cap(&self, bound: f32, floor: u32) -> Option<u32> {
         let total = self.total.load(Relaxed);
@@ -324,12 +324,14 @@ impl Snapshot {
         let cap = self
             .loads
             .cap(self.settings.load_bound, self.settings.load_floor);
+        // As bounded loads has it: a member whose load is at the cap takes no more.
+        let within = |index: u32| cap.is_none_or(|cap| self.loads.get(index) < cap);
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);
         // The member within the bound with this frontend's fewest calls, for a full arc.
         let mut fewest: Option<(u16, u32, u32)> = None;
         for (slot, index) in (0..tracked).zip(members.by_ref()) {
-            if cap.is_some_and(|cap| self.loads.get(index) > cap) {
+            if !within(index) {
                 continue;
             }
             let count = live.slot_load(slot);
@@ -341,9 +343,20 @@ impl Snapshot {
             }
         }
         if len > tracked {
+            // In turn over the members past the tracked ones; one at the cap passes the call
+            // to the next within the bound, up to [`TRACKED`] further.
             let past = cursor % (len - tracked);
-            let index = members.nth(past as usize)?;
-            return Some((tracked + past, index));
+            let turn = (tracked + past, members.nth(past as usize)?);
+            if within(turn.1) {
+                return Some(turn);
+            }
+            let further = (len - turn.0 - 1).min(TRACKED);
+            let next = (turn.0 + 1..).zip(members.take(further as usize));
+            return Some(
+                next.into_iter()
+                    .find(|&(_, index)| within(index))
+                    .unwrap_or(turn),
+            );
         }
         match fewest {
             Some((_, slot, index)) => Some((slot, index)),

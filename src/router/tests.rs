@@ -649,18 +649,35 @@ fn the_load_floor_keeps_lightly_loaded_members() {
     // Home runs 12 calls of a fleet total of 12: mean 0.12, bound 1 by the mean alone.
     r.report_load(ring[0], 12).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 0, "under the floor: home");
-    // Past the floor, the bound is the floor, as long as the mean's is lower.
-    r.report_load(ring[0], 17).unwrap();
+    r.report_load(ring[0], 15).unwrap();
+    assert_eq!(r.route(t).unwrap().slot(), 0, "under the floor: home");
+    // At the floor the member is full, as long as the mean's cap is lower.
+    r.report_load(ring[0], 16).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 1);
-    // With the fleet busy (mean 20.06, bound ceil(25.08) = 26), the mean's bound is the
-    // higher.
+    // With the fleet busy (mean 20.05, cap ceil(25.06) = 26), the mean's cap is the higher.
     for id in r.ring().managers().map(|(id, _)| id) {
         r.report_load(id, 20).unwrap();
     }
-    r.report_load(ring[0], 26).unwrap();
+    r.report_load(ring[0], 25).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 0);
-    r.report_load(ring[0], 27).unwrap();
+    r.report_load(ring[0], 26).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 1);
+}
+
+#[test]
+fn pack_past_the_tracked_members_passes_over_those_at_the_cap() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("hot");
+    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
+    let arc: Vec<ManagerId> = r.ring().arc(start, 10).collect();
+    // Slot 8's manager reports 50 of a total of 50 (mean 1, cap 2): at the cap.
+    r.report_load(arc[8], 50).unwrap();
+    let held: Vec<Route> = (0..80).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(r.unreserved_arc(t.into()).len(), 10);
+    // Calls 65 to 72 (an arc of 9: slot 8 alone past the tracked ones, and nothing further)
+    // keep it; calls 73 to 80 (an arc of 10) pass from slot 8 to slot 9.
+    assert!(held[64..72].iter().all(|h| h.slot() == 8));
+    assert!(held[72..].iter().all(|h| h.slot() == 9));
 }
 
 #[test]

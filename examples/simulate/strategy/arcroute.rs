@@ -22,7 +22,9 @@ use crate::scenario::CountMode;
 /// last reported.
 ///
 /// As a host runs it, too: every `--load-report-ms` (the period CH-RLU's reports have) each
-/// router gets each manager's calls running from [`Router::report_load`], which the
+/// router gets each manager's load from [`Router::report_load`]: its calls running plus its
+/// idle reserved environments (capacity held for reserved calls, which may start on it at
+/// any moment, as the crate's docs advise), which the
 /// least-loaded pick reads (`--pick`; the crate's default pick otherwise), with the
 /// managers' cores as [`RouterConfig::load_floor`] (a manager running no more calls than
 /// cores slows none of them, so the pick's load bound never passes it over); and at each of
@@ -164,9 +166,14 @@ impl Strategy for ArcRoute {
 
     fn load_report(&mut self, fleet: &Fleet, now: u64) -> Result<(), arcroute::Error> {
         self.clock.set(Duration::from_millis(now));
+        let loads: Vec<(usize, u32)> = fleet
+            .alive()
+            .iter()
+            .map(|&m| (m, fleet.managers[m].busy + fleet.pinned_idle(m)))
+            .collect();
         for router in &self.routers {
-            for &m in fleet.alive() {
-                router.report_load(id(m), fleet.managers[m].busy)?;
+            for &(m, load) in &loads {
+                router.report_load(id(m), load)?;
             }
         }
         Ok(())
