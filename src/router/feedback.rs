@@ -5,7 +5,6 @@ use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
 use crate::live::RESERVED_TRACKED;
-use crate::permit::Permit;
 use crate::route::{Route, RouteKind};
 use crate::stats::bump;
 use crate::Error;
@@ -62,25 +61,9 @@ impl<C: Clock> Router<C> {
         }
         let now = || self.clock.now();
         if route.kind == RouteKind::Reserved {
-            // Only the first `min(len, environments)` slots hold reserved environments.
-            let res = snap.reservations.get(route.task);
-            let (len, usable) = res.map_or((0, 0), |r| {
-                let len = snap.reserved_len(r);
-                (len, len.min(r.environments()))
-            });
-            let seed = snap.ring.config().seed;
-            let start = route.permit.live().reserved(route.task, seed).arc_start();
-            if route.tries + 1 < usable {
-                if let Some(next) = snap.pick_slot(start, len, (route.slot + 1) % usable) {
-                    if route.permit.is_tracked() {
-                        let own = res.and_then(|r| {
-                            OwnShare::new(snap.settings.frontends, r, route.task, len)
-                        });
-                        move_reserved_count(&mut route.permit, own, next.0);
-                    }
-                    route.advance(snap.seat(next));
-                    return true;
-                }
+            if let Some(next) = self.reserved_retry(snap, route) {
+                route.advance(snap.seat(next));
+                return true;
             }
             let live = self.live_of(route.group.get(), snap, &now);
             let avoid = Some(route.manager);
@@ -93,8 +76,12 @@ impl<C: Clock> Router<C> {
             route.advance(snap.seat(at));
             return true;
         }
-        let start = route.permit.live().unreserved_arc_start();
-        match snap.probe(start, route.slot) {
+        let next = if route.permit.is_tracked() || snap.settings.pick == super::Pick::Pack {
+            snap.probe_pack(route.permit.live(), route.slot)
+        } else {
+            snap.probe(route.permit.live().unreserved_arc_start(), route.slot)
+        };
+        match next {
             Some(next) => {
                 if route.permit.is_tracked() {
                     route.permit.track(next.0);
@@ -106,6 +93,37 @@ impl<C: Clock> Router<C> {
         }
     }
 
+    /// Where a throttled Reserved call tries next on its reserved arc, its count moved there,
+    /// or `None` to spill it over. A call within this frontend's share (counted on a slot of
+    /// its range) takes the next slot of the range with one of this frontend's environments
+    /// free by its counts: the throttling manager's were all busy, so another frontend's
+    /// call took one, and the slots after it may still hold free ones. A call admitted past
+    /// the share (the sibling rule, or a global count's room) tries one more slot, the next
+    /// that holds environments, and then spills: it goes where no environment is its own.
+    fn reserved_retry(&self, snap: &Snapshot, route: &mut Route) -> Option<(u32, u32)> {
+        let res = snap.reservations.get(route.task)?;
+        let len = snap.reserved_len(res);
+        // Only the first `min(len, environments)` slots hold reserved environments.
+        let usable = len.min(res.environments());
+        let live = std::sync::Arc::clone(route.permit.live());
+        let reserved = live.reserved(route.task, snap.ring.config().seed);
+        let start = reserved.arc_start();
+        if !route.permit.is_tracked() {
+            if route.tries > 0 || usable < 2 {
+                return None;
+            }
+            return snap.pick_slot(start, len, (route.slot + 1) % usable);
+        }
+        let own = OwnShare::new(snap.settings.frontends, res, route.task, len)?;
+        let first = own.first_slot();
+        let end = own.last_slot().min(first + RESERVED_TRACKED - 1);
+        let slot = ((route.slot + 1).max(first)..=end).find(|&slot| {
+            route
+                .permit
+                .try_track_reserved(slot - first, own.own_on(slot))
+        })?;
+        snap.pick_slot(start, len, slot)
+    }
     /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
     /// included, from the host's counting service, for [`Counting::Global`]. Not published,
     /// O(1): kept with the task's live state and trusted for the mode's `ttl` (judged to the
@@ -273,22 +291,5 @@ impl<C: Clock> Router<C> {
     pub fn evict_idle(&self) -> usize {
         let ttl = self.snapshot.load().settings.idle_ttl;
         self.live.evict_idle(ttl, &|| self.clock.now())
-    }
-}
-
-/// Moves the count of a reserved call, counted on a slot of this frontend's range, to `slot`
-/// where a throttle sent it: onto that slot's count if it is a tracked slot of the range
-/// (`own`, as it is now) with a place free for this frontend, else off every count (the call
-/// stays counted among the task's Reserved calls in flight).
-fn move_reserved_count(permit: &mut Permit, own: Option<OwnShare>, slot: u32) {
-    let target = own.and_then(|own| {
-        let rel = slot.checked_sub(own.first_slot())?;
-        (slot <= own.last_slot() && rel < RESERVED_TRACKED).then(|| (rel, own.own_on(slot)))
-    });
-    match target {
-        Some((rel, room)) => {
-            permit.try_track_reserved(rel, room);
-        }
-        None => permit.untrack(),
     }
 }

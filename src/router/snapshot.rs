@@ -313,10 +313,9 @@ impl Snapshot {
         })
     }
 
-    /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:
-    /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
-    /// chosen slot.
-    pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
+    /// [`Pick::Pack`]'s rule: this frontend's quota of a group's calls on one member, and
+    /// whether the member at a ring index is under the load cap.
+    fn fit_rule(&self) -> (u32, impl Fn(u32) -> bool + '_) {
         let target = self.assigner.config().target_per_manager.get();
         let quota = target
             .div_ceil(self.settings.frontends.count().max(1))
@@ -325,7 +324,40 @@ impl Snapshot {
             .loads
             .cap(self.settings.load_bound, self.settings.load_floor);
         // As bounded loads has it: a member whose load is at the cap takes no more.
-        let within = |index: u32| cap.is_none_or(|cap| self.loads.get(index) < cap);
+        (quota, move |index: u32| {
+            cap.is_none_or(|cap| self.loads.get(index) < cap)
+        })
+    }
+
+    /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled goes
+    /// next: the next tracked member after it that Pack would fill (this frontend under its
+    /// quota there, the member under the cap), since the members packed around a full one
+    /// are as full as it; past the tracked members, or with none left, the manager after
+    /// `slot`, past the arc if need be. `(slot, ring index)`; examines at most [`TRACKED`]
+    /// members.
+    pub(crate) fn probe_pack(&self, live: &Live, slot: u32) -> Option<(u32, u32)> {
+        let start = live.unreserved_arc_start();
+        let tracked = live.arc_state().len.min(TRACKED);
+        if slot + 1 < tracked {
+            let (quota, within) = self.fit_rule();
+            let members = (0..tracked)
+                .zip(self.walk(start, tracked))
+                .skip(slot as usize + 1);
+            let fit = members
+                .into_iter()
+                .find(|&(s, index)| u32::from(live.slot_load(s)) < quota && within(index));
+            if fit.is_some() {
+                return fit;
+            }
+        }
+        self.probe(start, slot)
+    }
+
+    /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:
+    /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
+    /// chosen slot.
+    pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
+        let (quota, within) = self.fit_rule();
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);
         // The member within the bound with this frontend's fewest calls, for a full arc.

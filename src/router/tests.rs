@@ -565,10 +565,19 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
         [0, 0, 0, 2]
     );
     assert_eq!(slot_loads(&r, t), [8, 8, 5, 0, 0, 0, 0, 0]);
-    // A throttle moves the count with the call, to the next manager.
+    // A throttle moves the call with its count to the next member Pack would fill: slot 1
+    // is full, slot 2 has room.
     assert!(r.on_throttle(&mut again[0]));
-    assert_eq!(again[0].slot(), 1);
-    assert_eq!(slot_loads(&r, t), [7, 9, 5, 0, 0, 0, 0, 0]);
+    assert_eq!(again[0].slot(), 2);
+    assert_eq!(slot_loads(&r, t), [7, 8, 6, 0, 0, 0, 0, 0]);
+    // With no room left on the tracked members after it, the manager after the slot.
+    let mut full: Vec<Route> = (0..3).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(slot_loads(&r, t), [8, 8, 8, 0, 0, 0, 0, 0]);
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3);
+    assert!(r.on_throttle(&mut full[0]));
+    assert_eq!(full[0].slot(), 1);
+    assert_eq!(slot_loads(&r, t), [7, 9, 8, 0, 0, 0, 0, 0]);
+    again.append(&mut full);
     held.append(&mut again);
     // Every count goes back to 0 with the last permit, across a membership change too.
     r.set_managers((0..49).map(|i| (ManagerId::new(i), 1)))
@@ -734,34 +743,40 @@ fn reserved_calls_fill_this_frontends_share_first_fit() {
 
     // Past the own share (the sibling rule): dealt over the whole arc, on no slot's count.
     r.report_reserved_busy(t, 0.1).unwrap();
-    let sibling = r.route(t).unwrap();
+    let mut sibling = r.route(t).unwrap();
     assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 0));
     assert!(!sibling.permit.is_tracked());
+    // Throttled, it tries one more slot that holds environments, then spills.
+    assert!(r.on_throttle(&mut sibling));
+    assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 1));
+    assert!(r.on_throttle(&mut sibling));
+    assert_eq!(sibling.kind(), RouteKind::Spillover);
     drop(sibling);
     assert_eq!(reserved_loads(&r, t)[..2], [6, 4]);
+    r.report_reserved_busy(t, 1.0).unwrap();
 
-    // A throttle from slot 0 to slot 1, whose 4 are taken: the count goes.
+    // A throttle from slot 0, with slot 1's 4 taken: no place of this frontend's is free by
+    // its counts, so the call spills over, and its count goes.
     assert!(r.on_throttle(&mut held[0]));
-    assert_eq!((held[0].kind(), held[0].slot()), (RouteKind::Reserved, 1));
-    assert!(!held[0].permit.is_tracked());
+    assert_eq!(held[0].kind(), RouteKind::Spillover);
     assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
-    // A throttle from slot 1 to slot 2, outside the share: the count goes.
-    assert!(r.on_throttle(&mut held[6]));
-    assert_eq!(held[6].slot(), 2);
+    // A call on slot 1 ends; a throttle from slot 0 moves its call and count there.
+    drop(held.remove(6));
     assert_eq!(reserved_loads(&r, t)[..2], [5, 3]);
-    // A throttle from slot 0 to slot 1, with a place there: the count moves.
     assert!(r.on_throttle(&mut held[1]));
-    assert_eq!(held[1].slot(), 1);
+    assert_eq!((held[1].kind(), held[1].slot()), (RouteKind::Reserved, 1));
     assert!(held[1].permit.is_tracked());
     assert_eq!(reserved_loads(&r, t)[..2], [4, 4]);
-    // The call counted on no slot ends: within the share again, the next call takes the
-    // first place free.
-    drop(held.swap_remove(0));
+    // Throttled again on slot 1, the last of the range: it spills.
+    assert!(r.on_throttle(&mut held[1]));
+    assert_eq!(held[1].kind(), RouteKind::Spillover);
+    assert_eq!(reserved_loads(&r, t)[..2], [4, 3]);
+    // Within the share again, the next call takes the first place free.
     let again = r.route(t).unwrap();
     assert_eq!((again.kind(), again.slot()), (RouteKind::Reserved, 0));
     assert!(again.permit.is_tracked());
     held.push(again);
-    assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
+    assert_eq!(reserved_loads(&r, t)[..2], [5, 3]);
     drop(held);
     assert_eq!(reserved_loads(&r, t), [0; 8]);
     assert_eq!(r.stats().in_flight_reserved, 0);

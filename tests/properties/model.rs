@@ -212,14 +212,7 @@ impl Harness {
     /// held unreserved and spillover calls sit; past 8 slots, round-robin over the rest; else
     /// the tracked slot with the fewest.
     fn pack_slot(&self, t: usize, len: u32, cursor: u32) -> u32 {
-        let on = |slot: u32| {
-            self.held
-                .iter()
-                .filter(|h| {
-                    h.task == t && h.route.kind() != RouteKind::Reserved && h.route.slot() == slot
-                })
-                .count()
-        };
+        let on = |slot: u32| self.unreserved_on(t, slot);
         let tracked = len.min(8);
         if let Some(slot) = (0..tracked).find(|&s| on(s) < 2) {
             return slot;
@@ -228,6 +221,16 @@ impl Harness {
             return tracked + cursor % (len - tracked);
         }
         (0..tracked).min_by_key(|&s| (on(s), s)).unwrap()
+    }
+
+    /// Held unreserved and spillover calls of group `t` on `slot`.
+    fn unreserved_on(&self, t: usize, slot: u32) -> u32 {
+        self.held
+            .iter()
+            .filter(|h| {
+                h.task == t && h.route.kind() != RouteKind::Reserved && h.route.slot() == slot
+            })
+            .count() as u32
     }
 
     /// The environments of `t`'s reserved arc of `len` slots, numbered slot-major by the
@@ -268,14 +271,14 @@ impl Harness {
             .count() as u32
     }
 
-    /// The model of a Reserved call's slot with one frontend: the first of the first 8 slots
+    /// The model of a Reserved call's slot with one frontend: the first of the first 64 slots
     /// where fewer of its held calls are counted than it owns environments (at most 128);
     /// past them (or with none free), dealt in turn over the environments of the untracked
     /// slots (or of the whole share). `(slot, counted on)`.
     fn reserved_fit(&mut self, t: usize, len: u32) -> (u32, Option<u32>) {
         let own = self.own_environments(t, len);
         let span = own.len() as u32;
-        let tracked = span.min(8);
+        let tracked = span.min(64);
         if let Some(rel) = (0..tracked).find(|&r| self.reserved_on(t, r) < own[r as usize].min(128))
         {
             return (rel, Some(rel));
@@ -298,13 +301,16 @@ impl Harness {
         (slot as u32, None)
     }
 
-    /// Where a throttle that moved a Reserved route counted on a slot to `slot` counts it
-    /// now: on `slot` if it is among the first 8 holding its own environments and one of
-    /// them is free of its other calls, else on none.
+    /// Where a throttle from `slot` moves a Reserved route counted on a slot of its range:
+    /// the next of the first 64 slots holding its own environments with one of them free of
+    /// its other calls, if any.
     fn reserved_move(&self, t: usize, len: u32, slot: u32) -> Option<u32> {
+        if !self.reservations.contains_key(&t) {
+            return None;
+        }
         let own = self.own_environments(t, len);
-        let room = own.get(slot as usize).copied().unwrap_or(0).min(128);
-        (slot < 8 && self.reserved_on(t, slot) < room).then_some(slot)
+        let end = (own.len() as u32).min(64);
+        (slot + 1..end).find(|&s| self.reserved_on(t, s) < own[s as usize].min(128))
     }
 
     /// The model's `resize`: the assigner applied to the group's arc for `load`.
@@ -471,19 +477,24 @@ impl Harness {
         assert!(self.router.is_healthy(h.route.manager()));
         let ring = self.router.ring();
         let t = h.task;
-        // A throttled reserved call tries the other slots that hold environments: the first
-        // `min(len, environments)` of the reserved arc; then it spills over.
+        // A throttled reserved call counted on a slot of its own range tries the next slot of
+        // the range with a place free by the counts; one counted on none (admitted past the
+        // share) tries the next slot that holds environments, once; then it spills over.
         let reserved = self.reserved_len(t);
         let usable = self
             .reservations
             .get(&t)
             .map_or(0, |r| reserved.min(r.environments()));
-        let (start, len, new_slot) = if kind == RouteKind::Reserved && tries + 1 < usable {
-            let s = (slot + 1) % usable;
-            // The count moves with the call where the new slot has room, else goes.
-            h.reserved_rel = h
-                .reserved_rel
-                .and_then(|_| self.reserved_move(t, reserved, s));
+        let retry = match (kind, h.reserved_rel) {
+            (RouteKind::Reserved, Some(_)) => self.reserved_move(t, reserved, slot),
+            (RouteKind::Reserved, None) => {
+                (tries == 0 && usable >= 2).then_some((slot + 1) % usable)
+            }
+            _ => None,
+        };
+        let (start, len, new_slot) = if let Some(s) = retry {
+            // Counted on the new slot only where the call was counted before.
+            h.reserved_rel = h.reserved_rel.map(|_| s);
             (ring.reserved_start(id), reserved, s)
         } else if kind == RouteKind::Reserved {
             // Spills to the group's unreserved arc: touches the entry, counts as load.
@@ -502,11 +513,15 @@ impl Harness {
             h.reserved_rel = None;
             (start, s + 1, s)
         } else {
-            // The next manager after its slot, past the arc if need be; the arc stays.
-            let s = (slot + 1) % healthy;
+            // The next tracked slot after its own that Pack would fill, else the next manager
+            // after its slot, past the arc if need be; the arc stays.
+            let tracked = self.live[&t].arc.len.min(8).min(healthy);
+            let s = (slot + 1..tracked)
+                .find(|&s| self.unreserved_on(t, s) < 2)
+                .unwrap_or((slot + 1) % healthy);
             (ring.unreserved_start(id.into()), s + 1, s)
         };
-        let expected_kind = if kind == RouteKind::Reserved && tries + 1 < usable {
+        let expected_kind = if retry.is_some() {
             RouteKind::Reserved
         } else if kind == RouteKind::Reserved {
             RouteKind::Spillover
