@@ -53,10 +53,12 @@ const SWEEP_RESTARTS: u32 = 4;
 /// group's live state counts for [`Pick::Pack`](crate::Pick::Pack): 16 bytes of counts.
 pub(crate) const TRACKED: u32 = 8;
 
-/// Slots of this frontend's range of a reserved arc whose Reserved calls in flight a reserved
-/// task's live state counts: 64 bytes, enough for the range of a share of 1,024 environments
-/// at the default 16 a manager. A range past them is dealt over by turn, uncounted.
-pub(crate) const RESERVED_TRACKED: u32 = 64;
+/// The most slots of this frontend's range of a reserved arc whose Reserved calls in flight a
+/// reserved task's live state counts, a byte each: enough for a share of 16,384 environments
+/// at the default 16 a manager. The reserved half counts as many as its reserved arc had
+/// slots when it was made (at least 8, in steps of 8); a range past them is dealt over by
+/// turn, uncounted.
+pub(crate) const RESERVED_TRACKED: u32 = 1024;
 
 /// The most Reserved calls of one task a frontend counts on one tracked slot: half the
 /// `u8` count's range, so that racing calls cannot wrap it.
@@ -116,7 +118,8 @@ pub(crate) struct Live {
 }
 
 /// The live state only a reserved task needs: its reserved arc's start, its Reserved calls
-/// in flight, and the host's reports about them. 104 bytes, made once per reserved task.
+/// in flight, and the host's reports about them. 64 bytes and a byte per counted slot of its
+/// reserved arc, made once per reserved task.
 #[derive(Debug)]
 pub(crate) struct ReservedLive {
     /// The reserved arc's start under the router's seed.
@@ -136,12 +139,20 @@ pub(crate) struct ReservedLive {
     /// when it was reported.
     others: AtomicU64,
     /// This frontend's Reserved calls in flight, admitted within its own share, on each of
-    /// the first [`RESERVED_TRACKED`] slots of its share's range of the reserved arc, from the
-    /// range's first slot (see [`docs::frontends`](crate::docs::frontends)). Bounded by this
-    /// frontend's environments on each slot and by [`RESERVED_ROOM`] (a slot holding more of
-    /// this frontend's environments counts as full there). Each permit takes back exactly
-    /// what it added, so the counts return to 0 with the last permit.
-    slots: [AtomicU8; RESERVED_TRACKED as usize],
+    /// the first slots of its share's range of the reserved arc (as many as the arc had when
+    /// this half was made, up to [`RESERVED_TRACKED`]), from the range's first slot (see
+    /// [`docs::frontends`](crate::docs::frontends)). Bounded by this frontend's environments
+    /// on each slot and by [`RESERVED_ROOM`] (a slot holding more of this frontend's
+    /// environments counts as full there). Each permit takes back exactly what it added, so
+    /// the counts return to 0 with the last permit.
+    slots: Box<[AtomicU8]>,
+    /// The lowest slot of `slots` that may have a place free (low 32 bits), for the range
+    /// whose [`ReservedLive::hint`] key is in the high 32 bits: a search of that range starts
+    /// there. Lowered by every call that ends below it, raised by the search that found the
+    /// slots below full, void when the range changes. A race can leave it above a free slot,
+    /// so a search that finds nothing from it looks below it too: it saves work and never
+    /// loses a place.
+    hint: AtomicU64,
 }
 
 /// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
@@ -188,9 +199,12 @@ impl Live {
     }
 
     /// The reserved half of `task`'s state (this state's key), made under placement `seed`
-    /// the first time: one allocation per reserved task, none after.
-    pub(crate) fn reserved(&self, task: TaskId, seed: u64) -> &ReservedLive {
+    /// the first time, counting the first `slots` slots of a range (clamped to `8..=`
+    /// [`RESERVED_TRACKED`], rounded up to a multiple of 8): two allocations per reserved
+    /// task, none after.
+    pub(crate) fn reserved(&self, task: TaskId, seed: u64, slots: u32) -> &ReservedLive {
         self.reserved.get_or_init(|| {
+            let slots = slots.clamp(8, RESERVED_TRACKED).next_multiple_of(8);
             Box::new(ReservedLive {
                 start: hash::reserved_start(seed, task),
                 origin: AtomicU32::new(0),
@@ -198,7 +212,8 @@ impl Live {
                 cursor: AtomicU32::new(0),
                 busy: AtomicU64::new(0),
                 others: AtomicU64::new(0),
-                slots: std::array::from_fn(|_| AtomicU8::new(0)),
+                slots: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+                hint: AtomicU64::new(0),
             })
         })
     }
@@ -346,6 +361,38 @@ impl ReservedLive {
     pub(crate) fn exit_slot(&self, rel: u32) {
         if let Some(count) = self.slots.get(rel as usize) {
             count.fetch_sub(1, Release);
+            let hint = self.hint.load(Relaxed);
+            if rel < hint as u32 {
+                let lowered = hint & !u64::from(u32::MAX) | u64::from(rel);
+                let _ = self.hint.compare_exchange(hint, lowered, Relaxed, Relaxed);
+            }
+        }
+    }
+
+    /// Slots counted.
+    pub(crate) fn tracked(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// Where a search for a free slot of the range keyed `key` starts: `(slot, what to hand
+    /// back to [`ReservedLive::raise_hint`])`. 0 for a range other than the hint's.
+    pub(crate) fn hint(&self, key: u32) -> (u32, u64) {
+        let hint = self.hint.load(Relaxed);
+        let from = if (hint >> 32) as u32 == key {
+            hint as u32
+        } else {
+            0
+        };
+        (from, hint)
+    }
+
+    /// A search of the range keyed `key` from `from` (as [`ReservedLive::hint`] gave it with
+    /// `seen`) found the slots before `to` full: start the next one at `to`, unless a call
+    /// that ended meanwhile moved the start.
+    pub(crate) fn raise_hint(&self, key: u32, seen: u64, from: u32, to: u32) {
+        let next = u64::from(key) << 32 | u64::from(to);
+        if next != seen && (to > from || (seen >> 32) as u32 != key) {
+            let _ = self.hint.compare_exchange(seen, next, Relaxed, Relaxed);
         }
     }
 
@@ -956,15 +1003,16 @@ mod tests {
     fn live_state_stays_small() {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 40 bytes of
         // the unreserved count, cursor, arc state and use mark, 16 of per-slot unreserved
-        // counts and 16 for the reserved half; a reserved task's half is 104 more.
+        // counts and 16 for the reserved half; a reserved task's half is 64 more, and a byte
+        // a counted slot.
         assert_eq!(std::mem::size_of::<Live>(), 72);
-        assert_eq!(std::mem::size_of::<ReservedLive>(), 104);
+        assert_eq!(std::mem::size_of::<ReservedLive>(), 64);
     }
 
     #[test]
     fn busy_reports_go_stale() {
         let live = Live::new(0, F, S);
-        let live = live.reserved(TaskId::new(0), 0);
+        let live = live.reserved(TaskId::new(0), 0, 1);
         assert_eq!(live.busy(S, S), None);
         live.report_busy(250, S);
         assert_eq!(live.busy(2 * S, S), Some(250));

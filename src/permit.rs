@@ -18,11 +18,11 @@ pub struct Permit {
     /// The tracked slot this call is counted on, or [`UNTRACKED`]: of the unreserved arc for
     /// an unreserved permit; of this frontend's range of the reserved arc, from the range's
     /// first slot, for a reserved one.
-    slot: u8,
+    slot: u16,
 }
 
 /// A permit counted on no slot.
-const UNTRACKED: u8 = u8::MAX;
+const UNTRACKED: u16 = u16::MAX;
 
 impl Permit {
     /// Wraps a count the caller has already added to `live`.
@@ -46,7 +46,7 @@ impl Permit {
         self.untrack();
         if slot < TRACKED {
             self.live.enter_slot(slot);
-            self.slot = slot as u8;
+            self.slot = slot as u16;
         }
     }
 
@@ -62,7 +62,7 @@ impl Permit {
                 .reserved_if_made()
                 .is_some_and(|r| r.try_enter_slot(rel, room));
         if entered {
-            self.slot = rel as u8;
+            self.slot = rel as u16;
         }
         entered
     }

@@ -58,13 +58,15 @@
 //!   members of an arc, one relaxed load of a count and of a reported load each, and moves
 //!   one per-slot count per call; its counts add 16 bytes to each live task's state. Feed [`Router::report_load`](crate::Router::report_load)
 //!   periodically to bound load inside arcs; without reports there is no bound.
-//! - **Reserved calls** within a frontend's share look at up to the first 64 slots of its
-//!   range of the reserved arc (see [`docs::frontends`](super::frontends)), one relaxed
-//!   load and at most one atomic add (undone when the slot is full) each, plus the walk to
-//!   the chosen slot (from a remembered ring index, as unreserved arcs do). Live state is
-//!   72 bytes a task (88 with its `Arc`); a task that holds a reservation adds a reserved
-//!   half of 104 bytes (its counts, cursor, reports and 64 bytes of per-slot counts), made
-//!   on its first reserved route or host report.
+//! - **Reserved calls** within a frontend's share take the first slot of its range of the
+//!   reserved arc (see [`docs::frontends`](super::frontends)) where its counts leave one of
+//!   its environments free: one relaxed load and at most one atomic add (undone when the
+//!   slot is full) per slot looked at, from a hint past the slots found full before (O(1)
+//!   while the free places are where it points; at most every counted slot, up to 1,024),
+//!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
+//!   Live state is 72 bytes a task (88 with its `Arc`); a task that holds a reservation adds
+//!   a reserved half of 64 bytes and a byte per slot its reserved arc had when the half was
+//!   made (at least 8, at most 1,024), made on its first reserved route or host report.
 //! - **Throttles** probe the next manager after the call's slot, past the arc if need be,
 //!   and never widen the arc; a run of throttles walks as far as it probes, at most one
 //!   attempt per healthy manager. Arcs shrink, once load has stayed under the lower threshold

@@ -4,13 +4,17 @@ use super::{OwnShare, Router, Snapshot};
 use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
-use crate::live::RESERVED_TRACKED;
 use crate::route::{Route, RouteKind};
 use crate::stats::bump;
 use crate::Error;
 
 #[cfg(doc)]
 use crate::{Counting, Pick, RouterConfig};
+
+/// Throttles a Reserved call takes on its reserved arc before the next one spills it over:
+/// with the retry budget most hosts give a call (3), its last try is a spill, which an
+/// unreserved arc with room takes, rather than another reserved manager that may be as busy.
+const RESERVED_RETRIES: u32 = 2;
 
 impl<C: Clock> Router<C> {
     /// Reports that the manager of `route` had no capacity for it, and moves the route to the
@@ -97,33 +101,40 @@ impl<C: Clock> Router<C> {
     /// or `None` to spill it over. A call within this frontend's share (counted on a slot of
     /// its range) takes the next slot of the range with one of this frontend's environments
     /// free by its counts: the throttling manager's were all busy, so another frontend's
-    /// call took one, and the slots after it may still hold free ones. A call admitted past
-    /// the share (the sibling rule, or a global count's room) tries one more slot, the next
-    /// that holds environments, and then spills: it goes where no environment is its own.
+    /// call took one, and the slots after it may still hold free ones. Past its range, or
+    /// admitted past the share (the sibling rule, or a global count's room), a call walks on
+    /// to the next slot that holds environments, uncounted, until it has been throttled
+    /// [`RESERVED_RETRIES`] times; the next throttle spills it.
     fn reserved_retry(&self, snap: &Snapshot, route: &mut Route) -> Option<(u32, u32)> {
         let res = snap.reservations.get(route.task)?;
         let len = snap.reserved_len(res);
         // Only the first `min(len, environments)` slots hold reserved environments.
         let usable = len.min(res.environments());
         let live = std::sync::Arc::clone(route.permit.live());
-        let reserved = live.reserved(route.task, snap.ring.config().seed);
+        let reserved = snap.reserved_of(&live, route.task);
         let start = reserved.arc_start();
-        if !route.permit.is_tracked() {
-            if route.tries > 0 || usable < 2 {
-                return None;
+        if route.permit.is_tracked() {
+            let own = OwnShare::new(snap.settings.frontends, res, route.task, len);
+            let refit = own.and_then(|own| {
+                let first = own.first_slot();
+                let end = own.last_slot().min(first + reserved.tracked() - 1);
+                ((route.slot + 1).max(first)..=end).find(|&slot| {
+                    route
+                        .permit
+                        .try_track_reserved(slot - first, own.own_on(slot))
+                })
+            });
+            if let Some(slot) = refit {
+                return snap.pick_slot(start, len, slot);
             }
-            return snap.pick_slot(start, len, (route.slot + 1) % usable);
+            route.permit.untrack();
         }
-        let own = OwnShare::new(snap.settings.frontends, res, route.task, len)?;
-        let first = own.first_slot();
-        let end = own.last_slot().min(first + RESERVED_TRACKED - 1);
-        let slot = ((route.slot + 1).max(first)..=end).find(|&slot| {
-            route
-                .permit
-                .try_track_reserved(slot - first, own.own_on(slot))
-        })?;
-        snap.pick_slot(start, len, slot)
+        if route.tries >= RESERVED_RETRIES || route.tries + 1 >= usable {
+            return None;
+        }
+        snap.pick_slot(start, len, (route.slot + 1) % usable)
     }
+
     /// Reports the fleet-wide number of `task`'s Reserved calls in flight, this router's
     /// included, from the host's counting service, for [`Counting::Global`]. Not published,
     /// O(1): kept with the task's live state and trusted for the mode's `ttl` (judged to the
@@ -164,8 +175,8 @@ impl<C: Clock> Router<C> {
             return Err(Error::NoReservation { task });
         }
         let now = self.clock.now();
-        self.live_of(task.get(), &snap, &|| self.clock.now())
-            .reserved(task, snap.ring.config().seed)
+        let live = self.live_of(task.get(), &snap, &|| self.clock.now());
+        snap.reserved_of(&live, task)
             .report_global(in_flight, self.since_origin(now));
         Ok(())
     }
@@ -213,8 +224,8 @@ impl<C: Clock> Router<C> {
         }
         let snap = self.snapshot.load();
         let now = self.clock.now();
-        self.live_of(task.get(), &snap, &|| self.clock.now())
-            .reserved(task, snap.ring.config().seed)
+        let live = self.live_of(task.get(), &snap, &|| self.clock.now());
+        snap.reserved_of(&live, task)
             .report_busy(admission::permille(fraction), self.since_origin(now));
         Ok(())
     }

@@ -147,7 +147,7 @@ impl<C: Clock> Router<C> {
             .then(|| self.live_in(shard, task.get(), snap, &now, recent.as_deref_mut()));
         let (admission, within_share) = match (reservation, &task_live) {
             (Some(res), Some(live)) => {
-                let reserved = live.reserved(task, snap.ring.config().seed);
+                let reserved = snap.reserved_of(live, task);
                 self.admit(snap, task, reserved, res, &now)
             }
             _ => (admission::decide(None, || None), false),
@@ -159,7 +159,7 @@ impl<C: Clock> Router<C> {
             };
             let len = snap.reserved_len(res);
             let mut permit = Permit::adopt(Arc::clone(&live), true);
-            let reserved = live.reserved(task, snap.ring.config().seed);
+            let reserved = snap.reserved_of(&live, task);
             let own = within_share
                 .then(|| OwnShare::new(snap.settings.frontends, res, task, len))
                 .flatten();

@@ -9,7 +9,7 @@ use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::{ArcStart, Fresh, Live, ReservedLive, RESERVED_TRACKED, TRACKED};
+use crate::live::{ArcStart, Fresh, Live, ReservedLive, TRACKED};
 use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
@@ -93,6 +93,14 @@ impl OwnShare {
         } else {
             r + (env - long as u32) / q.max(1)
         }
+    }
+
+    /// A key of the range's shape (where it starts, how many environments it holds, how they
+    /// split over the arc's slots): a search hint is kept for one shape at a time.
+    pub(crate) fn key(self) -> u32 {
+        let mixed = (u64::from(self.offset) << 32 | u64::from(self.share))
+            ^ (u64::from(self.environments) << 32 | u64::from(self.len)).rotate_left(17);
+        (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
     }
 
     /// The first slot of this frontend's range.
@@ -192,6 +200,16 @@ impl Snapshot {
         self.health.healthy_count()
     }
 
+    /// The reserved half of `task`'s live state, made under this snapshot if it has none:
+    /// counting as many slots as the task's reserved arc has now.
+    pub(crate) fn reserved_of<'a>(&self, live: &'a Live, task: TaskId) -> &'a ReservedLive {
+        let slots = self
+            .reservations
+            .get(task)
+            .map_or(0, |res| self.reserved_len(res));
+        live.reserved(task, self.ring.config().seed, slots)
+    }
+
     /// Managers in the reserved arc of a task with reservation `res`.
     pub(crate) fn reserved_len(&self, res: Reservation) -> u32 {
         self.assigner
@@ -238,12 +256,14 @@ impl Snapshot {
 
     /// The slot of the reserved arc for a Reserved call within this frontend's `own` share,
     /// counted on `permit` (of `reserved`'s task): the first slot of the share's range, among
-    /// its first [`RESERVED_TRACKED`], where this frontend runs fewer of its calls than it owns
+    /// the ones `reserved` counts, where this frontend runs fewer of its calls than it owns
     /// environments; past them, the calls are dealt over the environments of the range's
-    /// untracked slots in turn. A call
-    /// that finds every tracked slot full (only when concurrent calls race for the last place,
-    /// or the range moved under calls in flight) is dealt over the whole range, untracked.
-    /// Examines at most [`RESERVED_TRACKED`] slots, O(1) each.
+    /// untracked slots in turn. A call that finds every tracked slot full (only when
+    /// concurrent calls race for the last place, or the range moved under calls in flight) is
+    /// dealt over the whole range, untracked. The search starts at the reserved half's hint,
+    /// past slots it found full before: O(1) while the places free are where it points, at
+    /// most all the counted slots (up to [`RESERVED_TRACKED`](crate::live::RESERVED_TRACKED)),
+    /// O(1) each.
     pub(crate) fn fit_reserved(
         &self,
         permit: &mut Permit,
@@ -252,11 +272,15 @@ impl Snapshot {
     ) -> u32 {
         let first = own.first_slot();
         let span = own.last_slot() - first + 1;
-        let tracked = span.min(RESERVED_TRACKED);
-        for rel in 0..tracked {
-            if permit.try_track_reserved(rel, own.own_on(first + rel)) {
-                return first + rel;
-            }
+        let tracked = span.min(reserved.tracked());
+        let key = own.key();
+        let (from, seen) = reserved.hint(key);
+        let from = from.min(tracked);
+        let mut rels = (from..tracked).chain(0..from);
+        if let Some(rel) = rels.find(|&rel| permit.try_track_reserved(rel, own.own_on(first + rel)))
+        {
+            reserved.raise_hint(key, seen, from, rel);
+            return first + rel;
         }
         let end = own.offset + own.share;
         let from = if span > tracked {

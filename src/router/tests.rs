@@ -746,9 +746,11 @@ fn reserved_calls_fill_this_frontends_share_first_fit() {
     let mut sibling = r.route(t).unwrap();
     assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 0));
     assert!(!sibling.permit.is_tracked());
-    // Throttled, it tries one more slot that holds environments, then spills.
+    // Throttled, it walks on over the slots that hold environments, twice, then spills.
     assert!(r.on_throttle(&mut sibling));
     assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 1));
+    assert!(r.on_throttle(&mut sibling));
+    assert_eq!((sibling.kind(), sibling.slot()), (RouteKind::Reserved, 2));
     assert!(r.on_throttle(&mut sibling));
     assert_eq!(sibling.kind(), RouteKind::Spillover);
     drop(sibling);
@@ -756,10 +758,15 @@ fn reserved_calls_fill_this_frontends_share_first_fit() {
     r.report_reserved_busy(t, 1.0).unwrap();
 
     // A throttle from slot 0, with slot 1's 4 taken: no place of this frontend's is free by
-    // its counts, so the call spills over, and its count goes.
+    // its counts, so the call walks on to slot 1 uncounted, and its count goes; throttled
+    // twice more, it spills.
+    assert!(r.on_throttle(&mut held[0]));
+    assert_eq!((held[0].kind(), held[0].slot()), (RouteKind::Reserved, 1));
+    assert!(!held[0].permit.is_tracked());
+    assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
+    assert!(r.on_throttle(&mut held[0]));
     assert!(r.on_throttle(&mut held[0]));
     assert_eq!(held[0].kind(), RouteKind::Spillover);
-    assert_eq!(reserved_loads(&r, t)[..2], [5, 4]);
     // A call on slot 1 ends; a throttle from slot 0 moves its call and count there.
     drop(held.remove(6));
     assert_eq!(reserved_loads(&r, t)[..2], [5, 3]);
@@ -767,9 +774,9 @@ fn reserved_calls_fill_this_frontends_share_first_fit() {
     assert_eq!((held[1].kind(), held[1].slot()), (RouteKind::Reserved, 1));
     assert!(held[1].permit.is_tracked());
     assert_eq!(reserved_loads(&r, t)[..2], [4, 4]);
-    // Throttled again on slot 1, the last of the range: it spills.
+    // Throttled again on slot 1, the last of the range: it walks on to slot 2, uncounted.
     assert!(r.on_throttle(&mut held[1]));
-    assert_eq!(held[1].kind(), RouteKind::Spillover);
+    assert_eq!((held[1].kind(), held[1].slot()), (RouteKind::Reserved, 2));
     assert_eq!(reserved_loads(&r, t)[..2], [4, 3]);
     // Within the share again, the next call takes the first place free.
     let again = r.route(t).unwrap();
@@ -822,29 +829,32 @@ fn reserved_counts_return_to_zero_across_changes() {
 
 #[test]
 fn a_share_over_many_slots_refills_the_slot_whose_calls_ended() {
-    // 300 environments at 6 a manager: 50 slots, the whole share this frontend's. Every
+    // 600 environments at 2 a manager: 300 slots, the whole share this frontend's. Every
     // slot is counted (up to `RESERVED_TRACKED`), so calls that end free their slot's
     // places and the next calls go there, not to a slot whose environments are all busy.
     let clock = ManualClock::new();
     let mut config = RouterConfig::default();
-    config.assign.reserved_per_manager = std::num::NonZeroU32::new(6).unwrap();
-    let r = router_with(100, config, &clock);
+    config.assign.reserved_per_manager = std::num::NonZeroU32::new(2).unwrap();
+    let r = router_with(400, config, &clock);
     let t = TaskId::new(7);
-    r.put_reservation(t, Reservation::new(300, 300));
+    r.put_reservation(t, Reservation::new(600, 600));
     let arc = r.reserved_arc(t);
-    assert_eq!(arc.len(), 50);
-    let mut held: Vec<Route> = (0..300).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(arc.len(), 300);
+    let mut held: Vec<Route> = (0..600).map(|_| r.route(t).unwrap()).collect();
     assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
     let on = |held: &[Route], slot: u32| held.iter().filter(|h| h.slot() == slot).count();
-    assert!((0..50).all(|slot| on(&held, slot) == 6));
-    // Every call on slots 41 and 17 ends; as many new calls take exactly their places.
-    held.retain(|h| h.slot() != 41 && h.slot() != 17);
-    held.extend((0..12).map(|_| r.route(t).unwrap()));
+    assert!((0..300).all(|slot| on(&held, slot) == 2));
+    // Every call on slots 261, 41 and 17 ends (in that order); as many new calls take
+    // exactly their places.
+    for gone in [261, 41, 17] {
+        held.retain(|h| h.slot() != gone);
+    }
+    held.extend((0..6).map(|_| r.route(t).unwrap()));
     assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
-    assert!((0..50).all(|slot| on(&held, slot) == 6));
+    assert!((0..300).all(|slot| on(&held, slot) == 2));
     for (slot, s) in (0..).zip(&arc) {
         let n = held.iter().filter(|h| h.manager() == s.manager).count();
-        assert_eq!(n, 6, "slot {slot}");
+        assert_eq!(n, 2, "slot {slot}");
     }
     assert_eq!(r.route(t).unwrap().kind(), RouteKind::Spillover);
     drop(held);

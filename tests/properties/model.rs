@@ -478,23 +478,24 @@ impl Harness {
         let ring = self.router.ring();
         let t = h.task;
         // A throttled reserved call counted on a slot of its own range tries the next slot of
-        // the range with a place free by the counts; one counted on none (admitted past the
-        // share) tries the next slot that holds environments, once; then it spills over.
+        // the range with a place free by the counts; past it, or counted on none (admitted
+        // past the share), the next slot that holds environments while it has been throttled
+        // fewer than 2 times; then it spills over.
         let reserved = self.reserved_len(t);
         let usable = self
             .reservations
             .get(&t)
             .map_or(0, |r| reserved.min(r.environments()));
-        let retry = match (kind, h.reserved_rel) {
+        let refit = match (kind, h.reserved_rel) {
             (RouteKind::Reserved, Some(_)) => self.reserved_move(t, reserved, slot),
-            (RouteKind::Reserved, None) => {
-                (tries == 0 && usable >= 2).then_some((slot + 1) % usable)
-            }
             _ => None,
         };
+        let walk = (kind == RouteKind::Reserved && tries < 2 && tries + 1 < usable)
+            .then(|| (slot + 1) % usable);
+        let retry = refit.or(walk);
         let (start, len, new_slot) = if let Some(s) = retry {
-            // Counted on the new slot only where the call was counted before.
-            h.reserved_rel = h.reserved_rel.map(|_| s);
+            // Counted on the new slot only where the call refits its range.
+            h.reserved_rel = refit;
             (ring.reserved_start(id), reserved, s)
         } else if kind == RouteKind::Reserved {
             // Spills to the group's unreserved arc: touches the entry, counts as load.
