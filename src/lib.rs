@@ -74,6 +74,11 @@
 //!   ([`Router::set_ready`]): a reservation whose `ready` stays 0 spills every call.
 //! - **Tell each router its place among the frontends** ([`Frontends`]), or the fleet
 //!   over-admits ([`docs::frontends`]).
+//! - **Report loads, and say what a manager runs without slowing**: without
+//!   [`Router::report_load`] nothing bounds how much [`Pick::Pack`] puts on a member; count a
+//!   manager's idle reserved environments in its load, and set
+//!   [`RouterConfig::load_floor`] to its cores, or on a roomy fleet the bound (1.25 times a
+//!   tiny mean) spreads functions away from their warm members.
 //! - **Use a secret seed where tenants name functions**, the same on every frontend
 //!   ([`docs::placement`]).
 //! - **Changing the seed or `vnodes_per_weight` moves every arc** ([`docs::placement`]).

@@ -69,23 +69,29 @@
 //!    the call on.
 //! 3. **First fit.** A call within the share takes the first slot of its range on which
 //!    this frontend runs fewer Reserved calls than it owns environments there. Live state
-//!    counts them for the first 8 slots of the range (from its first slot; at most 128 a
-//!    slot, a slot owning more counts as full there); past them, calls are dealt in turn over
-//!    the environments of the range's later slots. With one frontend this is plain first fit
-//!    over the reserved arc; with `F`, all frontends together never put more calls on a slot
-//!    than the environments placed there ([`Router::reserved_arc`](crate::Router::reserved_arc))
-//!    on the slots they track, so a reserved call throttles only where an environment is
-//!    missing, not where another frontend's calls sit. Costs at most 8 slots examined, a
-//!    relaxed load and at most one atomic add each, and 8 bytes of live state.
+//!    counts them for as many slots of the range as the reserved arc had when the task's
+//!    reserved state was made (from the range's first slot; 8 to 1,024 slots; at most 128
+//!    calls a slot, a slot owning more counts as full there); past them, calls are dealt in
+//!    turn over the environments of the range's later slots. With one frontend this is plain
+//!    first fit over the reserved arc; with `F`, all frontends together never put more calls
+//!    on a slot than the environments placed there
+//!    ([`Router::reserved_arc`](crate::Router::reserved_arc)) on the slots they track, so a
+//!    reserved call throttles only where an environment is missing or another frontend's
+//!    call admitted past its share sits, not where another frontend's own calls sit. The
+//!    search starts at a hint past the slots it found full before: a relaxed load and at
+//!    most one atomic add per slot examined, O(1) while the free places are where the hint
+//!    points; a byte of live state per counted slot.
 //! 4. **Past the share.** Calls admitted beyond it ([`Counting::Global`](crate::Counting::Global)'s
 //!    extra, the sibling rule) have no environments of their own: they are dealt over the
 //!    whole arc in proportion to each slot's environments, on no slot's count, and may meet
 //!    a busy manager.
 //!
 //! A permit remembers the slot count it holds and gives it back when the call ends. A
-//! [`Router::on_throttle`](crate::Router::on_throttle) moves a reserved call to the next slot
-//! that holds environments (then spills it over); its count moves with it where the new slot
-//! is a tracked slot of the range with a place free, and is given back otherwise. A change
+//! [`Router::on_throttle`](crate::Router::on_throttle) moves a reserved call counted in its
+//! range to the range's next slot with a place free by the counts, its count with it; with
+//! none (or for a call counted on no slot), to the next slot that holds environments,
+//! uncounted, until the call has been throttled twice; the next throttle spills it over, so
+//! that with the usual budget of three retries its last try is the unreserved arc. A change
 //! of `ready`, `limit` or the fleet moves the ranges under calls in flight: those stay
 //! counted where they were (relative to the range's first slot), which can misplace the
 //! next calls until they end, never lose a count.

@@ -55,9 +55,13 @@
 //!   `d` is the fraction of managers down. Large arcs, or a fleet with most managers down,
 //!   cost more per route; the walk never exceeds one revolution of the ring.
 //! - **Packing.** [`Pick::Pack`](crate::Pick::Pack) (the default) looks at up to the first 8
-//!   members of an arc, one relaxed load of a count and of a reported load each, and moves
-//!   one per-slot count per call; its counts add 16 bytes to each live task's state. Feed [`Router::report_load`](crate::Router::report_load)
-//!   periodically to bound load inside arcs; without reports there is no bound.
+//!   members of an arc (and, past them, the member whose turn it is and up to 8 after it),
+//!   one relaxed load of a count and of a reported load each, and moves one per-slot count
+//!   per call; its counts add 16 bytes to each live task's state. Feed
+//!   [`Router::report_load`](crate::Router::report_load) periodically (calls running plus
+//!   idle reserved environments) to bound load inside arcs, with
+//!   [`RouterConfig::load_floor`](crate::RouterConfig::load_floor) at the managers' cores;
+//!   without reports there is no bound.
 //! - **Reserved calls** within a frontend's share take the first slot of its range of the
 //!   reserved arc (see [`docs::frontends`](super::frontends)) where its counts leave one of
 //!   its environments free: one relaxed load and at most one atomic add (undone when the
