@@ -354,7 +354,7 @@ fn unstamp(v: u64) -> Option<Duration> {
 
 /// One shard's entries: `(key, state)` in a table whose buckets a sweep walks a slice at a
 /// time, hashed under the shard's own random key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ShardMap {
     table: HashTable<(u128, Arc<Live>)>,
     hasher: ahash::RandomState,
@@ -363,6 +363,17 @@ struct ShardMap {
     /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
     /// or a shrink), so that a walk over several lock holds knows to start over.
     moved: u64,
+}
+
+impl Default for ShardMap {
+    fn default() -> Self {
+        Self {
+            table: HashTable::new(),
+            hasher: random_key(),
+            hand: 0,
+            moved: 0,
+        }
+    }
 }
 
 impl ShardMap {
@@ -540,9 +551,25 @@ impl Default for LiveMap {
     fn default() -> Self {
         Self {
             shards: (0..STRIPES).map(|_| Shard::default()).collect(),
-            keyed: ahash::RandomState::new(),
+            keyed: random_key(),
         }
     }
+}
+
+/// A random key for a shard's table or for the choice of shard, drawn per map.
+#[cfg(not(arcroute_loom))]
+fn random_key() -> ahash::RandomState {
+    ahash::RandomState::new()
+}
+
+/// Fixed under the interleaving checker: loom replays the choices recorded in one execution
+/// to reach the next, so every execution must take the same locks and atomics up to its new
+/// choice. With a key drawn per map, the tasks of a model land in other shards and buckets
+/// each time; loom then stops ("not deterministic"), or, where the replayed choice still
+/// fits, hands an atomic load a store recorded for another atomic (loom does not check it).
+#[cfg(arcroute_loom)]
+fn random_key() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(1, 2, 3, 4)
 }
 
 impl LiveMap {
