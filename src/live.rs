@@ -665,16 +665,16 @@ mod loom_checks {
     use super::LiveMap;
     use crate::{ManagerId, ManualClock, Reservation, Route, RouteKind, Router, TaskId};
 
-    /// Preemptions loom may add per execution, unless `LOOM_MAX_PREEMPTIONS` sets another
-    /// bound (unbounded is exhaustive but far slower).
-    const PREEMPTIONS: usize = 3;
-
-    /// Runs `f` under every interleaving loom explores, and says how many executions that was.
-    fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    /// Runs `f` under every interleaving loom explores with at most `preemptions` preemptions
+    /// per execution (`None`: every interleaving, which only the smaller models afford), or
+    /// as many as `LOOM_MAX_PREEMPTIONS` says, and says how many executions that was.
+    fn model(name: &str, preemptions: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
         let executions = StdArc::new(AtomicUsize::new(0));
         let counted = StdArc::clone(&executions);
         let mut builder = loom::model::Builder::new();
-        builder.preemption_bound.get_or_insert(PREEMPTIONS);
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = preemptions;
+        }
         builder.check(move || {
             counted.fetch_add(1, Relaxed);
             f();
@@ -745,46 +745,54 @@ mod loom_checks {
     /// evicted or replaced under it, and every count is back to zero at the end.
     #[test]
     fn loom_route_permit_drop_against_evict_and_publish() {
-        model("route, permit, drop against evict and publish", || {
-            let task = TaskId::new(1);
-            let other = in_shard_of(task, 2, 1)[0];
-            let router = idle_router(task, other);
-            let published = Published::new();
-            let routes = {
-                let (router, published) = (StdArc::clone(&router), published.clone());
-                loom::thread::spawn(move || {
-                    let (route, after) = published.route(&router, task);
-                    // Reserved on the old snapshot; spilled over on the new one.
-                    assert_eq!(route.kind() == RouteKind::Reserved, !after);
-                    if route.kind() == RouteKind::Reserved {
-                        assert_eq!(router.reserved_in_flight(task), 1, "evicted under a permit");
-                    }
-                    drop(route);
-                    let again = router.route(other).expect("a healthy manager");
-                    assert_eq!(
-                        router.stats().in_flight_unreserved,
-                        1,
-                        "evicted under a permit"
-                    );
-                    drop(again);
-                })
-            };
-            let sweeper = {
-                let router = StdArc::clone(&router);
-                loom::thread::spawn(move || {
-                    router.evict_idle();
-                })
-            };
-            published.publish(|| router.put_reservation(task, Reservation::new(1, 0)));
-            routes.join().unwrap();
-            sweeper.join().unwrap();
-            let stats = router.stats();
-            assert_eq!(
-                (stats.in_flight_reserved, stats.in_flight_unreserved),
-                (0, 0)
-            );
-            assert_eq!(router.reserved_in_flight(task), 0);
-        });
+        model(
+            "route, permit, drop against evict and publish",
+            None,
+            || {
+                let task = TaskId::new(1);
+                let other = in_shard_of(task, 2, 1)[0];
+                let router = idle_router(task, other);
+                let published = Published::new();
+                let routes = {
+                    let (router, published) = (StdArc::clone(&router), published.clone());
+                    loom::thread::spawn(move || {
+                        let (route, after) = published.route(&router, task);
+                        // Reserved on the old snapshot; spilled over on the new one.
+                        assert_eq!(route.kind() == RouteKind::Reserved, !after);
+                        if route.kind() == RouteKind::Reserved {
+                            assert_eq!(
+                                router.reserved_in_flight(task),
+                                1,
+                                "evicted under a permit"
+                            );
+                        }
+                        drop(route);
+                        let again = router.route(other).expect("a healthy manager");
+                        assert_eq!(
+                            router.stats().in_flight_unreserved,
+                            1,
+                            "evicted under a permit"
+                        );
+                        drop(again);
+                    })
+                };
+                let sweeper = {
+                    let router = StdArc::clone(&router);
+                    loom::thread::spawn(move || {
+                        router.evict_idle();
+                    })
+                };
+                published.publish(|| router.put_reservation(task, Reservation::new(1, 0)));
+                routes.join().unwrap();
+                sweeper.join().unwrap();
+                let stats = router.stats();
+                assert_eq!(
+                    (stats.in_flight_reserved, stats.in_flight_unreserved),
+                    (0, 0)
+                );
+                assert_eq!(router.reserved_in_flight(task), 0);
+            },
+        );
     }
 
     /// Two routes of one task against the sweeps that new tasks' inserts drive in its shard
@@ -792,7 +800,7 @@ mod loom_checks {
     /// count on one state, never on two.
     #[test]
     fn loom_two_routes_against_an_insert_driven_sweep() {
-        model("two routes against an insert-driven sweep", || {
+        model("two routes against an insert-driven sweep", Some(3), || {
             let task = TaskId::new(2);
             let mut shard = in_shard_of(task, 1, 3).into_iter().filter(|&t| t != task);
             let (reserved, new) = (shard.next().unwrap(), shard.collect::<Vec<_>>());
@@ -832,7 +840,7 @@ mod loom_checks {
     /// they drop the reservation admits in full again.
     #[test]
     fn loom_two_reserved_routes_against_a_publish() {
-        model("two reserved routes against a publish", || {
+        model("two reserved routes against a publish", None, || {
             let task = TaskId::new(1);
             let router = idle_router(task, in_shard_of(task, 2, 1)[0]);
             let old = router.generation();
