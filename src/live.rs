@@ -446,7 +446,7 @@ fn unstamp(v: u64) -> Option<Duration> {
 
 /// One shard's entries: `(key, state)` in a table whose buckets a sweep walks a slice at a
 /// time, hashed under the shard's own random key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ShardMap {
     table: HashTable<(u128, Arc<Live>)>,
     hasher: ahash::RandomState,
@@ -455,6 +455,17 @@ struct ShardMap {
     /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
     /// or a shrink), so that a walk over several lock holds knows to start over.
     moved: u64,
+}
+
+impl Default for ShardMap {
+    fn default() -> Self {
+        Self {
+            table: HashTable::new(),
+            hasher: random_key(),
+            hand: 0,
+            moved: 0,
+        }
+    }
 }
 
 impl ShardMap {
@@ -632,9 +643,25 @@ impl Default for LiveMap {
     fn default() -> Self {
         Self {
             shards: (0..STRIPES).map(|_| Shard::default()).collect(),
-            keyed: ahash::RandomState::new(),
+            keyed: random_key(),
         }
     }
+}
+
+/// A random key for a shard's table or for the choice of shard, drawn per map.
+#[cfg(not(arcroute_loom))]
+fn random_key() -> ahash::RandomState {
+    ahash::RandomState::new()
+}
+
+/// Fixed under the interleaving checker: loom replays the choices recorded in one execution
+/// to reach the next, so every execution must take the same locks and atomics up to its new
+/// choice. With a key drawn per map, the tasks of a model land in other shards and buckets
+/// each time; loom then stops ("not deterministic"), or, where the replayed choice still
+/// fits, hands an atomic load a store recorded for another atomic (loom does not check it).
+#[cfg(arcroute_loom)]
+fn random_key() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(1, 2, 3, 4)
 }
 
 impl LiveMap {
@@ -718,87 +745,158 @@ mod loom_lock {
     }
 }
 
-/// The interleaving checker:
-/// `RUSTFLAGS="--cfg arcroute_loom" cargo test --release --lib loom`. What it explores, and
-/// what it does not, is in `RELIABILITY.md` (Interleavings).
+/// The interleaving checker, with the library's dependencies only:
+/// `RUSTFLAGS="--cfg arcroute_loom" cargo test --manifest-path tests/loom/Cargo.toml --lib loom`.
+/// What it explores, and what it does not, is in `RELIABILITY.md` (Interleavings).
 #[cfg(all(test, arcroute_loom))]
 mod loom_checks {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::{Relaxed, SeqCst};
     use std::sync::Arc as StdArc;
 
-    use crate::{ManagerId, ManualClock, Reservation, RouteKind, Router, TaskId};
+    use super::LiveMap;
+    use crate::{ManagerId, ManualClock, Reservation, Route, RouteKind, Router, TaskId};
 
-    /// Preemptions loom may add per execution (unbounded is exhaustive but far slower).
-    const PREEMPTIONS: usize = 3;
-
-    fn model(f: impl Fn() + Sync + Send + 'static) {
+    /// Runs `f` under every interleaving loom explores with at most `preemptions` preemptions
+    /// per execution (`None`: every interleaving, which only the smaller models afford), or
+    /// as many as `LOOM_MAX_PREEMPTIONS` says, and says how many executions that was.
+    fn model(name: &str, preemptions: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+        let executions = StdArc::new(AtomicUsize::new(0));
+        let counted = StdArc::clone(&executions);
         let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(PREEMPTIONS);
-        builder.check(f);
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = preemptions;
+        }
+        builder.check(move || {
+            counted.fetch_add(1, Relaxed);
+            f();
+        });
+        println!("{name}: {} executions", executions.load(Relaxed));
     }
 
-    /// A router whose task 1 holds a reservation of one ready environment and whose live
-    /// state (tasks 1 and 2) went idle long ago, at the clock's latest time.
-    fn idle_router() -> StdArc<Router<ManualClock>> {
+    /// `n` tasks from `from` on whose live state shares a shard with `task`'s: the shard key
+    /// is fixed under loom, so every map agrees. Inside a model only (a map holds loom locks).
+    fn in_shard_of(task: TaskId, from: u128, n: usize) -> Vec<TaskId> {
+        let map = LiveMap::default();
+        let shard = map.stripe_of(task.get());
+        (from..)
+            .filter(|&k| map.stripe_of(k) == shard)
+            .take(n)
+            .map(TaskId::new)
+            .collect()
+    }
+
+    /// Orders a publish against the routes of other threads. A publish goes through arc-swap
+    /// and the writers' mutex, which loom does not see, and loom reorders only operations on
+    /// objects it sees: left alone, it runs a publish wherever its thread happens to be and
+    /// never moves it past another thread's route. So the writer sets this flag just before it
+    /// publishes, and a route looks at it just before it loads the snapshot, with no loom
+    /// operation between either pair: loom tries both orders of the flag, and so of the
+    /// publish and the route's snapshot. Both are read-modify-writes, which read the latest
+    /// value: a plain load could read `false` after the store, as weak memory allows, while
+    /// the snapshot it stands for, outside loom's model, was already the new one.
+    #[derive(Clone)]
+    struct Published(StdArc<loom::sync::atomic::AtomicBool>);
+
+    impl Published {
+        fn new() -> Self {
+            Self(StdArc::new(loom::sync::atomic::AtomicBool::new(false)))
+        }
+
+        fn publish<T>(&self, write: impl FnOnce() -> T) -> T {
+            self.0.swap(true, SeqCst);
+            write()
+        }
+
+        /// Routes `task`; says whether the route came after the publish.
+        fn route(&self, router: &Router<ManualClock>, task: TaskId) -> (Route, bool) {
+            let after = self.0.fetch_or(false, SeqCst);
+            (router.route(task).expect("a healthy manager"), after)
+        }
+    }
+
+    /// A router where `reserved` holds a reservation of one ready environment, and whose live
+    /// state of `reserved` and `unreserved` went idle long ago, at the clock's latest time.
+    fn idle_router(reserved: TaskId, unreserved: TaskId) -> StdArc<Router<ManualClock>> {
         let clock = ManualClock::new();
         let router = Router::builder()
             .managers((0..3).map(|i| (ManagerId::new(i), 1)))
-            .reservation(TaskId::new(1), Reservation::new(1, 1))
+            .reservation(reserved, Reservation::new(1, 1))
             .clock(clock.clone())
             .build()
             .expect("a valid router");
-        drop(router.route(TaskId::new(1)));
-        drop(router.route(TaskId::new(2)));
+        drop(router.route(reserved));
+        drop(router.route(unreserved));
         clock.advance(router.config().idle_ttl * 10);
         StdArc::new(router)
     }
 
-    /// A reserved route, its permit held across a second look at the task, against a full
-    /// sweep and a republish of the task's reservation: the state a permit counts on is never
-    /// evicted under it, and every count is back to zero at the end.
+    /// A reserved route, its permit held across a second look at the task, then an
+    /// unreserved route of a task in the same shard, against a full sweep and a republish
+    /// that takes the reservation's `ready` to 0: the state a permit counts on is never
+    /// evicted or replaced under it, and every count is back to zero at the end.
     #[test]
     fn loom_route_permit_drop_against_evict_and_publish() {
-        model(|| {
-            let router = idle_router();
-            let task = TaskId::new(1);
-            let routes = {
-                let router = StdArc::clone(&router);
-                loom::thread::spawn(move || {
-                    let route = router.route(task).expect("a healthy manager");
-                    // Reserved unless the republish below came first and took `ready` to 0.
-                    if route.kind() == RouteKind::Reserved {
-                        assert_eq!(router.reserved_in_flight(task), 1, "evicted under a permit");
-                    }
-                    drop(route);
-                    let again = router.route(TaskId::new(2)).expect("a healthy manager");
-                    assert_eq!(router.stats().in_flight_unreserved, 1);
-                    drop(again);
-                })
-            };
-            let sweeper = {
-                let router = StdArc::clone(&router);
-                loom::thread::spawn(move || {
-                    router.evict_idle();
-                })
-            };
-            router.put_reservation(task, Reservation::new(1, 0));
-            routes.join().unwrap();
-            sweeper.join().unwrap();
-            let stats = router.stats();
-            assert_eq!(
-                (stats.in_flight_reserved, stats.in_flight_unreserved),
-                (0, 0)
-            );
-            assert_eq!(router.reserved_in_flight(task), 0);
-        });
+        model(
+            "route, permit, drop against evict and publish",
+            None,
+            || {
+                let task = TaskId::new(1);
+                let other = in_shard_of(task, 2, 1)[0];
+                let router = idle_router(task, other);
+                let published = Published::new();
+                let routes = {
+                    let (router, published) = (StdArc::clone(&router), published.clone());
+                    loom::thread::spawn(move || {
+                        let (route, after) = published.route(&router, task);
+                        // Reserved on the old snapshot; spilled over on the new one.
+                        assert_eq!(route.kind() == RouteKind::Reserved, !after);
+                        if route.kind() == RouteKind::Reserved {
+                            assert_eq!(
+                                router.reserved_in_flight(task),
+                                1,
+                                "evicted under a permit"
+                            );
+                        }
+                        drop(route);
+                        let again = router.route(other).expect("a healthy manager");
+                        assert_eq!(
+                            router.stats().in_flight_unreserved,
+                            1,
+                            "evicted under a permit"
+                        );
+                        drop(again);
+                    })
+                };
+                let sweeper = {
+                    let router = StdArc::clone(&router);
+                    loom::thread::spawn(move || {
+                        router.evict_idle();
+                    })
+                };
+                published.publish(|| router.put_reservation(task, Reservation::new(1, 0)));
+                routes.join().unwrap();
+                sweeper.join().unwrap();
+                let stats = router.stats();
+                assert_eq!(
+                    (stats.in_flight_reserved, stats.in_flight_unreserved),
+                    (0, 0)
+                );
+                assert_eq!(router.reserved_in_flight(task), 0);
+            },
+        );
     }
 
-    /// Two routes of one task against the sweep that a new task's insert drives (a small
-    /// shard under loom): the two permits count on one state, never on two.
+    /// Two routes of one task against the sweeps that new tasks' inserts drive in its shard
+    /// (which holds 2 entries, where a sweep on insert starts under loom): the two permits
+    /// count on one state, never on two.
     #[test]
     fn loom_two_routes_against_an_insert_driven_sweep() {
-        model(|| {
-            let router = idle_router();
+        model("two routes against an insert-driven sweep", Some(3), || {
             let task = TaskId::new(2);
+            let mut shard = in_shard_of(task, 1, 3).into_iter().filter(|&t| t != task);
+            let (reserved, new) = (shard.next().unwrap(), shard.collect::<Vec<_>>());
+            let router = idle_router(reserved, task);
             let other = {
                 let router = StdArc::clone(&router);
                 loom::thread::spawn(move || {
@@ -810,21 +908,61 @@ mod loom_checks {
             let inserter = {
                 let router = StdArc::clone(&router);
                 loom::thread::spawn(move || {
-                    for t in 10..13 {
-                        drop(router.route(TaskId::new(t)));
+                    for t in new {
+                        drop(router.route(t));
                     }
                 })
             };
             let mine = router.route(task).expect("a healthy manager");
             let theirs = other.join().unwrap();
             inserter.join().unwrap();
-            assert_eq!(
-                router.stats().in_flight_unreserved,
-                2,
+            assert!(
+                StdArc::ptr_eq(mine.permit().live(), theirs.permit().live()),
                 "both permits on one state"
             );
+            assert_eq!(router.stats().in_flight_unreserved, 2);
             drop((mine, theirs));
             assert_eq!(router.stats().in_flight_unreserved, 0);
+        });
+    }
+
+    /// Two reserved routes of a task with one ready environment against a publish that makes
+    /// it two: the routes on the old snapshot admit at most one between them, a refused
+    /// admission gives its count back, the task's count is the Reserved permits out, and once
+    /// they drop the reservation admits in full again.
+    #[test]
+    fn loom_two_reserved_routes_against_a_publish() {
+        model("two reserved routes against a publish", None, || {
+            let task = TaskId::new(1);
+            let router = idle_router(task, in_shard_of(task, 2, 1)[0]);
+            let old = router.generation();
+            let published = Published::new();
+            let route = || {
+                let (router, published) = (StdArc::clone(&router), published.clone());
+                loom::thread::spawn(move || published.route(&router, task))
+            };
+            let (a, b) = (route(), route());
+            assert!(published.publish(|| router.set_ready(task, 2).expect("a reservation")));
+            let routes = [a.join().unwrap(), b.join().unwrap()];
+            for (route, after) in &routes {
+                assert_eq!(route.generation(), old + u64::from(*after));
+            }
+            let reserved = |gen: Option<u64>| {
+                let kinds = routes
+                    .iter()
+                    .filter(|(r, _)| r.kind() == RouteKind::Reserved);
+                kinds
+                    .filter(|(r, _)| gen.is_none_or(|g| r.generation() == g))
+                    .count()
+            };
+            assert!(reserved(Some(old)) <= 1, "two admitted on one ready");
+            assert_eq!(router.reserved_in_flight(task) as usize, reserved(None));
+            drop(routes);
+            assert_eq!(router.reserved_in_flight(task), 0);
+            let again = [router.route(task), router.route(task)];
+            assert!(again
+                .iter()
+                .all(|r| r.as_ref().unwrap().kind() == RouteKind::Reserved));
         });
     }
 }
