@@ -199,12 +199,17 @@ impl Live {
     }
 
     /// The reserved half of `task`'s state (this state's key), made under placement `seed`
-    /// the first time, counting the first `slots` slots of a range (clamped to `8..=`
+    /// the first time, counting the first `slots()` slots of a range (clamped to `8..=`
     /// [`RESERVED_TRACKED`], rounded up to a multiple of 8): two allocations per reserved
     /// task, none after.
-    pub(crate) fn reserved(&self, task: TaskId, seed: u64, slots: u32) -> &ReservedLive {
+    pub(crate) fn reserved(
+        &self,
+        task: TaskId,
+        seed: u64,
+        slots: impl FnOnce() -> u32,
+    ) -> &ReservedLive {
         self.reserved.get_or_init(|| {
-            let slots = slots.clamp(8, RESERVED_TRACKED).next_multiple_of(8);
+            let slots = slots().clamp(8, RESERVED_TRACKED).next_multiple_of(8);
             Box::new(ReservedLive {
                 start: hash::reserved_start(seed, task),
                 origin: AtomicU32::new(0),
@@ -1150,7 +1155,7 @@ mod tests {
     #[test]
     fn busy_reports_go_stale() {
         let live = Live::new(0, F, S);
-        let live = live.reserved(TaskId::new(0), 0, 1);
+        let live = live.reserved(TaskId::new(0), 0, || 1);
         assert_eq!(live.busy(S, S), None);
         live.report_busy(250, S);
         assert_eq!(live.busy(2 * S, S), Some(250));

@@ -67,6 +67,15 @@ impl Permit {
         entered
     }
 
+    /// Takes over the count of this reserved call that the caller added on slot `rel` of its
+    /// range (`None`: counted on no slot). The permit is fresh: counted nowhere before.
+    pub(crate) fn counted_on(&mut self, rel: Option<u32>) {
+        debug_assert!(self.reserved && !self.is_tracked());
+        if let Some(rel) = rel {
+            self.slot = rel as u16;
+        }
+    }
+
     /// Takes this call off the slot it is counted on, if any.
     pub(crate) fn untrack(&mut self) {
         if self.is_tracked() {

@@ -179,7 +179,11 @@ impl<C: Clock> RouterBuilder<C> {
         let snapshot = Snapshot {
             generation: 1,
             health,
-            loads: Arc::new(Loads::new(ring.len() as u32)),
+            loads: Arc::new(Loads::new(
+                ring.len() as u32,
+                config.load_bound,
+                config.load_floor,
+            )),
             ring: Arc::new(ring),
             reservations,
             settings: Settings::of(config),

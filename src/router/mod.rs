@@ -158,21 +158,27 @@ impl<C: Clock> Router<C> {
                 return None; // admitted only with both
             };
             let len = snap.reserved_len(res);
-            let mut permit = Permit::adopt(Arc::clone(&live), true);
-            let reserved = snap.reserved_of(&live, task);
+            let mut permit = Permit::adopt(live, true);
             let own = within_share
                 .then(|| OwnShare::new(snap.settings.frontends, res, task, len))
                 .flatten();
-            let slot = match own {
-                // Where this frontend's own environments are free, first fit.
-                Some(own) => snap.fit_reserved(&mut permit, reserved, own),
-                // Past the own share, in proportion to every slot's environments.
-                None => {
-                    let cursor = reserved.cursor.fetch_add(1, Relaxed);
-                    snap.assigner.reserved_slot(res.environments(), len, cursor)
+            let (slot, counted) = {
+                let reserved = permit.live().reserved_if_made()?; // made by `admit`
+                match own {
+                    // Where this frontend's own environments are free, first fit.
+                    Some(own) => snap.fit_reserved(reserved, own),
+                    // Past the own share, in proportion to every slot's environments.
+                    None => {
+                        let cursor = reserved.cursor.fetch_add(1, Relaxed);
+                        let slot = snap.assigner.reserved_slot(res.environments(), len, cursor);
+                        (slot, None)
+                    }
                 }
             };
-            let at = snap.pick_slot(reserved.arc_start(), len, slot)?;
+            // The permit owns the slot's count from here on, whatever happens next.
+            permit.counted_on(counted);
+            let start = permit.live().reserved_if_made()?.arc_start();
+            let at = snap.pick_slot(start, len, slot)?;
             bump(&tallies.reserved);
             return Some(Route::new(admission.kind(), ids, snap.seat(at), permit));
         }

@@ -10,7 +10,6 @@ use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
 use crate::live::{ArcStart, Fresh, Live, ReservedLive, TRACKED};
-use crate::permit::Permit;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
 use crate::route::Seat;
@@ -124,21 +123,35 @@ impl OwnShare {
     }
 }
 
-/// Host-reported load per ring index, with their running total so that the mean is O(1).
+/// Host-reported load per ring index, with their running total so that the mean is O(1),
+/// and the cap of [`Pick::Pack`]'s load bound that the total gives, so that a route reads it
+/// in one load.
 #[derive(Debug)]
 pub(crate) struct Loads {
     each: Box<[AtomicU32]>,
     /// The sum of `each`: every report adds its difference from the value it replaced, so
     /// the differences telescope to the sum whatever the order of concurrent reports.
     total: AtomicU64,
+    /// [`Loads::cap`] as of the latest report ([`NO_CAP`]: none).
+    cap: AtomicU32,
+    /// `ε` and the floor of the bound ([`RouterConfig::load_bound`] and
+    /// [`RouterConfig::load_floor`]).
+    bound: f32,
+    floor: u32,
 }
 
+/// [`Loads::cap`] when there is no bound.
+const NO_CAP: u32 = u32::MAX;
+
 impl Loads {
-    /// `n` managers, none reported (load 0).
-    pub(crate) fn new(n: u32) -> Self {
+    /// `n` managers, none reported (load 0), bounded by `ε` `bound` and `floor`.
+    pub(crate) fn new(n: u32, bound: f32, floor: u32) -> Self {
         Self {
             each: (0..n).map(|_| AtomicU32::new(0)).collect(),
             total: AtomicU64::new(0),
+            cap: AtomicU32::new(NO_CAP),
+            bound,
+            floor,
         }
     }
 
@@ -147,28 +160,39 @@ impl Loads {
         self.each.get(index as usize).map_or(0, |l| l.load(Relaxed))
     }
 
-    /// Stores `load` as ring index `index`'s and moves the total by the difference. O(1).
+    /// Stores `load` as ring index `index`'s, moves the total by the difference and
+    /// recomputes the cap from the total. O(1).
     pub(crate) fn report(&self, index: u32, load: u32) {
         if let Some(slot) = self.each.get(index as usize) {
             let was = slot.swap(load, Relaxed);
             // Wrapping: a report's difference may be negative, and the total is exact once
             // every report has added its own.
             let delta = u64::from(load).wrapping_sub(u64::from(was));
-            self.total.fetch_add(delta, Relaxed);
+            let total = self.total.fetch_add(delta, Relaxed).wrapping_add(delta);
+            // Concurrent reports may store their caps out of order: the cap is then one
+            // report's difference off until the next report.
+            self.cap.store(self.cap_of(total), Relaxed);
         }
     }
 
-    /// The load at which a member is full: `ceil((1 + ε) × mean)` for `bound` `ε`, and never
-    /// under `floor`; `None` when no load is reported (or the bound is infinite).
-    pub(crate) fn cap(&self, bound: f32, floor: u32) -> Option<u32> {
-        let total = self.total.load(Relaxed);
-        if total == 0 || self.each.is_empty() || bound.is_infinite() {
-            return None;
+    /// The load at which a member is full, as of the latest report: `ceil((1 + ε) × mean)`
+    /// for `ε` = `bound`, never under `floor`; `None` when no load is reported (or the bound
+    /// is infinite). One relaxed load.
+    pub(crate) fn cap(&self) -> Option<u32> {
+        let cap = self.cap.load(Relaxed);
+        (cap != NO_CAP).then_some(cap)
+    }
+
+    fn cap_of(&self, total: u64) -> u32 {
+        if total == 0 || self.each.is_empty() || self.bound.is_infinite() {
+            return NO_CAP;
         }
         // A total read between the two halves of concurrent reports may be off by one
-        // report's difference (or, wrapped, "negative": huge); the bound saturates.
+        // report's difference (or, wrapped, "negative": huge); the cap saturates below
+        // `NO_CAP`.
         let mean = total as f64 / self.each.len() as f64;
-        Some(((mean * (1.0 + f64::from(bound))).ceil() as u32).max(floor))
+        let cap = (mean * (1.0 + f64::from(self.bound))).ceil() as u32;
+        cap.max(self.floor).min(NO_CAP - 1)
     }
 }
 
@@ -203,10 +227,11 @@ impl Snapshot {
     /// The reserved half of `task`'s live state, made under this snapshot if it has none:
     /// counting as many slots as the task's reserved arc has now.
     pub(crate) fn reserved_of<'a>(&self, live: &'a Live, task: TaskId) -> &'a ReservedLive {
-        let slots = self
-            .reservations
-            .get(task)
-            .map_or(0, |res| self.reserved_len(res));
+        let slots = || {
+            self.reservations
+                .get(task)
+                .map_or(0, |res| self.reserved_len(res))
+        };
         live.reserved(task, self.ring.config().seed, slots)
     }
 
@@ -225,7 +250,11 @@ impl Snapshot {
         }
         let ring = Ring::from_sorted(self.ring.config(), list)?;
         let mut health = HealthMask::all_up(&ring);
-        let loads = Loads::new(ring.len() as u32);
+        let loads = Loads::new(
+            ring.len() as u32,
+            self.settings.load_bound,
+            self.settings.load_floor,
+        );
         for (old, (id, _)) in (0u32..).zip(self.ring.managers()) {
             if let Some(new) = ring.index_of(id) {
                 health.set_index(new, self.health.is_up(old));
@@ -255,7 +284,8 @@ impl Snapshot {
     }
 
     /// The slot of the reserved arc for a Reserved call within this frontend's `own` share,
-    /// counted on `permit` (of `reserved`'s task): the first slot of the share's range, among
+    /// and the slot of the range it is counted on (its count added to `reserved`'s, for the
+    /// call's permit to own), if any: the first slot of the share's range, among
     /// the ones `reserved` counts, where this frontend runs fewer of its calls than it owns
     /// environments; past them, the calls are dealt over the environments of the range's
     /// untracked slots in turn. A call that finds every tracked slot full (only when
@@ -266,10 +296,9 @@ impl Snapshot {
     /// O(1) each.
     pub(crate) fn fit_reserved(
         &self,
-        permit: &mut Permit,
         reserved: &ReservedLive,
         own: OwnShare,
-    ) -> u32 {
+    ) -> (u32, Option<u32>) {
         let first = own.first_slot();
         let span = own.last_slot() - first + 1;
         let tracked = span.min(reserved.tracked());
@@ -277,10 +306,9 @@ impl Snapshot {
         let (from, seen) = reserved.hint(key);
         let from = from.min(tracked);
         let mut rels = (from..tracked).chain(0..from);
-        if let Some(rel) = rels.find(|&rel| permit.try_track_reserved(rel, own.own_on(first + rel)))
-        {
+        if let Some(rel) = rels.find(|&rel| reserved.try_enter_slot(rel, own.own_on(first + rel))) {
             reserved.raise_hint(key, seen, from, rel);
-            return first + rel;
+            return (first + rel, Some(rel));
         }
         let end = own.offset + own.share;
         let from = if span > tracked {
@@ -289,7 +317,7 @@ impl Snapshot {
             own.offset
         };
         let cursor = reserved.cursor.fetch_add(1, Relaxed);
-        own.slot_of(from + cursor % (end - from).max(1))
+        (own.slot_of(from + cursor % (end - from).max(1)), None)
     }
 
     /// The healthy members of arc `(start, len)`, through the start's hint if it has one.
@@ -344,9 +372,7 @@ impl Snapshot {
         let quota = target
             .div_ceil(self.settings.frontends.count().max(1))
             .max(1);
-        let cap = self
-            .loads
-            .cap(self.settings.load_bound, self.settings.load_floor);
+        let cap = self.loads.cap();
         // As bounded loads has it: a member whose load is at the cap takes no more.
         (quota, move |index: u32| {
             cap.is_none_or(|cap| self.loads.get(index) < cap)
