@@ -449,12 +449,50 @@ fn unstamp(v: u64) -> Option<Duration> {
     (v != NONE).then(|| Duration::from_nanos(v - 1))
 }
 
+/// A router's secret key for its in-process tables: one hash of a key (a task or a group)
+/// picks its stripe, in the live map and the reservation table alike, and, turned, its
+/// bucket within the stripe's table. Random per router, so that names chosen offline cannot
+/// pile into one stripe or one bucket chain.
+#[derive(Clone, Debug)]
+pub(crate) struct Keyed(ahash::RandomState);
+
+/// A key hashed under a router's [`Keyed`]: computed once a route, used by every table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hashed(u64);
+
+impl Keyed {
+    /// A new random key (fixed under the interleaving checker).
+    pub(crate) fn new() -> Self {
+        Self(random_key())
+    }
+
+    pub(crate) fn hash(&self, key: u128) -> Hashed {
+        Hashed(self.0.hash_one(key))
+    }
+}
+
+impl Hashed {
+    const STRIPE_BITS: u32 = STRIPES.trailing_zeros();
+
+    /// The stripe, in `0..STRIPES`: the hash's top bits.
+    pub(crate) fn stripe(self) -> usize {
+        (self.0 >> (64 - Self::STRIPE_BITS)) as usize
+    }
+
+    /// The hash a stripe's table files the key under: the stripe's bits turned to the
+    /// bottom, so that the top bits, which the table keeps as each entry's tag, vary within
+    /// a stripe.
+    pub(crate) fn bucket(self) -> u64 {
+        self.0.rotate_left(Self::STRIPE_BITS)
+    }
+}
+
 /// One shard's entries: `(key, state)` in a table whose buckets a sweep walks a slice at a
-/// time, hashed under the shard's own random key.
+/// time, hashed under the map's key.
 #[derive(Debug)]
 struct ShardMap {
     table: HashTable<(u128, Arc<Live>)>,
-    hasher: ahash::RandomState,
+    keyed: Keyed,
     /// The bucket where the sweep driven by inserts goes on.
     hand: usize,
     /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
@@ -462,40 +500,33 @@ struct ShardMap {
     moved: u64,
 }
 
-impl Default for ShardMap {
-    fn default() -> Self {
+impl ShardMap {
+    fn new(keyed: Keyed) -> Self {
         Self {
             table: HashTable::new(),
-            hasher: random_key(),
+            keyed,
             hand: 0,
             moved: 0,
         }
     }
-}
 
-impl ShardMap {
-    fn hash(&self, key: u128) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    fn get(&self, key: u128) -> Option<&Arc<Live>> {
+    /// The state of `key`, hashed `h`.
+    fn get(&self, key: u128, h: Hashed) -> Option<&Arc<Live>> {
         self.table
-            .find(self.hash(key), |&(k, _)| k == key)
+            .find(h.bucket(), |&(k, _)| k == key)
             .map(|(_, live)| live)
     }
 
-    /// Adds `key`, which is absent.
-    fn insert(&mut self, key: u128, live: Arc<Live>) {
+    /// Adds `key`, hashed `h`, which is absent.
+    fn insert(&mut self, key: u128, h: Hashed, live: Arc<Live>) {
         // With no room left the table rehashes (in place or into a larger one), which moves
         // entries; with room it only fills a slot.
         if self.table.capacity() == self.table.len() {
             self.moved += 1;
         }
-        let hasher = &self.hasher;
+        let keyed = &self.keyed;
         self.table
-            .insert_unique(hasher.hash_one(key), (key, live), |&(k, _)| {
-                hasher.hash_one(k)
-            });
+            .insert_unique(h.bucket(), (key, live), |&(k, _)| keyed.hash(k).bucket());
     }
 
     /// Looks at the buckets `from..from + budget` (those that exist) and evicts their idle
@@ -535,15 +566,15 @@ impl ShardMap {
     fn shrink_if_sparse(&mut self) {
         if self.table.capacity() > 4 * self.table.len() {
             self.moved += 1;
-            let hasher = &self.hasher;
+            let keyed = &self.keyed;
             self.table
-                .shrink_to(2 * self.table.len(), |&(k, _)| hasher.hash_one(k));
+                .shrink_to(2 * self.table.len(), |&(k, _)| keyed.hash(k).bucket());
         }
     }
 }
 
 /// One stripe: its map and event tallies on their own cache lines, away from other stripes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct Shard {
     map: RwLock<ShardMap>,
@@ -551,8 +582,15 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    /// The live state of `key` (a key of this shard), made fresh under `fresh` if absent;
-    /// marks it used.
+    fn new(keyed: Keyed) -> Self {
+        Self {
+            map: RwLock::new(ShardMap::new(keyed)),
+            tallies: Tallies::default(),
+        }
+    }
+
+    /// The live state of `key` (a key of this shard, hashed `h`), made fresh under `fresh`
+    /// if absent; marks it used.
     ///
     /// A read lock and no clock read on the warm path; a write lock and a clock read when
     /// the key is new, and then, once the shard holds [`FIRST_SWEEP`] entries (and until that
@@ -561,17 +599,18 @@ impl Shard {
     pub(crate) fn get_or_insert(
         &self,
         key: u128,
+        h: Hashed,
         fresh: Fresh,
         ttl: Duration,
         clock: &impl Fn() -> Duration,
     ) -> Arc<Live> {
-        let found = self.map.read().get(key).cloned();
+        let found = self.map.read().get(key, h).cloned();
         if let Some(live) = found {
             live.touch();
             return live;
         }
         let mut guard = self.map.write();
-        if let Some(live) = guard.get(key) {
+        if let Some(live) = guard.get(key, h) {
             live.touch();
             return Arc::clone(live);
         }
@@ -590,7 +629,7 @@ impl Shard {
             self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
         }
         let live = Arc::new(Live::new(key, fresh, now));
-        guard.insert(key, Arc::clone(&live));
+        guard.insert(key, h, Arc::clone(&live));
         live
     }
 
@@ -636,24 +675,21 @@ pub(crate) struct LiveTotals {
     pub(crate) unreserved: u64,
 }
 
-/// The sharded live map. A key's shard is chosen under a random key of this map's own, so
-/// that names chosen offline cannot pile into one shard.
+/// The sharded live map. A key's shard and bucket are chosen under the router's secret
+/// [`Keyed`], so that names chosen offline cannot pile into one shard.
 #[derive(Debug)]
 pub(crate) struct LiveMap {
     shards: Box<[Shard]>,
-    keyed: ahash::RandomState,
+    keyed: Keyed,
 }
 
 impl Default for LiveMap {
     fn default() -> Self {
-        Self {
-            shards: (0..STRIPES).map(|_| Shard::default()).collect(),
-            keyed: random_key(),
-        }
+        Self::new(Keyed::new())
     }
 }
 
-/// A random key for a shard's table or for the choice of shard, drawn per map.
+/// A random key for the router's tables, drawn per router.
 #[cfg(not(arcroute_loom))]
 fn random_key() -> ahash::RandomState {
     ahash::RandomState::new()
@@ -670,18 +706,38 @@ fn random_key() -> ahash::RandomState {
 }
 
 impl LiveMap {
+    /// An empty map keyed by `keyed`.
+    pub(crate) fn new(keyed: Keyed) -> Self {
+        Self {
+            shards: (0..STRIPES).map(|_| Shard::new(keyed.clone())).collect(),
+            keyed,
+        }
+    }
+
+    /// The key this map hashes under.
+    pub(crate) fn keyed(&self) -> &Keyed {
+        &self.keyed
+    }
+
     /// The shard of `key`, in `0..STRIPES`, under this map's secret key.
+    #[cfg(test)]
     pub(crate) fn stripe_of(&self, key: u128) -> usize {
-        (self.keyed.hash_one(key) >> (64 - STRIPES.trailing_zeros())) as usize
+        self.keyed.hash(key).stripe()
+    }
+
+    /// The shard of a key hashed `h`.
+    pub(crate) fn shard_at(&self, h: Hashed) -> &Shard {
+        &self.shards[h.stripe()]
     }
 
     pub(crate) fn shard(&self, key: u128) -> &Shard {
-        &self.shards[self.stripe_of(key)]
+        self.shard_at(self.keyed.hash(key))
     }
 
     /// Live state of `key` if present, without touching it.
     pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
-        self.shard(key).map.read().get(key).cloned()
+        let h = self.keyed.hash(key);
+        self.shard_at(h).map.read().get(key, h).cloned()
     }
 
     /// Removes every entry with no permit out that went unused for more than `ttl`, one
@@ -728,18 +784,16 @@ mod loom_lock {
     pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
 
     impl<T> RwLock<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::RwLock::new(value))
+        }
+
         pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
             self.0.read().expect("a shard lock is never poisoned")
         }
 
         pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
             self.0.write().expect("a shard lock is never poisoned")
-        }
-    }
-
-    impl<T: Default> Default for RwLock<T> {
-        fn default() -> Self {
-            Self(loom::sync::RwLock::new(T::default()))
         }
     }
 
@@ -977,6 +1031,20 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    impl LiveMap {
+        /// [`Shard::get_or_insert`] on `key`'s shard.
+        fn touch_or_make(
+            &self,
+            key: u128,
+            fresh: Fresh,
+            ttl: Duration,
+            clock: &impl Fn() -> Duration,
+        ) -> Arc<Live> {
+            let h = self.keyed.hash(key);
+            self.shard_at(h).get_or_insert(key, h, fresh, ttl, clock)
+        }
+    }
     const F: Fresh = Fresh {
         seed: 0,
         arc_len: 1,
@@ -985,9 +1053,9 @@ mod tests {
     #[test]
     fn evicts_only_idle_entries_without_holders() {
         let map = LiveMap::default();
-        let held = map.shard(1).get_or_insert(1, F, S, &|| S);
-        drop(map.shard(2).get_or_insert(2, F, S, &|| S));
-        drop(map.shard(3).get_or_insert(3, F, S, &|| 10 * S));
+        let held = map.touch_or_make(1, F, S, &|| S);
+        drop(map.touch_or_make(2, F, S, &|| S));
+        drop(map.touch_or_make(3, F, S, &|| 10 * S));
         assert_eq!(
             map.evict_idle(S, &|| 10 * S),
             1,
@@ -1002,12 +1070,9 @@ mod tests {
     #[test]
     fn a_use_counts_from_the_sweep_that_sees_it() {
         let map = LiveMap::default();
-        drop(map.shard(1).get_or_insert(1, F, S, &|| S));
+        drop(map.touch_or_make(1, F, S, &|| S));
         // Used again at some unknown time: the sweep at 10 s keeps it and dates the use 10 s.
-        drop(
-            map.shard(1)
-                .get_or_insert(1, F, S, &|| unreachable!("warm: no clock")),
-        );
+        drop(map.touch_or_make(1, F, S, &|| unreachable!("warm: no clock")));
         assert_eq!(map.evict_idle(S, &|| 10 * S), 0);
         assert_eq!(map.evict_idle(S, &|| 11 * S), 0, "idle exactly ttl: kept");
         assert_eq!(map.evict_idle(S, &|| 11 * S + Duration::from_nanos(1)), 1);
@@ -1027,7 +1092,7 @@ mod tests {
         let map = LiveMap::default();
         let old = keys_in_shard_of_zero(&map, FIRST_SWEEP);
         for &k in &old {
-            drop(map.shard(k).get_or_insert(k, F, S, &|| S));
+            drop(map.touch_or_make(k, F, S, &|| S));
         }
         let shard = map.shard(0);
         let buckets = shard.map.read().table.num_buckets();
@@ -1039,7 +1104,7 @@ mod tests {
             .collect();
         for (i, &k) in new.iter().enumerate() {
             let before = shard.map.read().table.len();
-            drop(shard.get_or_insert(k, F, S, &|| 10 * S));
+            drop(map.touch_or_make(k, F, S, &|| 10 * S));
             let after = shard.map.read().table.len();
             assert!(
                 before + 1 - after <= INSERT_SWEEP,
@@ -1059,7 +1124,7 @@ mod tests {
         let keys = keys_in_shard_of_zero(&map, 3 * SWEEP_SLICE);
         let mut held = Vec::new();
         for (i, &k) in keys.iter().enumerate() {
-            let live = map.shard(k).get_or_insert(k, F, S, &|| S);
+            let live = map.touch_or_make(k, F, S, &|| S);
             if i % 7 == 0 {
                 held.push(live);
             }
@@ -1091,7 +1156,7 @@ mod tests {
         let mut per = [0usize; STRIPES];
         for &k in &piled {
             per[a.stripe_of(k)] += 1;
-            drop(a.shard(k).get_or_insert(k, F, S, &|| S));
+            drop(a.touch_or_make(k, F, S, &|| S));
         }
         // 64 a shard on average; far from 4096 in one.
         assert!(per.iter().all(|&n| (16..=160).contains(&n)), "{per:?}");

@@ -1,10 +1,11 @@
 //! Reservations and the table that holds them inside a snapshot.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::live::STRIPES;
+use hashbrown::HashTable;
+
+use crate::live::{Hashed, Keyed, STRIPES};
 use crate::{Error, TaskId};
 
 /// Reserved capacity of one task.
@@ -115,17 +116,18 @@ impl ReservationChange {
 
 const SHARDS: usize = STRIPES;
 
-type Map = HashMap<TaskId, Reservation, ahash::RandomState>;
+type Map = HashTable<(TaskId, Reservation)>;
 
 /// Copy-on-write table sharded 64 ways, so that changing one reservation copies one shard
-/// (about n/64 entries), not the whole table. A task's shard is chosen under a random key of
-/// the table's own (kept by every table made from it), so that names chosen offline cannot
-/// pile into one shard and make each change copy them all.
+/// (about n/64 entries), not the whole table. A task's shard and bucket are chosen under the
+/// router's secret key (kept by every table made from it; the live map's too, so that a
+/// route hashes its task once for both), so that names chosen offline cannot pile into one
+/// shard and make each change copy them all.
 #[derive(Clone)]
 pub(crate) struct ReservationTable {
     shards: Arc<[Arc<Map>]>,
     len: usize,
-    keyed: ahash::RandomState,
+    keyed: Keyed,
 }
 
 impl fmt::Debug for ReservationTable {
@@ -136,20 +138,26 @@ impl fmt::Debug for ReservationTable {
     }
 }
 
-impl Default for ReservationTable {
-    fn default() -> Self {
-        let empty = Arc::new(Map::default());
+impl ReservationTable {
+    /// An empty table keyed by `keyed`.
+    pub(crate) fn new(keyed: Keyed) -> Self {
+        let empty = Arc::new(Map::new());
         Self {
             shards: (0..SHARDS).map(|_| Arc::clone(&empty)).collect(),
             len: 0,
-            keyed: ahash::RandomState::new(),
+            keyed,
         }
     }
-}
 
-impl ReservationTable {
     pub(crate) fn get(&self, task: TaskId) -> Option<Reservation> {
-        self.shards[self.shard_of(task)].get(&task).copied()
+        self.get_hashed(task, self.keyed.hash(task.get()))
+    }
+
+    /// The reservation of `task`, hashed `h` under this table's key (the router's).
+    pub(crate) fn get_hashed(&self, task: TaskId, h: Hashed) -> Option<Reservation> {
+        self.shards[h.stripe()]
+            .find(h.bucket(), |&(t, _)| t == task)
+            .map(|&(_, r)| r)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -165,9 +173,7 @@ impl ReservationTable {
 
     /// Every reservation, in no particular order. O(n).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, Reservation)> + '_ {
-        self.shards
-            .iter()
-            .flat_map(|shard| shard.iter().map(|(&task, &r)| (task, r)))
+        self.shards.iter().flat_map(|shard| shard.iter().copied())
     }
 
     /// The table with `task` set to `value` (`None` removes it), or `None` if that changes
@@ -198,10 +204,15 @@ impl ReservationTable {
     ) -> Result<Option<Self>, E> {
         let mut shards: Option<Vec<Arc<Map>>> = None;
         let mut len = self.len;
+        let keyed = &self.keyed;
+        let rehash = |&(t, _): &(TaskId, Reservation)| keyed.hash(t.get()).bucket();
         for (task, change) in changes {
-            let index = self.shard_of(task);
+            let h = keyed.hash(task.get());
+            let (index, bucket) = (h.stripe(), h.bucket());
             let current = shards.as_ref().map_or(&self.shards[..], |s| &s[..]);
-            let old = current[index].get(&task).copied();
+            let old = current[index]
+                .find(bucket, |&(t, _)| t == task)
+                .map(|&(_, r)| r);
             let value = next(old, change)?.filter(|r| *r != Reservation::default());
             if old == value {
                 continue;
@@ -209,9 +220,18 @@ impl ReservationTable {
             let shards = shards.get_or_insert_with(|| self.shards.to_vec());
             // Copies the shard the first time only: after that this table holds its one count.
             let shard = Arc::make_mut(&mut shards[index]);
-            match value {
-                Some(r) => len += usize::from(shard.insert(task, r).is_none()),
-                None => len -= usize::from(shard.remove(&task).is_some()),
+            let entry = shard.entry(bucket, |&(t, _)| t == task, rehash);
+            match (entry, value) {
+                (hashbrown::hash_table::Entry::Occupied(mut e), Some(r)) => e.get_mut().1 = r,
+                (hashbrown::hash_table::Entry::Vacant(e), Some(r)) => {
+                    e.insert((task, r));
+                    len += 1;
+                }
+                (hashbrown::hash_table::Entry::Occupied(e), None) => {
+                    e.remove();
+                    len -= 1;
+                }
+                (hashbrown::hash_table::Entry::Vacant(_), None) => {}
             }
         }
         Ok(shards.map(|shards| Self {
@@ -221,8 +241,9 @@ impl ReservationTable {
         }))
     }
 
+    #[cfg(test)]
     fn shard_of(&self, task: TaskId) -> usize {
-        (self.keyed.hash_one(task.get()) >> (64 - SHARDS.trailing_zeros())) as usize
+        self.keyed.hash(task.get()).stripe()
     }
 }
 
@@ -232,7 +253,7 @@ mod tests {
 
     #[test]
     fn copy_on_write_keeps_the_old_table() {
-        let t = ReservationTable::default();
+        let t = ReservationTable::new(Keyed::new());
         let a = TaskId::new(1);
         let t1 = t.with(a, Some(Reservation::new(5, 0))).unwrap();
         assert_eq!(t.get(a), None);
@@ -250,7 +271,7 @@ mod tests {
     #[test]
     fn bulk_changes_copy_on_write_and_count() {
         let (a, b, c) = (TaskId::new(1), TaskId::new(2), TaskId::new(3));
-        let t = ReservationTable::default()
+        let t = ReservationTable::new(Keyed::new())
             .with_all([
                 (a, Some(Reservation::new(1, 0))),
                 (b, Some(Reservation::new(2, 2))),
@@ -288,7 +309,7 @@ mod tests {
 
     #[test]
     fn sequential_ids_spread_over_shards() {
-        let t = ReservationTable::default();
+        let t = ReservationTable::new(Keyed::new());
         let mut used = [false; SHARDS];
         for i in 0..1000u128 {
             used[t.shard_of(TaskId::new(i))] = true;
@@ -298,7 +319,7 @@ mod tests {
 
     #[test]
     fn ids_piled_into_one_unkeyed_stripe_spread_over_shards() {
-        let t = ReservationTable::default();
+        let t = ReservationTable::new(Keyed::new());
         let mut per = [0usize; SHARDS];
         let piled = (0u128..)
             .filter(|&k| crate::live::stripe(k) == 0)
@@ -312,7 +333,7 @@ mod tests {
 
     #[test]
     fn an_empty_reservation_is_none() {
-        let t = ReservationTable::default();
+        let t = ReservationTable::new(Keyed::new());
         let a = TaskId::new(1);
         assert!(t.with(a, Some(Reservation::default())).is_none());
         let t1 = t.with(a, Some(Reservation::new(0, 2))).unwrap();

@@ -13,7 +13,7 @@ use crate::clock::{Clock, MonotonicClock};
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::LiveMap;
+use crate::live::{Keyed, LiveMap};
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{check_count, Ring};
 use crate::Error;
@@ -173,9 +173,12 @@ impl<C: Clock> RouterBuilder<C> {
                 health.set_index(index, manager.healthy);
             }
         }
-        let reservations = ReservationTable::default()
+        // One secret key for the router's tables: a route hashes its task once for both.
+        let keyed = Keyed::new();
+        let empty = ReservationTable::new(keyed.clone());
+        let reservations = empty
             .with_all(reserved.into_iter().map(|(task, r)| (task, Some(r))))
-            .unwrap_or_default();
+            .unwrap_or(empty);
         let snapshot = Snapshot {
             generation: 1,
             health,
@@ -193,7 +196,7 @@ impl<C: Clock> RouterBuilder<C> {
         Ok(Router {
             snapshot: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(()),
-            live: LiveMap::default(),
+            live: LiveMap::new(keyed),
             origin: self.clock.now(),
             clock: self.clock,
         })

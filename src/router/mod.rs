@@ -17,7 +17,7 @@ use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
 use crate::id::{GroupId, ManagerId, TaskId};
-use crate::live::{AtomicU32, Live, LiveMap, ReservedLive, Shard};
+use crate::live::{AtomicU32, Hashed, Live, LiveMap, ReservedLive};
 use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
@@ -132,7 +132,9 @@ impl<C: Clock> Router<C> {
         group: GroupId,
         mut recent: Option<&mut Recent>,
     ) -> Option<Route> {
-        let shard = self.live.shard(task.get());
+        // One hash of the task, under the router's key, finds it in every table.
+        let hashed = self.live.keyed().hash(task.get());
+        let shard = self.live.shard_at(hashed);
         let tallies = &shard.tallies;
         if snap.healthy() == 0 {
             bump(&tallies.no_manager);
@@ -140,11 +142,11 @@ impl<C: Clock> Router<C> {
         }
         // Read only where a rule needs the time; a warm route usually does not.
         let now = || self.clock.now();
-        let reservation = snap.reservations.get(task);
+        let reservation = snap.reservations.get_hashed(task, hashed);
         let own_group = group.get() == task.get();
         // An unreserved task routed in another group needs no state of its own.
         let task_live = (reservation.is_some() || own_group)
-            .then(|| self.live_in(shard, task.get(), snap, &now, recent.as_deref_mut()));
+            .then(|| self.live_in(task.get(), hashed, snap, &now, recent.as_deref_mut()));
         let (admission, within_share) = match (reservation, &task_live) {
             (Some(res), Some(live)) => {
                 let reserved = snap.reserved_of(live, task);
@@ -184,13 +186,10 @@ impl<C: Clock> Router<C> {
         }
         let group_live = match task_live {
             Some(live) if own_group => live,
-            _ => self.live_in(
-                self.live.shard(group.get()),
-                group.get(),
-                snap,
-                &now,
-                recent,
-            ),
+            _ => {
+                let key = group.get();
+                self.live_in(key, self.live.keyed().hash(key), snap, &now, recent)
+            }
         };
         let (permit, at) = self.place_unreserved(snap, group_live, &now, tallies, None)?;
         bump(match admission {
@@ -235,17 +234,18 @@ impl<C: Clock> Router<C> {
         (admission, held < claim.share)
     }
 
-    /// The live state of `key` (of `shard`), made under `snap` if it has none, through a
+    /// The live state of `key` (hashed `h`), made under `snap` if it has none, through a
     /// handle's cache where there is one.
     fn live_in(
         &self,
-        shard: &Shard,
         key: u128,
+        h: Hashed,
         snap: &Snapshot,
         now: &impl Fn() -> Duration,
         recent: Option<&mut Recent>,
     ) -> Arc<Live> {
-        let make = || shard.get_or_insert(key, snap.fresh(), snap.settings.idle_ttl, now);
+        let shard = self.live.shard_at(h);
+        let make = || shard.get_or_insert(key, h, snap.fresh(), snap.settings.idle_ttl, now);
         match recent {
             Some(recent) => recent.get_or_insert_with(key, make),
             None => make(),
@@ -254,7 +254,7 @@ impl<C: Clock> Router<C> {
 
     /// The live state of `key`, made under `snap` if it has none.
     fn live_of(&self, key: u128, snap: &Snapshot, now: &impl Fn() -> Duration) -> Arc<Live> {
-        self.live_in(self.live.shard(key), key, snap, now, None)
+        self.live_in(key, self.live.keyed().hash(key), snap, now, None)
     }
 
     /// `now` as host reports store it: since the router was built.
