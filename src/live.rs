@@ -85,7 +85,7 @@ pub(crate) struct ArcStart<'a> {
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
 ///
-/// 72 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
+/// 80 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
 /// the first reserved route or host report that needs it.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -112,6 +112,14 @@ pub(crate) struct Live {
     /// saturate (65,536 calls on one slot from one frontend), which can only misplace calls,
     /// never lose a count.
     slots: [AtomicU16; TRACKED as usize],
+    /// Tracked slots whose manager throttled one of this frontend's calls of the group (a
+    /// bit each, low 8 bits), and the group's cursor when the first of them did (high 32
+    /// bits): [`Pick::Pack`](crate::Pick::Pack) passes them over until a call of this
+    /// frontend there ends, or the group has taken enough calls since to refill its tracked
+    /// members (see [`Live::full_slots`]). A throttle says a manager is full now, whatever
+    /// Pack's counts say (a large function fills a manager's memory before its quota): the
+    /// next calls go where there is room instead of each paying a throttle there.
+    full: AtomicU64,
     /// The reserved half, for a task that has needed one: made once, kept until the state is
     /// evicted.
     reserved: OnceLock<Box<ReservedLive>>,
@@ -194,6 +202,7 @@ impl Live {
             below_since: AtomicU64::new(NONE),
             last_seen: AtomicU64::new(seen(now)),
             slots: Default::default(),
+            full: AtomicU64::new(0),
             reserved: OnceLock::new(),
         }
     }
@@ -252,7 +261,47 @@ impl Live {
     pub(crate) fn exit_slot(&self, slot: u32) {
         if let Some(count) = self.slots.get(slot as usize) {
             count.fetch_sub(1, Release);
+            // A call that ends frees room on its manager: worth trying there again.
+            let bit = 1u64 << slot;
+            if self.full.load(Relaxed) & bit != 0 {
+                self.full.fetch_and(!bit, Relaxed);
+            }
         }
+    }
+
+    /// Marks tracked `slot` full: its manager throttled a call of this group. The marks date
+    /// from the group's cursor when the first of them was set. A mark lost to a racing one
+    /// costs one more throttle there, nothing else.
+    pub(crate) fn mark_full(&self, slot: u32) {
+        if slot < TRACKED {
+            let was = self.full.load(Relaxed);
+            let since = if was & 0xff == 0 {
+                u64::from(self.cursor()) << 32
+            } else {
+                was & !0xff
+            };
+            let marked = since | (was & 0xff) | 1 << slot;
+            let _ = self.full.compare_exchange(was, marked, Relaxed, Relaxed);
+        }
+    }
+
+    /// The tracked slots marked full (a bit each) as of the group's `cursor`: none once the
+    /// group has taken `window` calls since the first mark, which clears them.
+    pub(crate) fn full_slots(&self, cursor: u32, window: u32) -> u8 {
+        let full = self.full.load(Relaxed);
+        if full & 0xff == 0 {
+            return 0;
+        }
+        if cursor.wrapping_sub((full >> 32) as u32) >= window {
+            let _ = self.full.compare_exchange(full, 0, Relaxed, Relaxed);
+            return 0;
+        }
+        full as u8
+    }
+
+    /// The group's cursor now: the calls it has taken, wrapping.
+    pub(crate) fn cursor(&self) -> u32 {
+        (self.unreserved.load(Relaxed) >> 32) as u32
     }
 
     /// The start of this group's unreserved arc, with its ring-index hint.
@@ -1211,9 +1260,9 @@ mod tests {
     fn live_state_stays_small() {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 40 bytes of
         // the unreserved count, cursor, arc state and use mark, 16 of per-slot unreserved
-        // counts and 16 for the reserved half; a reserved task's half is 64 more, and a byte
+        // counts, 8 of full marks and 16 for the reserved half; a reserved task's half is 64 more, and a byte
         // a counted slot.
-        assert_eq!(std::mem::size_of::<Live>(), 72);
+        assert_eq!(std::mem::size_of::<Live>(), 80);
         assert_eq!(std::mem::size_of::<ReservedLive>(), 64);
     }
 

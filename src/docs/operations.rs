@@ -68,7 +68,7 @@
 //!   slot is full) per slot looked at, from a hint past the slots found full before (O(1)
 //!   while the free places are where it points; at most every counted slot, up to 1,024),
 //!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
-//!   Live state is 72 bytes a task (88 with its `Arc`); a task that holds a reservation adds
+//!   Live state is 80 bytes a task (96 with its `Arc`); a task that holds a reservation adds
 //!   a reserved half of 64 bytes and a byte per slot its reserved arc had when the half was
 //!   made (at least 8, at most 1,024), made on its first reserved route or host report.
 //! - **Throttles** probe the next manager after the call's slot, past the arc if need be,

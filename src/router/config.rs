@@ -48,10 +48,17 @@ pub enum Pick {
     /// frontend runs fewest calls, or, when all are at it, to the first manager past the arc
     /// (as bounded loads walks on), without widening the arc.
     ///
+    /// A member whose manager threw one of this frontend's calls of the group back (a
+    /// throttle) is passed over, whatever its count, until one of this frontend's calls
+    /// there ends or this frontend has placed `8 × quota` more of the group's calls: a
+    /// throttle says a manager is full now (a large function fills its memory before its
+    /// quota), and the next calls go where there is room instead of each paying a throttle.
+    ///
     /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
     /// them, and at most 8 further), a relaxed load of each one's count and reported load,
     /// and an atomic add and
-    /// subtract on the chosen slot's count per call. Live state holds 16 bytes of counts.
+    /// subtract on the chosen slot's count per call. Live state holds 16 bytes of counts and 8
+    /// of marks.
     /// (Reserved calls are placed by their own rule, whatever the pick: see
     /// [`docs::frontends`](crate::docs::frontends).)
     #[default]

@@ -88,7 +88,10 @@ impl<C: Clock> Router<C> {
         match next {
             Some(next) => {
                 if route.permit.is_tracked() {
+                    let full = route.slot;
                     route.permit.track(next.0);
+                    // After the move: its leaving the slot is no call ending there.
+                    route.permit.live().mark_full(full);
                 }
                 route.advance(snap.seat(next));
                 true

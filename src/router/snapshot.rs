@@ -123,6 +123,11 @@ impl OwnShare {
     }
 }
 
+/// Whether `slot` is among the tracked slots marked in `full` (see [`Live::full_slots`]).
+fn marked(full: u8, slot: u32) -> bool {
+    slot < TRACKED && full & (1 << slot) != 0
+}
+
 /// Host-reported load per ring index, with their running total so that the mean is O(1),
 /// and the cap of [`Pick::Pack`]'s load bound that the total gives, so that a route reads it
 /// in one load.
@@ -379,6 +384,13 @@ impl Snapshot {
         })
     }
 
+    /// This frontend's calls of a group after which the members that threw its calls back
+    /// are tried again: as many as it puts on the tracked members when it fills them
+    /// ([`TRACKED`] × its quota), about one refill of them by this frontend.
+    fn full_window(&self) -> u32 {
+        TRACKED.saturating_mul(self.fit_rule().0)
+    }
+
     /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled goes
     /// next: the next tracked member after it that Pack would fill (this frontend under its
     /// quota there, the member under the cap), since the members packed around a full one
@@ -390,12 +402,13 @@ impl Snapshot {
         let tracked = live.arc_state().len.min(TRACKED);
         if slot + 1 < tracked {
             let (quota, within) = self.fit_rule();
+            let full = live.full_slots(live.cursor(), self.full_window());
             let members = (0..tracked)
                 .zip(self.walk(start, tracked))
                 .skip(slot as usize + 1);
-            let fit = members
-                .into_iter()
-                .find(|&(s, index)| u32::from(live.slot_load(s)) < quota && within(index));
+            let fit = members.into_iter().find(|&(s, index)| {
+                !marked(full, s) && u32::from(live.slot_load(s)) < quota && within(index)
+            });
             if fit.is_some() {
                 return fit;
             }
@@ -408,12 +421,15 @@ impl Snapshot {
     /// chosen slot.
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let (quota, within) = self.fit_rule();
+        // Members that throttled this frontend's calls lately are full, whatever the counts.
+        let full = live.full_slots(cursor, self.full_window());
+        let within = |slot: u32, index: u32| !marked(full, slot) && within(index);
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);
         // The member within the bound with this frontend's fewest calls, for a full arc.
         let mut fewest: Option<(u16, u32, u32)> = None;
         for (slot, index) in (0..tracked).zip(members.by_ref()) {
-            if !within(index) {
+            if !within(slot, index) {
                 continue;
             }
             let count = live.slot_load(slot);
@@ -429,14 +445,14 @@ impl Snapshot {
             // to the next within the bound, up to [`TRACKED`] further.
             let past = cursor % (len - tracked);
             let turn = (tracked + past, members.nth(past as usize)?);
-            if within(turn.1) {
+            if within(turn.0, turn.1) {
                 return Some(turn);
             }
             let further = (len - turn.0 - 1).min(TRACKED);
             let next = (turn.0 + 1..).zip(members.take(further as usize));
             return Some(
                 next.into_iter()
-                    .find(|&(_, index)| within(index))
+                    .find(|&(s, index)| within(s, index))
                     .unwrap_or(turn),
             );
         }

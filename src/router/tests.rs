@@ -570,13 +570,16 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
     assert!(r.on_throttle(&mut again[0]));
     assert_eq!(again[0].slot(), 2);
     assert_eq!(slot_loads(&r, t), [7, 8, 6, 0, 0, 0, 0, 0]);
-    // With no room left on the tracked members after it, the manager after the slot.
+    // Slot 0 threw the call back: it is full, whatever the counts say, so the next calls
+    // pass it over (to slot 2, then, with no member under its quota, to the fewest).
     let mut full: Vec<Route> = (0..3).map(|_| r.route(t).unwrap()).collect();
-    assert_eq!(slot_loads(&r, t), [8, 8, 8, 0, 0, 0, 0, 0]);
-    assert_eq!(r.unreserved_arc(t.into()).len(), 3);
-    assert!(r.on_throttle(&mut full[0]));
-    assert_eq!(full[0].slot(), 1);
     assert_eq!(slot_loads(&r, t), [7, 9, 8, 0, 0, 0, 0, 0]);
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3);
+    // From the arc's last member, the manager after it, past the arc.
+    assert_eq!(full[0].slot(), 2);
+    assert!(r.on_throttle(&mut full[0]));
+    assert_eq!(full[0].slot(), 3);
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3, "the arc stays");
     again.append(&mut full);
     held.append(&mut again);
     // Every count goes back to 0 with the last permit, across a membership change too.
@@ -671,6 +674,42 @@ fn the_load_floor_keeps_lightly_loaded_members() {
     assert_eq!(r.route(t).unwrap().slot(), 0);
     r.report_load(ring[0], 26).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 1);
+}
+
+#[test]
+fn a_member_that_throttled_is_passed_over_until_a_call_there_ends_or_the_window_closes() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("large");
+    // 12 calls: 8 on slot 0, 4 on slot 1 (an arc of 2).
+    let mut held: Vec<Route> = (0..12).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(slot_loads(&r, t)[..2], [8, 4]);
+    // Slot 1's manager is full at 4 (a large function fills its memory first): a throttle
+    // moves the call on, and marks slot 1.
+    let i = held.iter().position(|h| h.slot() == 1).unwrap();
+    assert!(r.on_throttle(&mut held[i]));
+    assert_ne!(held[i].slot(), 1);
+    assert_eq!(slot_loads(&r, t)[1], 3);
+    // The next calls pass slot 1 over, though its count is under the quota.
+    let next = r.route(t).unwrap();
+    assert_ne!(next.slot(), 1);
+    held.push(next);
+    // A call of this frontend on slot 1 ends: room there, so it is tried again.
+    let j = held.iter().position(|h| h.slot() == 1).unwrap();
+    drop(held.remove(j));
+    let back = r.route(t).unwrap();
+    assert_eq!(back.slot(), 1);
+    held.push(back);
+    // Marked again, it stays passed over until this frontend has taken 8 × 8 calls of the
+    // group since (the tracked members times its quota).
+    let k = held.iter().position(|h| h.slot() == 1).unwrap();
+    assert!(r.on_throttle(&mut held[k]));
+    for _ in 0..63 {
+        drop(r.route(t).unwrap());
+    }
+    assert_ne!(r.route(t).unwrap().slot(), 1, "63 calls later");
+    assert_eq!(r.route(t).unwrap().slot(), 1, "the window closed");
+    drop(held);
+    assert_eq!(slot_loads(&r, t), [0; 8]);
 }
 
 #[test]

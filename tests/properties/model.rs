@@ -110,6 +110,9 @@ struct LiveModel {
     cursor: u32,
     reserved_cursor: u32,
     arc: ArcState,
+    /// Tracked slots that threw a call back (a bit each), and the cursor at the first mark.
+    full: u8,
+    full_since: u32,
 }
 
 struct Harness {
@@ -214,13 +217,18 @@ impl Harness {
     fn pack_slot(&self, t: usize, len: u32, cursor: u32) -> u32 {
         let on = |slot: u32| self.unreserved_on(t, slot);
         let tracked = len.min(8);
-        if let Some(slot) = (0..tracked).find(|&s| on(s) < 2) {
+        let open = |s: &u32| !self.marked(t, *s);
+        if let Some(slot) = (0..tracked).filter(open).find(|&s| on(s) < 2) {
             return slot;
         }
         if len > tracked {
             return tracked + cursor % (len - tracked);
         }
-        (0..tracked).min_by_key(|&s| (on(s), s)).unwrap()
+        // All marked: the first manager past the arc.
+        (0..tracked)
+            .filter(open)
+            .min_by_key(|&s| (on(s), s))
+            .unwrap_or(len % self.healthy())
     }
 
     /// Held unreserved and spillover calls of group `t` on `slot`.
@@ -342,6 +350,29 @@ impl Harness {
         c
     }
 
+    /// The marks of members that threw `t`'s calls back, cleared once the group has taken 8
+    /// × 2 (tracked members × target) calls since the first, as of `cursor`.
+    fn expire_full(&mut self, t: usize, cursor: u32) {
+        let live = self.live.get_mut(&t).unwrap();
+        if live.full != 0 && cursor.wrapping_sub(live.full_since) >= 16 {
+            live.full = 0;
+        }
+    }
+
+    fn marked(&self, t: usize, slot: u32) -> bool {
+        slot < 8 && self.live.get(&t).is_some_and(|l| l.full & (1 << slot) != 0)
+    }
+
+    /// A held route ends (or leaves its slot): an unreserved call counted on a tracked slot
+    /// clears that slot's mark.
+    fn unmark(&mut self, t: usize, kind: RouteKind, slot: u32) {
+        if kind != RouteKind::Reserved && slot < 8 {
+            if let Some(live) = self.live.get_mut(&t) {
+                live.full &= !(1 << slot);
+            }
+        }
+    }
+
     fn expect_manager(&self, start: u64, len: u32, slot: u32) -> ManagerId {
         let ring = self.router.ring();
         ring.nth_in_arc(start, len, slot, &self.mask(&ring))
@@ -366,6 +397,8 @@ impl Harness {
             used: false,
             cursor: 0,
             reserved_cursor: 0,
+            full: 0,
+            full_since: 0,
             arc: ArcState {
                 len: 1,
                 below_since: None,
@@ -410,24 +443,31 @@ impl Harness {
                 "arc sized for its load"
             );
             let cursor = self.next_cursor(t);
+            self.expire_full(t, cursor);
             let slot = self.pack_slot(t, len, cursor);
             (ring.unreserved_start(id.into()), len, slot)
         };
-        assert!(slot < len);
+        // Past the arc only when every member threw calls back (its next manager).
+        assert!(slot < len || (expected_kind != RouteKind::Reserved && slot < healthy));
         assert_eq!(
             route.slot(),
             slot,
             "the packed (or reserved round-robin) slot"
         );
-        assert_eq!(route.manager(), self.expect_manager(start, len, slot));
+        assert_eq!(
+            route.manager(),
+            self.expect_manager(start, len.max(slot + 1), slot)
+        );
         if expected_kind == RouteKind::Reserved {
             let arc = self.router.reserved_arc(id);
             assert_eq!(arc.len() as u32, len);
             assert_eq!(arc[slot as usize].manager, route.manager());
         } else {
             let arc = self.router.unreserved_arc(id.into());
-            assert_eq!(arc.len() as u32, len);
-            assert_eq!(arc[slot as usize], route.manager());
+            assert_eq!(arc.len() as u32, len, "the arc stays, even past it");
+            if slot < len {
+                assert_eq!(arc[slot as usize], route.manager());
+            }
         }
 
         self.routes[kind_index(expected_kind)] += 1;
@@ -504,10 +544,11 @@ impl Harness {
             let start = ring.unreserved_start(id.into());
             let len = self.resize(t, load);
             let cursor = self.next_cursor(t);
+            self.expire_full(t, cursor);
             let mut s = self.pack_slot(t, len, cursor);
             // Never back onto the manager that throttled it: it probes the next manager,
             // past the arc if need be, without widening the arc.
-            if self.expect_manager(start, len, s) == manager {
+            if self.expect_manager(start, len.max(s + 1), s) == manager {
                 s = (s + 1) % healthy;
             }
             self.spilled_on_throttle += 1;
@@ -517,9 +558,22 @@ impl Harness {
             // The next tracked slot after its own that Pack would fill, else the next manager
             // after its slot, past the arc if need be; the arc stays.
             let tracked = self.live[&t].arc.len.min(8).min(healthy);
+            let now = self.live[&t].cursor;
+            if slot + 1 < tracked {
+                self.expire_full(t, now);
+            }
             let s = (slot + 1..tracked)
-                .find(|&s| self.unreserved_on(t, s) < 2)
+                .find(|&s| !self.marked(t, s) && self.unreserved_on(t, s) < 2)
                 .unwrap_or((slot + 1) % healthy);
+            // The call leaves its slot (clearing its mark), and marks it full.
+            if slot < 8 {
+                self.unmark(t, kind, slot);
+                let live = self.live.get_mut(&t).unwrap();
+                if live.full == 0 {
+                    live.full_since = now;
+                }
+                live.full |= 1 << slot;
+            }
             (ring.unreserved_start(id.into()), s + 1, s)
         };
         let expected_kind = if retry.is_some() {
@@ -565,10 +619,19 @@ impl Harness {
             Op::Route(t) => self.route(t),
             Op::Drop(i) => {
                 if !self.held.is_empty() {
-                    self.held.swap_remove(i.index(self.held.len()));
+                    let h = self.held.swap_remove(i.index(self.held.len()));
+                    self.unmark(h.task, h.route.kind(), h.route.slot());
                 }
             }
-            Op::DropTask(t) => self.held.retain(|h| h.task != t),
+            Op::DropTask(t) => {
+                let (gone, kept) = std::mem::take(&mut self.held)
+                    .into_iter()
+                    .partition(|h| h.task == t);
+                self.held = kept;
+                for h in gone {
+                    self.unmark(h.task, h.route.kind(), h.route.slot());
+                }
+            }
             Op::Throttle(i) => {
                 if !self.held.is_empty() {
                     self.throttle(i.index(self.held.len()));
