@@ -55,10 +55,16 @@ pub(crate) const TRACKED: u32 = 8;
 
 /// The most slots of this frontend's range of a reserved arc whose Reserved calls in flight a
 /// reserved task's live state counts, a byte each: enough for a share of 16,384 environments
-/// at the default 16 a manager. The reserved half counts as many as its reserved arc had
-/// slots when it was made (at least 8, in steps of 8); a range past them is dealt over by
-/// turn, uncounted.
+/// at the default 16 a manager. The counts come in pages of [`PAGE`] slots, each made the
+/// first time a call is counted on one of its slots, so a task pays for the range it uses,
+/// however its reservation grows; a range past them is dealt over by turn, uncounted.
 pub(crate) const RESERVED_TRACKED: u32 = 1024;
+
+/// Slots a page of reserved counts holds.
+const PAGE: u32 = 64;
+
+/// One page of reserved counts.
+type Page = [AtomicU8; PAGE as usize];
 
 /// The most Reserved calls of one task a frontend counts on one tracked slot: half the
 /// `u8` count's range, so that racing calls cannot wrap it.
@@ -126,8 +132,8 @@ pub(crate) struct Live {
 }
 
 /// The live state only a reserved task needs: its reserved arc's start, its Reserved calls
-/// in flight, and the host's reports about them. 64 bytes and a byte per counted slot of its
-/// reserved arc, made once per reserved task.
+/// in flight, and the host's reports about them. 304 bytes, and 64 a page of slot counts its
+/// range reaches, made once per reserved task.
 #[derive(Debug)]
 pub(crate) struct ReservedLive {
     /// The reserved arc's start under the router's seed.
@@ -153,7 +159,7 @@ pub(crate) struct ReservedLive {
     /// on each slot and by [`RESERVED_ROOM`] (a slot holding more of this frontend's
     /// environments counts as full there). Each permit takes back exactly what it added, so
     /// the counts return to 0 with the last permit.
-    slots: Box<[AtomicU8]>,
+    slots: [OnceLock<Box<Page>>; (RESERVED_TRACKED / PAGE) as usize],
     /// The lowest slot of `slots` that may have a place free (low 32 bits), for the range
     /// whose [`ReservedLive::hint`] key is in the high 32 bits: a search of that range starts
     /// there. Lowered by every call that ends below it, raised by the search that found the
@@ -208,17 +214,10 @@ impl Live {
     }
 
     /// The reserved half of `task`'s state (this state's key), made under placement `seed`
-    /// the first time, counting the first `slots()` slots of a range (clamped to `8..=`
-    /// [`RESERVED_TRACKED`], rounded up to a multiple of 8): two allocations per reserved
-    /// task, none after.
-    pub(crate) fn reserved(
-        &self,
-        task: TaskId,
-        seed: u64,
-        slots: impl FnOnce() -> u32,
-    ) -> &ReservedLive {
+    /// the first time: one allocation per reserved task, and one per page of slot counts
+    /// its range reaches ([`RESERVED_TRACKED`]).
+    pub(crate) fn reserved(&self, task: TaskId, seed: u64) -> &ReservedLive {
         self.reserved.get_or_init(|| {
-            let slots = slots().clamp(8, RESERVED_TRACKED).next_multiple_of(8);
             Box::new(ReservedLive {
                 start: hash::reserved_start(seed, task),
                 origin: AtomicU32::new(0),
@@ -226,7 +225,7 @@ impl Live {
                 cursor: AtomicU32::new(0),
                 busy: AtomicU64::new(0),
                 others: AtomicU64::new(0),
-                slots: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+                slots: Default::default(),
                 hint: AtomicU64::new(0),
             })
         })
@@ -272,15 +271,18 @@ impl Live {
     /// Marks tracked `slot` full: its manager throttled a call of this group. The marks date
     /// from the group's cursor when the first of them was set. A mark lost to a racing one
     /// costs one more throttle there, nothing else.
-    pub(crate) fn mark_full(&self, slot: u32) {
+    pub(crate) fn mark_full(&self, slot: u32, window: u32) {
         if slot < TRACKED {
             let was = self.full.load(Relaxed);
-            let since = if was & 0xff == 0 {
-                u64::from(self.cursor()) << 32
+            let cursor = self.cursor();
+            // Marks past their window start afresh, from now.
+            let since = if was & 0xff == 0 || expired(cursor, was, window) {
+                u64::from(cursor) << 32
             } else {
                 was & !0xff
             };
-            let marked = since | (was & 0xff) | 1 << slot;
+            let was_marks = if since == was & !0xff { was & 0xff } else { 0 };
+            let marked = since | was_marks | 1 << slot;
             let _ = self.full.compare_exchange(was, marked, Relaxed, Relaxed);
         }
     }
@@ -292,7 +294,7 @@ impl Live {
         if full & 0xff == 0 {
             return 0;
         }
-        if cursor.wrapping_sub((full >> 32) as u32) >= window {
+        if expired(cursor, full, window) {
             let _ = self.full.compare_exchange(full, 0, Relaxed, Relaxed);
             return 0;
         }
@@ -385,9 +387,13 @@ impl ReservedLive {
     /// untracked one).
     #[cfg(test)]
     pub(crate) fn slot_load(&self, rel: u32) -> u8 {
-        self.slots
-            .get(rel as usize)
-            .map_or(0, |count| count.load(Relaxed))
+        self.count_of(rel).map_or(0, |count| count.load(Relaxed))
+    }
+
+    /// The count of slot `rel`, if its page was made.
+    fn count_of(&self, rel: u32) -> Option<&AtomicU8> {
+        let page = self.slots.get((rel / PAGE) as usize)?.get()?;
+        Some(&page[(rel % PAGE) as usize])
     }
 
     /// Counts one more Reserved call on slot `rel` of the range if it holds fewer than `room`
@@ -397,10 +403,15 @@ impl ReservedLive {
     /// 128 of them at once on one slot, and could only misplace calls until they end, never
     /// lose a count.
     pub(crate) fn try_enter_slot(&self, rel: u32, room: u32) -> bool {
-        let Some(count) = self.slots.get(rel as usize) else {
+        let room = room.min(RESERVED_ROOM);
+        if room == 0 {
+            return false;
+        }
+        let Some(page) = self.slots.get((rel / PAGE) as usize) else {
             return false;
         };
-        let room = room.min(RESERVED_ROOM);
+        let page = page.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU8::new(0))));
+        let count = &page[(rel % PAGE) as usize];
         if u32::from(count.load(Relaxed)) >= room {
             return false;
         }
@@ -413,7 +424,7 @@ impl ReservedLive {
 
     /// Ends one call counted by [`ReservedLive::try_enter_slot`] on `rel`.
     pub(crate) fn exit_slot(&self, rel: u32) {
-        if let Some(count) = self.slots.get(rel as usize) {
+        if let Some(count) = self.count_of(rel) {
             count.fetch_sub(1, Release);
             let hint = self.hint.load(Relaxed);
             if rel < hint as u32 {
@@ -423,9 +434,9 @@ impl ReservedLive {
         }
     }
 
-    /// Slots counted.
+    /// Slots counted, from the range's first.
     pub(crate) fn tracked(&self) -> u32 {
-        self.slots.len() as u32
+        RESERVED_TRACKED
     }
 
     /// Where a search for a free slot of the range keyed `key` starts: `(slot, what to hand
@@ -440,12 +451,13 @@ impl ReservedLive {
         (from, hint)
     }
 
-    /// A search of the range keyed `key` from `from` (as [`ReservedLive::hint`] gave it with
-    /// `seen`) found the slots before `to` full: start the next one at `to`, unless a call
-    /// that ended meanwhile moved the start.
-    pub(crate) fn raise_hint(&self, key: u32, seen: u64, from: u32, to: u32) {
+    /// A search of the range keyed `key` (from where [`ReservedLive::hint`] said, with
+    /// `seen`) took slot `to`, the slots it passed being full: start the next one at `to`
+    /// (lower when the search wrapped round), unless a call that ended meanwhile moved the
+    /// start.
+    pub(crate) fn raise_hint(&self, key: u32, seen: u64, to: u32) {
         let next = u64::from(key) << 32 | u64::from(to);
-        if next != seen && (to > from || (seen >> 32) as u32 != key) {
+        if next != seen {
             let _ = self.hint.compare_exchange(seen, next, Relaxed, Relaxed);
         }
     }
@@ -479,6 +491,14 @@ impl ReservedLive {
     pub(crate) fn others(&self, now: Duration, ttl: Duration) -> Option<u32> {
         Report::fresh(self.others.load(Relaxed), now, ttl)
     }
+}
+
+/// Whether the full marks in `full` are `window` or more calls old at `cursor`. A cursor
+/// older than the marks (a route that took its turn before a throttle marked them) reads
+/// as young, not as wrapped round.
+fn expired(cursor: u32, full: u64, window: u32) -> bool {
+    let age = cursor.wrapping_sub((full >> 32) as u32);
+    (age as i32) >= 0 && age >= window
 }
 
 fn stamp(t: Duration) -> u64 {
@@ -528,11 +548,12 @@ impl Hashed {
         (self.0 >> (64 - Self::STRIPE_BITS)) as usize
     }
 
-    /// The hash a stripe's table files the key under: the stripe's bits turned to the
-    /// bottom, so that the top bits, which the table keeps as each entry's tag, vary within
-    /// a stripe.
+    /// The hash a stripe's table files the key under: the halves swapped, so that both the
+    /// low bits, which pick the first bucket of a probe, and the top bits, which the table
+    /// keeps as each entry's tag, vary within a stripe (the stripe's own bits land in the
+    /// middle, unused below 2^26 buckets).
     pub(crate) fn bucket(self) -> u64 {
-        self.0.rotate_left(Self::STRIPE_BITS)
+        self.0.rotate_left(32)
     }
 }
 
@@ -732,6 +753,7 @@ pub(crate) struct LiveMap {
     keyed: Keyed,
 }
 
+#[cfg(test)]
 impl Default for LiveMap {
     fn default() -> Self {
         Self::new(Keyed::new())
@@ -1260,16 +1282,17 @@ mod tests {
     fn live_state_stays_small() {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 40 bytes of
         // the unreserved count, cursor, arc state and use mark, 16 of per-slot unreserved
-        // counts, 8 of full marks and 16 for the reserved half; a reserved task's half is 64 more, and a byte
-        // a counted slot.
+        // counts, 8 of full marks and 16 for the reserved half; a reserved task's half is 304
+        // more (48 of counts, cursor, reports and hint, 256 of page pointers), and 64 a page
+        // of slot counts it reaches.
         assert_eq!(std::mem::size_of::<Live>(), 80);
-        assert_eq!(std::mem::size_of::<ReservedLive>(), 64);
+        assert_eq!(std::mem::size_of::<ReservedLive>(), 304);
     }
 
     #[test]
     fn busy_reports_go_stale() {
         let live = Live::new(0, F, S);
-        let live = live.reserved(TaskId::new(0), 0, || 1);
+        let live = live.reserved(TaskId::new(0), 0);
         assert_eq!(live.busy(S, S), None);
         live.report_busy(250, S);
         assert_eq!(live.busy(2 * S, S), Some(250));

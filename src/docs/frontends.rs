@@ -69,10 +69,10 @@
 //!    the call on.
 //! 3. **First fit.** A call within the share takes the first slot of its range on which
 //!    this frontend runs fewer Reserved calls than it owns environments there. Live state
-//!    counts them for as many slots of the range as the reserved arc had when the task's
-//!    reserved state was made (from the range's first slot; 8 to 1,024 slots; at most 128
-//!    calls a slot, a slot owning more counts as full there); past them, calls are dealt in
-//!    turn over the environments of the range's later slots. With one frontend this is plain
+//!    counts them for the range's first 1,024 slots (in pages of 64, each made when a call is
+//!    first counted in it; at most 128 calls a slot, a slot owning more counts as full
+//!    there); past them, calls are dealt in turn over the environments of the range's later
+//!    slots. With one frontend this is plain
 //!    first fit over the reserved arc; with `F`, all frontends together never put more calls
 //!    on a slot than the environments placed there
 //!    ([`Router::reserved_arc`](crate::Router::reserved_arc)) on the slots they track, so a

@@ -69,11 +69,14 @@
 //!   while the free places are where it points; at most every counted slot, up to 1,024),
 //!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
 //!   Live state is 80 bytes a task (96 with its `Arc`); a task that holds a reservation adds
-//!   a reserved half of 64 bytes and a byte per slot its reserved arc had when the half was
-//!   made (at least 8, at most 1,024), made on its first reserved route or host report.
-//! - **Throttles** probe the next manager after the call's slot, past the arc if need be,
-//!   and never widen the arc; a run of throttles walks as far as it probes, at most one
-//!   attempt per healthy manager. Arcs shrink, once load has stayed under the lower threshold
+//!   a reserved half of 304 bytes, made on its first reserved route or host report, and 64
+//!   bytes a page of 64 slot counts its range reaches (at most 16 pages: 1,024 slots), each
+//!   made by the first call counted in it: the one allocation a warm reserved route can
+//!   make, at most 16 times in a task's life.
+//! - **Throttles** move a call to the next member Pack would fill (marking the one it left
+//!   full), else to the manager after its slot, past the arc if need be, and never widen the
+//!   arc; a run of throttles walks as far as it probes, at most as many moves as healthy
+//!   managers less one. Arcs shrink, once load has stayed under the lower threshold
 //!   for `shrink_delay`, straight to what the load needs.
 //! - **An outage costs milliseconds a call, not microseconds.** With `h` of N managers
 //!   healthy, an arc walks past every down manager's points to the nearest healthy one: about

@@ -83,7 +83,9 @@ pub struct RouterConfig {
     /// 0). Default 0.25, the factor 1.25 the bounded-loads deployments use; at least 0,
     /// `f32::INFINITY` turns the bound off. With no load reported there is no bound.
     ///
-    /// The bound is never below [`RouterConfig::load_floor`].
+    /// The cap is never under [`RouterConfig::load_floor`]. With ε = 0 a member at the mean
+    /// is at its cap: on a fleet of equal loads (and no floor above them) every member is,
+    /// and calls go to the manager past the arc; keep ε above 0.
     pub load_bound: f32,
     /// The cap of [`RouterConfig::load_bound`] is never under this: a member whose reported
     /// load is below it is never passed over, whatever the mean (default 0: the bound is the

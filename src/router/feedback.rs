@@ -22,17 +22,24 @@ impl<C: Clock> Router<C> {
     /// been moved as many times as one less than the number of healthy managers (so at most
     /// one attempt per healthy manager in all), or when none is healthy.
     ///
-    /// A reserved call tries the next managers of its reserved arc that hold environments,
-    /// then spills over to its group's unreserved arc (never back onto the manager that just
-    /// throttled it: that call probes the next manager instead). A reserved call counted on a
-    /// slot of this frontend's share takes its count along where the new slot is one of the
-    /// share's tracked slots with a place free, and gives it back otherwise (see
-    /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover
-    /// call probes the next manager after its slot, past the arc's end if need be, so each
-    /// move meets a manager it has not tried. A throttle never widens the arc: it says one
-    /// manager is full now, not that the group needs more managers for good, and arcs that
-    /// widened on throttles spread hot groups over nearly every manager; the arc's length
-    /// follows the load alone. O(log P + k) as [`Router::route`], k the slot probed.
+    /// A reserved call counted on a slot of this frontend's share moves, with its count, to
+    /// the next slot of the share with a place free by this frontend's counts; with none (or
+    /// for a call counted on no slot) it walks on to the next slot of the reserved arc that
+    /// holds environments, uncounted; once it has been throttled twice, the next throttle
+    /// spills it over to its group's unreserved arc (never back onto the manager that just
+    /// throttled it: that call probes the next manager instead), so that with the usual
+    /// budget of three retries its last try is a spill (see
+    /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover call placed
+    /// by [`Pick::Pack`](crate::Pick::Pack) moves to the next of the arc's first 8 members
+    /// that Pack would fill, and marks the one it left full (passed over by the group's
+    /// next calls until a call there ends); with none, and under the other picks, it probes
+    /// the manager after its slot, past the arc's end if need be. Each move goes to another
+    /// manager than the one that threw the call back; a long run that wraps past the last
+    /// healthy manager after Pack skipped full members may come back to one it tried, and
+    /// the bound above still ends it. A throttle never widens the arc: it says one manager
+    /// is full now, not that the group needs more managers for good, and arcs that widened on
+    /// throttles spread hot groups over nearly every manager; the arc's length follows the
+    /// load alone. O(log P + k) as [`Router::route`], k the slot probed.
     ///
     /// # Examples
     /// ```
@@ -91,7 +98,7 @@ impl<C: Clock> Router<C> {
                     let full = route.slot;
                     route.permit.track(next.0);
                     // After the move: its leaving the slot is no call ending there.
-                    route.permit.live().mark_full(full);
+                    route.permit.live().mark_full(full, snap.full_window());
                 }
                 route.advance(snap.seat(next));
                 true
@@ -116,7 +123,7 @@ impl<C: Clock> Router<C> {
         let live = std::sync::Arc::clone(route.permit.live());
         let reserved = snap.reserved_of(&live, route.task);
         let start = reserved.arc_start();
-        if route.permit.is_tracked() {
+        if route.permit.is_tracked() && route.tries < RESERVED_RETRIES {
             let own = OwnShare::new(snap.settings.frontends, res, route.task, len);
             let refit = own.and_then(|own| {
                 let first = own.first_slot();

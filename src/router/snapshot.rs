@@ -175,8 +175,13 @@ impl Loads {
             let delta = u64::from(load).wrapping_sub(u64::from(was));
             let total = self.total.fetch_add(delta, Relaxed).wrapping_add(delta);
             // Concurrent reports may store their caps out of order: the cap is then one
-            // report's difference off until the next report.
-            self.cap.store(self.cap_of(total), Relaxed);
+            // report's difference off until the next report. A total no set of loads can
+            // reach (a negative difference added before the positive one it follows,
+            // wrapped) stores nothing.
+            let most = self.each.len() as u64 * u64::from(u32::MAX);
+            if total <= most {
+                self.cap.store(self.cap_of(total), Relaxed);
+            }
         }
     }
 
@@ -229,15 +234,10 @@ impl Snapshot {
         self.health.healthy_count()
     }
 
-    /// The reserved half of `task`'s live state, made under this snapshot if it has none:
-    /// counting as many slots as the task's reserved arc has now.
+    /// The reserved half of `task`'s live state, made under this snapshot's seed if it has
+    /// none.
     pub(crate) fn reserved_of<'a>(&self, live: &'a Live, task: TaskId) -> &'a ReservedLive {
-        let slots = || {
-            self.reservations
-                .get(task)
-                .map_or(0, |res| self.reserved_len(res))
-        };
-        live.reserved(task, self.ring.config().seed, slots)
+        live.reserved(task, self.ring.config().seed)
     }
 
     /// Managers in the reserved arc of a task with reservation `res`.
@@ -312,7 +312,7 @@ impl Snapshot {
         let from = from.min(tracked);
         let mut rels = (from..tracked).chain(0..from);
         if let Some(rel) = rels.find(|&rel| reserved.try_enter_slot(rel, own.own_on(first + rel))) {
-            reserved.raise_hint(key, seen, from, rel);
+            reserved.raise_hint(key, seen, rel);
             return (first + rel, Some(rel));
         }
         let end = own.offset + own.share;
@@ -387,7 +387,7 @@ impl Snapshot {
     /// This frontend's calls of a group after which the members that threw its calls back
     /// are tried again: as many as it puts on the tracked members when it fills them
     /// ([`TRACKED`] × its quota), about one refill of them by this frontend.
-    fn full_window(&self) -> u32 {
+    pub(crate) fn full_window(&self) -> u32 {
         TRACKED.saturating_mul(self.fit_rule().0)
     }
 

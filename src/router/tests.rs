@@ -867,6 +867,34 @@ fn reserved_counts_return_to_zero_across_changes() {
 }
 
 #[test]
+fn a_reservation_that_grows_after_its_first_route_is_counted_whole() {
+    // First routed with 4 environments (2 slots), then grown to 600 (300 slots): the new
+    // range's slots are counted too, so calls fill it exactly and refill what ends.
+    let clock = ManualClock::new();
+    let mut config = RouterConfig::default();
+    config.assign.reserved_per_manager = std::num::NonZeroU32::new(2).unwrap();
+    let r = router_with(400, config, &clock);
+    let t = TaskId::new(9);
+    r.put_reservation(t, Reservation::new(4, 4));
+    drop(r.route(t).unwrap());
+    r.put_reservation(t, Reservation::new(600, 600));
+    let mut held: Vec<Route> = (0..600).map(|_| r.route(t).unwrap()).collect();
+    assert!(held.iter().all(|h| h.kind() == RouteKind::Reserved));
+    let on = |held: &[Route], slot: u32| held.iter().filter(|h| h.slot() == slot).count();
+    assert!((0..300).all(|slot| on(&held, slot) == 2));
+    held.retain(|h| h.slot() != 290);
+    held.extend((0..2).map(|_| r.route(t).unwrap()));
+    assert_eq!(on(&held, 290), 2);
+    drop(held);
+    let live = r.live.get(t.get()).expect("live state");
+    let reserved = live.reserved_if_made().expect("a reserved half");
+    assert!(
+        (0..1024).all(|s| reserved.slot_load(s) == 0),
+        "every count back to 0"
+    );
+}
+
+#[test]
 fn a_share_over_many_slots_refills_the_slot_whose_calls_ended() {
     // 600 environments at 2 a manager: 300 slots, the whole share this frontend's. Every
     // slot is counted (up to `RESERVED_TRACKED`), so calls that end free their slot's

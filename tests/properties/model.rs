@@ -279,14 +279,14 @@ impl Harness {
             .count() as u32
     }
 
-    /// The model of a Reserved call's slot with one frontend: the first of the first 64 slots
+    /// The model of a Reserved call's slot with one frontend: the first of the counted slots
     /// where fewer of its held calls are counted than it owns environments (at most 128);
     /// past them (or with none free), dealt in turn over the environments of the untracked
     /// slots (or of the whole share). `(slot, counted on)`.
     fn reserved_fit(&mut self, t: usize, len: u32) -> (u32, Option<u32>) {
         let own = self.own_environments(t, len);
         let span = own.len() as u32;
-        let tracked = span.min(64);
+        let tracked = span.min(1024);
         if let Some(rel) = (0..tracked).find(|&r| self.reserved_on(t, r) < own[r as usize].min(128))
         {
             return (rel, Some(rel));
@@ -310,14 +310,15 @@ impl Harness {
     }
 
     /// Where a throttle from `slot` moves a Reserved route counted on a slot of its range:
-    /// the next of the first 64 slots holding its own environments with one of them free of
+    /// the next of the slots holding its own environments (all counted: the model's ranges are
+    /// small) with one of them free of
     /// its other calls, if any.
     fn reserved_move(&self, t: usize, len: u32, slot: u32) -> Option<u32> {
         if !self.reservations.contains_key(&t) {
             return None;
         }
         let own = self.own_environments(t, len);
-        let end = (own.len() as u32).min(64);
+        let end = (own.len() as u32).min(1024);
         (slot + 1..end).find(|&s| self.reserved_on(t, s) < own[s as usize].min(128))
     }
 
@@ -527,7 +528,7 @@ impl Harness {
             .get(&t)
             .map_or(0, |r| reserved.min(r.environments()));
         let refit = match (kind, h.reserved_rel) {
-            (RouteKind::Reserved, Some(_)) => self.reserved_move(t, reserved, slot),
+            (RouteKind::Reserved, Some(_)) if tries < 2 => self.reserved_move(t, reserved, slot),
             _ => None,
         };
         let walk = (kind == RouteKind::Reserved && tries < 2 && tries + 1 < usable)
@@ -559,9 +560,7 @@ impl Harness {
             // after its slot, past the arc if need be; the arc stays.
             let tracked = self.live[&t].arc.len.min(8).min(healthy);
             let now = self.live[&t].cursor;
-            if slot + 1 < tracked {
-                self.expire_full(t, now);
-            }
+            self.expire_full(t, now);
             let s = (slot + 1..tracked)
                 .find(|&s| !self.marked(t, s) && self.unreserved_on(t, s) < 2)
                 .unwrap_or((slot + 1) % healthy);
