@@ -90,8 +90,10 @@
 //! [`Router::on_throttle`](crate::Router::on_throttle) moves a reserved call counted in its
 //! range to the range's next slot with a place free by the counts, its count with it; with
 //! none (or for a call counted on no slot), to the next slot that holds environments,
-//! uncounted, until the call has been throttled twice; the next throttle spills it over, so
-//! that with the usual budget of three retries its last try is the unreserved arc. A change
+//! uncounted, while the call has been throttled fewer than twice; the next throttle spills it
+//! over, so that with the usual budget of three retries a call that walks has its last try on
+//! the unreserved arc (refits within the range, each where the counts say a place is free,
+//! are not bounded so). A change
 //! of `ready`, `limit` or the fleet moves the ranges under calls in flight: those stay
 //! counted where they were (relative to the range's first slot), which can misplace the
 //! next calls until they end, never lose a count.

@@ -11,9 +11,11 @@ use crate::Error;
 #[cfg(doc)]
 use crate::{Counting, Pick, RouterConfig};
 
-/// Throttles a Reserved call takes on its reserved arc before the next one spills it over:
-/// with the retry budget most hosts give a call (3), its last try is a spill, which an
-/// unreserved arc with room takes, rather than another reserved manager that may be as busy.
+/// Throttles after which a Reserved call that no longer refits its own range spills over at
+/// the next: with the retry budget most hosts give a call (3), its last try is then a spill,
+/// which an unreserved arc with room takes, rather than another reserved manager that may be
+/// as busy. Refits within the range are not bounded by it: each goes to a slot where this
+/// frontend's counts say one of its environments is free.
 const RESERVED_RETRIES: u32 = 2;
 
 impl<C: Clock> Router<C> {
@@ -25,10 +27,11 @@ impl<C: Clock> Router<C> {
     /// A reserved call counted on a slot of this frontend's share moves, with its count, to
     /// the next slot of the share with a place free by this frontend's counts; with none (or
     /// for a call counted on no slot) it walks on to the next slot of the reserved arc that
-    /// holds environments, uncounted; once it has been throttled twice, the next throttle
-    /// spills it over to its group's unreserved arc (never back onto the manager that just
-    /// throttled it: that call probes the next manager instead), so that with the usual
-    /// budget of three retries its last try is a spill (see
+    /// holds environments, uncounted, while it has been throttled fewer than twice, and the
+    /// next throttle spills it over to its group's unreserved arc (never back onto the
+    /// manager that just throttled it: that call probes the next manager instead). A call
+    /// that walks rather than refits thus spends at most two of the usual three retries on
+    /// reserved managers, and its last try is a spill (see
     /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover call placed
     /// by [`Pick::Pack`](crate::Pick::Pack) moves to the next of the arc's first 8 members
     /// that Pack would fill, and marks the one it left full (passed over by the group's
@@ -123,7 +126,7 @@ impl<C: Clock> Router<C> {
         let live = std::sync::Arc::clone(route.permit.live());
         let reserved = snap.reserved_of(&live, route.task);
         let start = reserved.arc_start();
-        if route.permit.is_tracked() && route.tries < RESERVED_RETRIES {
+        if route.permit.is_tracked() {
             let own = OwnShare::new(snap.settings.frontends, res, route.task, len);
             let refit = own.and_then(|own| {
                 let first = own.first_slot();

@@ -528,7 +528,7 @@ impl Harness {
             .get(&t)
             .map_or(0, |r| reserved.min(r.environments()));
         let refit = match (kind, h.reserved_rel) {
-            (RouteKind::Reserved, Some(_)) if tries < 2 => self.reserved_move(t, reserved, slot),
+            (RouteKind::Reserved, Some(_)) => self.reserved_move(t, reserved, slot),
             _ => None,
         };
         let walk = (kind == RouteKind::Reserved && tries < 2 && tries + 1 < usable)
