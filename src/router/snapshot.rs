@@ -85,13 +85,16 @@ impl OwnShare {
     /// The slot that holds environment `env` (below `environments`). O(1).
     pub(crate) fn slot_of(self, env: u32) -> u32 {
         let (q, r) = (self.environments / self.len, self.environments % self.len);
-        // The first `r` slots hold `q + 1` each; `q` is not 0 past them.
-        let long = u64::from(q + 1) * u64::from(r);
-        if u64::from(env) < long {
-            env / (q + 1)
+        // The first `r` slots hold `q + 1` each (in u64: `q` may be `u32::MAX`); `q` is not 0
+        // past them.
+        let (q1, env) = (u64::from(q) + 1, u64::from(env));
+        let long = q1 * u64::from(r);
+        let slot = if env < long {
+            env / q1
         } else {
-            r + (env - long as u32) / q.max(1)
-        }
+            u64::from(r) + (env - long) / u64::from(q.max(1))
+        };
+        u32::try_from(slot).unwrap_or(u32::MAX)
     }
 
     /// A key of the range's shape (where it starts, how many environments it holds, how they

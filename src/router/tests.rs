@@ -927,3 +927,27 @@ fn a_share_over_many_slots_refills_the_slot_whose_calls_ended() {
     drop(held);
     assert_eq!(r.stats().in_flight_reserved, 0);
 }
+
+#[test]
+fn a_reservation_of_every_environment_on_one_manager_routes() {
+    // `u32::MAX` environments on one slot: a slot holds `q + 1` of them only in u64.
+    let (r, _) = router(1);
+    let t = TaskId::new(3);
+    r.put_reservation(t, Reservation::new(u32::MAX, u32::MAX));
+    let held: Vec<Route> = (0..3).map(|_| r.route(t).unwrap()).collect();
+    assert!(held
+        .iter()
+        .all(|h| h.kind() == RouteKind::Reserved && h.slot() == 0));
+    let own = OwnShare::new(
+        Frontends::default(),
+        Reservation::new(u32::MAX, u32::MAX),
+        t,
+        3,
+    )
+    .expect("one frontend owns it all");
+    assert_eq!((own.first_slot(), own.last_slot()), (0, 2));
+    assert_eq!(own.slot_of(u32::MAX - 1), 2);
+    assert_eq!(own.own_on(0), u32::MAX / 3);
+    drop(held);
+    assert_eq!(r.stats().in_flight_reserved, 0);
+}
