@@ -441,6 +441,17 @@ mod tests {
     }
 
     #[test]
+    fn idle_pinned_environments_are_counted_until_a_call_takes_one() {
+        let mut f = fleet();
+        assert_eq!(f.pin(0, 0, 3, 0), 3);
+        assert_eq!((f.pinned_idle(0), f.pinned_idle(1)), (3, 0));
+        assert_eq!(f.start_warm(0, 0, 1), Start::Warm { pinned: true });
+        assert_eq!(f.pinned_idle(0), 2);
+        f.finish(0, 0, true, 2);
+        assert_eq!(f.pinned_idle(0), 3);
+    }
+
+    #[test]
     fn warm_within_keep_alive_cold_after() {
         let mut f = fleet();
         assert_eq!(f.start(0, 0, 0, true), Start::Cold);

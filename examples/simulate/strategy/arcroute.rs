@@ -296,6 +296,21 @@ mod tests {
     }
 
     #[test]
+    fn a_manager_full_of_idle_reserved_environments_is_reported_full() {
+        let mut t = Tiny::new(4, 1, &[100.0, 100.0]);
+        let mut s = ArcRoute::new(&t.setup()).unwrap();
+        // Function 0's first member, as its router places the call with no load reported.
+        let home = s.route(0, 0, 0, &t.fleet).unwrap().manager;
+        // Another function's reserved environments fill that manager's cores (16), idle.
+        let cores = t.sim.cores;
+        assert_eq!(t.fleet.pin(home, 1, cores, 0), cores);
+        s.load_report(&t.fleet, 1).unwrap();
+        // The report counts them: the member is at the floor (its cores) and passed over.
+        let next = s.route(0, 0, 2, &t.fleet).unwrap().manager;
+        assert_ne!(next, home);
+    }
+
+    #[test]
     fn the_host_tick_sweeps_idle_live_state_and_routes_do_not() {
         let t = Tiny::new(8, 2, &[100.0]);
         let mut s = ArcRoute::new(&t.setup()).unwrap();
