@@ -53,6 +53,9 @@ pub enum Pick {
     /// there ends or this frontend has placed `8 × quota` more of the group's calls: a
     /// throttle says a manager is full now (a large function fills its memory before its
     /// quota), and the next calls go where there is room instead of each paying a throttle.
+    /// While the fleet's mean load puts the cap past [`RouterConfig::load_floor`] (every
+    /// manager busy), the marks are not followed: a call moved off a full member would only
+    /// evict other groups' warm environments where it lands.
     ///
     /// Costs a walk over at most the first 8 members (plus the walk to the chosen slot past
     /// them, and at most 8 further), a relaxed load of each one's count and reported load,

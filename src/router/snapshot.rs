@@ -394,6 +394,23 @@ impl Snapshot {
         TRACKED.saturating_mul(self.fit_rule().0)
     }
 
+    /// The tracked members of `live`'s arc that Pack passes over as full (a bit each) as of
+    /// the group's `cursor`: those that threw this frontend's calls back lately, whatever the
+    /// counts, while the fleet has room elsewhere. Once the fleet's mean load puts the cap
+    /// past [`RouterConfig::load_floor`] (a manager's cores), a call moved off a full member
+    /// only evicts other groups' warm environments where it lands (at 25 managers on the
+    /// shipped sample that cost more cold starts than it saved rejections), so the marks are
+    /// not followed. With no floor set they always are.
+    fn full_marks(&self, live: &Live, cursor: u32) -> u8 {
+        let floor = self.settings.load_floor;
+        let busy = floor > 0 && self.loads.cap().is_some_and(|cap| cap > floor);
+        if busy {
+            0
+        } else {
+            live.full_slots(cursor, self.full_window())
+        }
+    }
+
     /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled goes
     /// next: the next tracked member after it that Pack would fill (this frontend under its
     /// quota there, the member under the cap), since the members packed around a full one
@@ -405,7 +422,7 @@ impl Snapshot {
         let tracked = live.arc_state().len.min(TRACKED);
         if slot + 1 < tracked {
             let (quota, within) = self.fit_rule();
-            let full = live.full_slots(live.cursor(), self.full_window());
+            let full = self.full_marks(live, live.cursor());
             let members = (0..tracked)
                 .zip(self.walk(start, tracked))
                 .skip(slot as usize + 1);
@@ -424,8 +441,7 @@ impl Snapshot {
     /// chosen slot.
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let (quota, within) = self.fit_rule();
-        // Members that throttled this frontend's calls lately are full, whatever the counts.
-        let full = live.full_slots(cursor, self.full_window());
+        let full = self.full_marks(live, cursor);
         let within = |slot: u32, index: u32| !marked(full, slot) && within(index);
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);

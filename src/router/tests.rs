@@ -951,3 +951,27 @@ fn a_reservation_of_every_environment_on_one_manager_routes() {
     drop(held);
     assert_eq!(r.stats().in_flight_reserved, 0);
 }
+
+#[test]
+fn marks_of_full_members_are_not_followed_on_a_busy_fleet() {
+    let clock = ManualClock::new();
+    let config = RouterConfig {
+        load_floor: 16,
+        ..RouterConfig::default()
+    };
+    let r = router_with(50, config, &clock);
+    let t = TaskId::from_name("large");
+    let mut held: Vec<Route> = (0..12).map(|_| r.route(t).unwrap()).collect();
+    let i = held.iter().position(|h| h.slot() == 1).unwrap();
+    assert!(r.on_throttle(&mut held[i]));
+    // A quiet fleet (no load above the floor): the mark is followed.
+    assert_ne!(r.route(t).unwrap().slot(), 1);
+    // Every manager runs 15 of 16 (mean 15, cap ceil(18.75) = 19 past the floor): the
+    // fleet is busy, and a call moved off slot 1 would only evict warm environments where
+    // it lands, so slot 1 takes the next call again.
+    for id in r.ring().managers().map(|(id, _)| id) {
+        r.report_load(id, 15).unwrap();
+    }
+    assert_eq!(r.route(t).unwrap().slot(), 1);
+    drop(held);
+}
