@@ -434,11 +434,6 @@ impl ReservedLive {
         }
     }
 
-    /// Slots counted, from the range's first.
-    pub(crate) fn tracked(&self) -> u32 {
-        RESERVED_TRACKED
-    }
-
     /// Where a search for a free slot of the range keyed `key` starts: `(slot, what to hand
     /// back to [`ReservedLive::raise_hint`])`. 0 for a range other than the hint's.
     pub(crate) fn hint(&self, key: u32) -> (u32, u64) {

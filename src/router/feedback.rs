@@ -4,6 +4,7 @@ use super::{OwnShare, Router, Snapshot};
 use crate::admission;
 use crate::clock::Clock;
 use crate::id::{ManagerId, TaskId};
+use crate::live::RESERVED_TRACKED;
 use crate::route::{Route, RouteKind};
 use crate::stats::bump;
 use crate::Error;
@@ -130,7 +131,7 @@ impl<C: Clock> Router<C> {
             let own = OwnShare::new(snap.settings.frontends, res, route.task, len);
             let refit = own.and_then(|own| {
                 let first = own.first_slot();
-                let end = own.last_slot().min(first + reserved.tracked() - 1);
+                let end = own.last_slot().min(first + RESERVED_TRACKED - 1);
                 ((route.slot + 1).max(first)..=end).find(|&slot| {
                     route
                         .permit

@@ -9,7 +9,7 @@ use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::{ArcStart, Fresh, Live, ReservedLive, TRACKED};
+use crate::live::{ArcStart, Fresh, Live, ReservedLive, RESERVED_TRACKED, TRACKED};
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
 use crate::route::Seat;
@@ -123,6 +123,21 @@ impl OwnShare {
         let (lo, hi) = (self.first_of(slot), self.first_of(slot + 1));
         hi.min(self.offset + self.share)
             .saturating_sub(lo.max(self.offset))
+    }
+}
+
+/// [`Pick::Pack`]'s rule for one call, read once: this frontend's quota of a group's calls
+/// on one member, and the load cap.
+#[derive(Clone, Copy)]
+struct Fit {
+    quota: u32,
+    cap: Option<u32>,
+}
+
+impl Fit {
+    /// See [`Snapshot::full_window`].
+    fn window(self) -> u32 {
+        TRACKED.saturating_mul(self.quota)
     }
 }
 
@@ -309,7 +324,7 @@ impl Snapshot {
     ) -> (u32, Option<u32>) {
         let first = own.first_slot();
         let span = own.last_slot() - first + 1;
-        let tracked = span.min(reserved.tracked());
+        let tracked = span.min(RESERVED_TRACKED);
         let key = own.key();
         let (from, seen) = reserved.hint(key);
         let from = from.min(tracked);
@@ -373,25 +388,29 @@ impl Snapshot {
         })
     }
 
-    /// [`Pick::Pack`]'s rule: this frontend's quota of a group's calls on one member, and
-    /// whether the member at a ring index is under the load cap.
-    fn fit_rule(&self) -> (u32, impl Fn(u32) -> bool + '_) {
+    /// [`Pick::Pack`]'s rule under this snapshot ([`Fit`]): one division and one load.
+    fn fit(&self) -> Fit {
         let target = self.assigner.config().target_per_manager.get();
         let quota = target
             .div_ceil(self.settings.frontends.count().max(1))
             .max(1);
-        let cap = self.loads.cap();
-        // As bounded loads has it: a member whose load is at the cap takes no more.
-        (quota, move |index: u32| {
-            cap.is_none_or(|cap| self.loads.get(index) < cap)
-        })
+        Fit {
+            quota,
+            cap: self.loads.cap(),
+        }
+    }
+
+    /// Whether the member at ring `index` is under `fit`'s cap: as bounded loads has it, a
+    /// member whose load is at the cap takes no more.
+    fn under_cap(&self, fit: Fit, index: u32) -> bool {
+        fit.cap.is_none_or(|cap| self.loads.get(index) < cap)
     }
 
     /// This frontend's calls of a group after which the members that threw its calls back
     /// are tried again: as many as it puts on the tracked members when it fills them
     /// ([`TRACKED`] × its quota), about one refill of them by this frontend.
     pub(crate) fn full_window(&self) -> u32 {
-        TRACKED.saturating_mul(self.fit_rule().0)
+        self.fit().window()
     }
 
     /// The tracked members of `live`'s arc that Pack passes over as full (a bit each) as of
@@ -401,13 +420,13 @@ impl Snapshot {
     /// only evicts other groups' warm environments where it lands (at 25 managers on the
     /// shipped sample that cost more cold starts than it saved rejections), so the marks are
     /// not followed. With no floor set they always are.
-    fn full_marks(&self, live: &Live, cursor: u32) -> u8 {
+    fn full_marks(&self, live: &Live, cursor: u32, fit: Fit) -> u8 {
         let floor = self.settings.load_floor;
-        let busy = floor > 0 && self.loads.cap().is_some_and(|cap| cap > floor);
+        let busy = floor > 0 && fit.cap.is_some_and(|cap| cap > floor);
         if busy {
             0
         } else {
-            live.full_slots(cursor, self.full_window())
+            live.full_slots(cursor, fit.window())
         }
     }
 
@@ -421,13 +440,15 @@ impl Snapshot {
         let start = live.unreserved_arc_start();
         let tracked = live.arc_state().len.min(TRACKED);
         if slot + 1 < tracked {
-            let (quota, within) = self.fit_rule();
-            let full = self.full_marks(live, live.cursor());
+            let fit = self.fit();
+            let full = self.full_marks(live, live.cursor(), fit);
             let members = (0..tracked)
                 .zip(self.walk(start, tracked))
                 .skip(slot as usize + 1);
             let fit = members.into_iter().find(|&(s, index)| {
-                !marked(full, s) && u32::from(live.slot_load(s)) < quota && within(index)
+                !marked(full, s)
+                    && u32::from(live.slot_load(s)) < fit.quota
+                    && self.under_cap(fit, index)
             });
             if fit.is_some() {
                 return fit;
@@ -440,9 +461,9 @@ impl Snapshot {
     /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
     /// chosen slot.
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
-        let (quota, within) = self.fit_rule();
-        let full = self.full_marks(live, cursor);
-        let within = |slot: u32, index: u32| !marked(full, slot) && within(index);
+        let fit = self.fit();
+        let full = self.full_marks(live, cursor, fit);
+        let within = |slot: u32, index: u32| !marked(full, slot) && self.under_cap(fit, index);
         let tracked = len.min(TRACKED);
         let mut members = self.walk(live.unreserved_arc_start(), len);
         // The member within the bound with this frontend's fewest calls, for a full arc.
@@ -452,7 +473,7 @@ impl Snapshot {
                 continue;
             }
             let count = live.slot_load(slot);
-            if u32::from(count) < quota {
+            if u32::from(count) < fit.quota {
                 return Some((slot, index));
             }
             if fewest.is_none_or(|(least, ..)| count < least) {
