@@ -160,6 +160,7 @@ impl ArcAssigner {
     }
 
     /// [`ArcAssigner::unreserved`], calling `now` only when the shrink timer needs the time.
+    #[inline]
     pub(crate) fn unreserved_with(
         &self,
         current: ArcState,

@@ -661,6 +661,7 @@ impl Shard {
     /// the key is new, and then, once the shard holds [`FIRST_SWEEP`] entries (and until that
     /// walk is round), a sweep of the next [`INSERT_SWEEP`] buckets (and, when that walk wraps, a shrink if the table is
     /// under a quarter full).
+    #[inline]
     pub(crate) fn get_or_insert(
         &self,
         key: u128,
@@ -674,6 +675,21 @@ impl Shard {
             live.touch();
             return live;
         }
+        self.insert_new(key, h, fresh, ttl, clock)
+    }
+
+    /// [`Shard::get_or_insert`] past the read lock: out of line, so that the warm path
+    /// stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn insert_new(
+        &self,
+        key: u128,
+        h: Hashed,
+        fresh: Fresh,
+        ttl: Duration,
+        clock: &impl Fn() -> Duration,
+    ) -> Arc<Live> {
         let mut guard = self.map.write();
         if let Some(live) = guard.get(key, h) {
             live.touch();

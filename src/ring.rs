@@ -420,6 +420,11 @@ impl Ring {
         }
     }
 
+    /// The ring index of the manager that owns point `point` (an index of a point).
+    pub(crate) fn owner_at(&self, point: usize) -> u32 {
+        self.links[point].owner
+    }
+
     pub(crate) fn manager_at(&self, index: u32) -> ManagerId {
         self.managers[index as usize]
     }

@@ -345,7 +345,14 @@ impl Snapshot {
 
     /// The healthy members of arc `(start, len)`, through the start's hint if it has one.
     fn walk(&self, start: ArcStart<'_>, len: u32) -> Walk<'_> {
-        let origin = match start.hint {
+        self.ring
+            .walk_at(self.origin(start), len, Some(&self.health))
+    }
+
+    /// The ring index of the first point at or after `start`, through (and into) its hint if
+    /// it has one: where a walk of the arc begins.
+    fn origin(&self, start: ArcStart<'_>) -> usize {
+        match start.hint {
             Some(hint) => {
                 let was = hint.load(Relaxed);
                 let origin = self.ring.successor_near(start.at, was);
@@ -355,8 +362,7 @@ impl Snapshot {
                 origin
             }
             None => self.ring.successor(start.at),
-        };
-        self.ring.walk_at(origin, len, Some(&self.health))
+        }
     }
 
     /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
@@ -465,7 +471,19 @@ impl Snapshot {
         let full = self.full_marks(live, cursor, fit);
         let within = |slot: u32, index: u32| !marked(full, slot) && self.under_cap(fit, index);
         let tracked = len.min(TRACKED);
-        let mut members = self.walk(live.unreserved_arc_start(), len);
+        let origin = self.origin(live.unreserved_arc_start());
+        // The arc's first member is the owner of its first point when that one is healthy
+        // (a walk's first point always starts a new manager): while it has room, the usual
+        // case, that is the answer without setting a walk up.
+        let first = self.ring.owner_at(origin);
+        if tracked > 0
+            && self.health.is_up(first)
+            && within(0, first)
+            && u32::from(live.slot_load(0)) < fit.quota
+        {
+            return Some((0, first));
+        }
+        let mut members = self.ring.walk_at(origin, len, Some(&self.health));
         // The member within the bound with this frontend's fewest calls, for a full arc.
         let mut fewest: Option<(u16, u32, u32)> = None;
         for (slot, index) in (0..tracked).zip(members.by_ref()) {

@@ -593,6 +593,33 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
 }
 
 #[test]
+fn pack_with_the_first_member_down_fills_the_next_healthy_one() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("packed");
+    let seats = |n: usize| -> (Vec<(u32, ManagerId)>, Vec<Route>) {
+        let held: Vec<Route> = (0..n).map(|_| r.route(t).unwrap()).collect();
+        (held.iter().map(|h| (h.slot(), h.manager())).collect(), held)
+    };
+    // Healthy, 9 calls: 8 (the quota) on the first member, the ninth on the second.
+    let (up, held) = seats(9);
+    let (first, second) = (up[0].1, up[8].1);
+    assert_eq!(up[..8], [(0, first); 8]);
+    assert_eq!(up[8].0, 1);
+    drop(held);
+    // With the first member down, the second is slot 0 and fills the same way.
+    r.set_health(first, false).unwrap();
+    let (down, held) = seats(9);
+    assert_eq!(down[..8], [(0, second); 8]);
+    assert_eq!(down[8].0, 1);
+    assert_eq!(down[8].1, r.unreserved_arc(t.into())[1]);
+    assert!(down.iter().all(|&(_, m)| m != first));
+    drop(held);
+    // Back up, it is the first member again.
+    r.set_health(first, true).unwrap();
+    assert_eq!(seats(1).0, [(0, first)]);
+}
+
+#[test]
 fn pack_quota_follows_the_frontend_count() {
     let clock = ManualClock::new();
     let config = RouterConfig {
