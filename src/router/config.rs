@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::admission;
 use crate::assign::AssignConfig;
 use crate::frontends::{Counting, Frontends};
 use crate::ring::RingConfig;
@@ -158,6 +159,8 @@ pub(crate) struct Settings {
     pub(crate) load_floor: u32,
     pub(crate) idle_ttl: Duration,
     pub(crate) busy_threshold: f32,
+    /// `busy_threshold` in permille, as admission compares it: converted once, not per call.
+    pub(crate) busy_permille: u32,
     pub(crate) busy_ttl: Duration,
     pub(crate) frontends: Frontends,
     pub(crate) counting: Counting,
@@ -172,6 +175,7 @@ impl Settings {
             load_floor: config.load_floor,
             idle_ttl: config.idle_ttl,
             busy_threshold: config.busy_threshold,
+            busy_permille: admission::permille(config.busy_threshold),
             busy_ttl: config.busy_ttl,
             frontends: config.frontends,
             counting: config.counting,

@@ -224,7 +224,7 @@ impl<C: Clock> Router<C> {
             ready: res.ready,
             share: settings.frontends.share_of(res.ready, task),
             others,
-            threshold: admission::permille(settings.busy_threshold),
+            threshold: settings.busy_permille,
         };
         let busy = || live.busy(self.since_origin(now()), settings.busy_ttl);
         let admission = admission::decide(Some(claim), busy);

@@ -52,6 +52,9 @@ pub(crate) struct OwnShare {
     pub(crate) share: u32,
     environments: u32,
     len: u32,
+    /// `environments / len` and `environments % len`: the split, divided once.
+    q: u32,
+    r: u32,
 }
 
 impl OwnShare {
@@ -67,24 +70,26 @@ impl OwnShare {
         let offset = frontends.offset_of(res.ready, task);
         let environments = res.environments();
         let fits = u64::from(offset) + u64::from(share) <= u64::from(environments);
-        (share > 0 && len > 0 && fits).then_some(Self {
+        (share > 0 && len > 0 && fits).then(|| Self {
             offset,
             share,
             environments,
             len,
+            q: environments / len,
+            r: environments % len,
         })
     }
 
     /// The first environment of `slot` (the arc's `environments` for `slot == len`). O(1).
     pub(crate) fn first_of(self, slot: u32) -> u32 {
-        let (q, r) = (self.environments / self.len, self.environments % self.len);
+        let (q, r) = (self.q, self.r);
         let first = u64::from(slot) * u64::from(q) + u64::from(slot.min(r));
         u32::try_from(first).unwrap_or(u32::MAX)
     }
 
     /// The slot that holds environment `env` (below `environments`). O(1).
     pub(crate) fn slot_of(self, env: u32) -> u32 {
-        let (q, r) = (self.environments / self.len, self.environments % self.len);
+        let (q, r) = (self.q, self.r);
         // The first `r` slots hold `q + 1` each (in u64: `q` may be `u32::MAX`); `q` is not 0
         // past them.
         let (q1, env) = (u64::from(q) + 1, u64::from(env));
@@ -294,8 +299,25 @@ impl Snapshot {
 
     /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
     pub(crate) fn pick_slot(&self, start: ArcStart<'_>, len: u32, slot: u32) -> Option<(u32, u32)> {
-        let index = self.walk(start, len).nth(slot as usize)?;
+        let origin = self.origin(start);
+        if slot == 0 && len > 0 {
+            if let Some(first) = self.first_member(origin) {
+                return Some((0, first));
+            }
+        }
+        let index = self
+            .ring
+            .walk_at(origin, len, Some(&self.health))
+            .nth(slot as usize)?;
         Some((slot, index))
+    }
+
+    /// The first member of an arc whose walk begins at point `origin`, found without a walk
+    /// when it is there: the owner of that point if healthy (a walk's first point always
+    /// starts a new manager), else `None` and the walk finds it.
+    fn first_member(&self, origin: usize) -> Option<u32> {
+        let first = self.ring.owner_at(origin);
+        self.health.is_up(first).then_some(first)
     }
 
     /// The manager after `slot` of the arc from `start`, past the arc's length if need be
@@ -472,16 +494,11 @@ impl Snapshot {
         let within = |slot: u32, index: u32| !marked(full, slot) && self.under_cap(fit, index);
         let tracked = len.min(TRACKED);
         let origin = self.origin(live.unreserved_arc_start());
-        // The arc's first member is the owner of its first point when that one is healthy
-        // (a walk's first point always starts a new manager): while it has room, the usual
-        // case, that is the answer without setting a walk up.
-        let first = self.ring.owner_at(origin);
-        if tracked > 0
-            && self.health.is_up(first)
-            && within(0, first)
-            && u32::from(live.slot_load(0)) < fit.quota
-        {
-            return Some((0, first));
+        // The arc's first member, while it has room (the usual case), without a walk.
+        if let Some(first) = self.first_member(origin).filter(|_| tracked > 0) {
+            if within(0, first) && u32::from(live.slot_load(0)) < fit.quota {
+                return Some((0, first));
+            }
         }
         let mut members = self.ring.walk_at(origin, len, Some(&self.health));
         // The member within the bound with this frontend's fewest calls, for a full arc.
