@@ -39,6 +39,7 @@ impl HealthMask {
     }
 
     /// Number of managers up.
+    #[inline]
     pub fn healthy_count(&self) -> u32 {
         self.healthy
     }
@@ -79,6 +80,7 @@ impl HealthMask {
         true
     }
 
+    #[inline]
     pub(crate) fn is_up(&self, index: u32) -> bool {
         self.down
             .get((index / 64) as usize)

@@ -243,6 +243,7 @@ impl Live {
 
     /// This frontend's calls in flight on tracked `slot` of the unreserved arc (0 for an
     /// untracked slot).
+    #[inline]
     pub(crate) fn slot_load(&self, slot: u32) -> u16 {
         self.slots
             .get(slot as usize)
@@ -250,6 +251,7 @@ impl Live {
     }
 
     /// Counts one more call on tracked `slot` (nothing for an untracked one).
+    #[inline]
     pub(crate) fn enter_slot(&self, slot: u32) {
         if let Some(count) = self.slots.get(slot as usize) {
             count.fetch_add(1, Relaxed);
@@ -257,6 +259,7 @@ impl Live {
     }
 
     /// Ends one call counted by [`Live::enter_slot`] on `slot`.
+    #[inline]
     pub(crate) fn exit_slot(&self, slot: u32) {
         if let Some(count) = self.slots.get(slot as usize) {
             count.fetch_sub(1, Release);
@@ -289,6 +292,7 @@ impl Live {
 
     /// The tracked slots marked full (a bit each) as of the group's `cursor`: none once the
     /// group has taken `window` calls since the first mark, which clears them.
+    #[inline]
     pub(crate) fn full_slots(&self, cursor: u32, window: u32) -> u8 {
         let full = self.full.load(Relaxed);
         if full & 0xff == 0 {
@@ -307,6 +311,7 @@ impl Live {
     }
 
     /// The start of this group's unreserved arc, with its ring-index hint.
+    #[inline]
     pub(crate) fn unreserved_arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.unreserved_start,
@@ -315,12 +320,14 @@ impl Live {
     }
 
     /// Counts one more call on the unreserved arc: `(calls in flight with it, its cursor)`.
+    #[inline]
     pub(crate) fn enter_unreserved(&self) -> (u32, u32) {
         let before = self.unreserved.fetch_add(1 | 1 << 32, Relaxed);
         ((before as u32).saturating_add(1), (before >> 32) as u32)
     }
 
     /// Ends one call counted by [`Live::enter_unreserved`].
+    #[inline]
     pub(crate) fn exit_unreserved(&self) {
         self.unreserved.fetch_sub(1, Release);
     }
@@ -330,6 +337,7 @@ impl Live {
         self.unreserved.load(Relaxed) as u32
     }
 
+    #[inline]
     pub(crate) fn arc_state(&self) -> ArcState {
         ArcState {
             len: self.arc_len.load(Relaxed),
@@ -341,6 +349,7 @@ impl Live {
     ///
     /// Only the winner of a length change counts it, so grow and shrink counters are exact;
     /// `below_since` is advisory: concurrent callers may overwrite each other's.
+    #[inline]
     pub(crate) fn store_arc_state(&self, expected: u32, next: ArcState) -> bool {
         let moved = next.len != expected
             && self
@@ -356,6 +365,7 @@ impl Live {
     }
 
     /// Marks the state used. No clock read; once per sweep interval a store.
+    #[inline]
     pub(crate) fn touch(&self) {
         // Skip the store while the flag is set to keep the line shared.
         // A sweep that stores a time between this load and store is overwritten with the
@@ -530,6 +540,7 @@ impl Keyed {
         Self(random_key())
     }
 
+    #[inline]
     pub(crate) fn hash(&self, key: u128) -> Hashed {
         Hashed(self.0.hash_one(key))
     }
@@ -539,6 +550,7 @@ impl Hashed {
     const STRIPE_BITS: u32 = STRIPES.trailing_zeros();
 
     /// The stripe, in `0..STRIPES`: the hash's top bits.
+    #[inline]
     pub(crate) fn stripe(self) -> usize {
         (self.0 >> (64 - Self::STRIPE_BITS)) as usize
     }
@@ -547,6 +559,7 @@ impl Hashed {
     /// low bits, which pick the first bucket of a probe, and the top bits, which the table
     /// keeps as each entry's tag, vary within a stripe (the stripe's own bits land in the
     /// middle, unused below 2^26 buckets).
+    #[inline]
     pub(crate) fn bucket(self) -> u64 {
         self.0.rotate_left(32)
     }
@@ -576,6 +589,7 @@ impl ShardMap {
     }
 
     /// The state of `key`, hashed `h`.
+    #[inline]
     fn get(&self, key: u128, h: Hashed) -> Option<&Arc<Live>> {
         self.table
             .find(h.bucket(), |&(k, _)| k == key)
@@ -808,6 +822,7 @@ impl LiveMap {
     }
 
     /// The shard of a key hashed `h`.
+    #[inline]
     pub(crate) fn shard_at(&self, h: Hashed) -> &Shard {
         &self.shards[h.stripe()]
     }

@@ -26,6 +26,7 @@ const UNTRACKED: u16 = u16::MAX;
 
 impl Permit {
     /// Wraps a count the caller has already added to `live`.
+    #[inline]
     pub(crate) fn adopt(live: Arc<Live>, reserved: bool) -> Self {
         Self {
             live,
@@ -41,6 +42,7 @@ impl Permit {
 
     /// Counts this unreserved call on `slot` of the unreserved arc (if it is one that live state
     /// tracks), taking it off the slot it was counted on before.
+    #[inline]
     pub(crate) fn track(&mut self, slot: u32) {
         debug_assert!(!self.reserved);
         self.untrack();
@@ -102,6 +104,7 @@ impl Permit {
 }
 
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
         self.untrack();
         if self.reserved {

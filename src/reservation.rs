@@ -154,6 +154,7 @@ impl ReservationTable {
     }
 
     /// The reservation of `task`, hashed `h` under this table's key (the router's).
+    #[inline]
     pub(crate) fn get_hashed(&self, task: TaskId, h: Hashed) -> Option<Reservation> {
         let shard = &self.shards[h.stripe()];
         // Most shards of a fleet with few reservations are empty: one load answers.

@@ -407,6 +407,7 @@ impl Ring {
 
     /// As `successor`, trying `hint` first: O(1) when `hint` is right (two comparisons prove
     /// it, so a hint from another ring can be wrong but never misleads), else a binary search.
+    #[inline]
     pub(crate) fn successor_near(&self, start: u64, hint: u32) -> usize {
         let (h, i) = (&self.hashes, hint as usize);
         let right = match i {
@@ -421,10 +422,12 @@ impl Ring {
     }
 
     /// The ring index of the manager that owns point `point` (an index of a point).
+    #[inline]
     pub(crate) fn owner_at(&self, point: usize) -> u32 {
         self.links[point].owner
     }
 
+    #[inline]
     pub(crate) fn manager_at(&self, index: u32) -> ManagerId {
         self.managers[index as usize]
     }

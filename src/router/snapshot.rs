@@ -184,6 +184,7 @@ impl Loads {
     }
 
     /// The load last reported for ring index `index` (0 if none, or out of range).
+    #[inline]
     pub(crate) fn get(&self, index: u32) -> u32 {
         self.each.get(index as usize).map_or(0, |l| l.load(Relaxed))
     }
@@ -211,6 +212,7 @@ impl Loads {
     /// The load at which a member is full, as of the latest report: `ceil((1 + ε) × mean)`
     /// for `ε` = `bound`, never under `floor`; `None` when no load is reported (or the bound
     /// is infinite). One relaxed load.
+    #[inline]
     pub(crate) fn cap(&self) -> Option<u32> {
         let cap = self.cap.load(Relaxed);
         (cap != NO_CAP).then_some(cap)
@@ -245,6 +247,7 @@ impl Snapshot {
     }
 
     /// `(slot, ring index)` as a route names it.
+    #[inline]
     pub(crate) fn seat(&self, (slot, index): (u32, u32)) -> Seat {
         Seat {
             slot,
@@ -253,6 +256,7 @@ impl Snapshot {
         }
     }
 
+    #[inline]
     pub(crate) fn healthy(&self) -> u32 {
         self.health.healthy_count()
     }
@@ -315,6 +319,7 @@ impl Snapshot {
     /// The first member of an arc whose walk begins at point `origin`, found without a walk
     /// when it is there: the owner of that point if healthy (a walk's first point always
     /// starts a new manager), else `None` and the walk finds it.
+    #[inline]
     fn first_member(&self, origin: usize) -> Option<u32> {
         let first = self.ring.owner_at(origin);
         self.health.is_up(first).then_some(first)
@@ -373,6 +378,7 @@ impl Snapshot {
 
     /// The ring index of the first point at or after `start`, through (and into) its hint if
     /// it has one: where a walk of the arc begins.
+    #[inline]
     fn origin(&self, start: ArcStart<'_>) -> usize {
         match start.hint {
             Some(hint) => {
@@ -417,6 +423,7 @@ impl Snapshot {
     }
 
     /// [`Pick::Pack`]'s rule under this snapshot ([`Fit`]): one division and one load.
+    #[inline]
     fn fit(&self) -> Fit {
         let target = self.assigner.config().target_per_manager.get();
         let quota = target
@@ -430,6 +437,7 @@ impl Snapshot {
 
     /// Whether the member at ring `index` is under `fit`'s cap: as bounded loads has it, a
     /// member whose load is at the cap takes no more.
+    #[inline]
     fn under_cap(&self, fit: Fit, index: u32) -> bool {
         fit.cap.is_none_or(|cap| self.loads.get(index) < cap)
     }
@@ -448,6 +456,7 @@ impl Snapshot {
     /// only evicts other groups' warm environments where it lands (at 25 managers on the
     /// shipped sample that cost more cold starts than it saved rejections), so the marks are
     /// not followed. With no floor set they always are.
+    #[inline]
     fn full_marks(&self, live: &Live, cursor: u32, fit: Fit) -> u8 {
         let floor = self.settings.load_floor;
         let busy = floor > 0 && fit.cap.is_some_and(|cap| cap > floor);
@@ -488,6 +497,7 @@ impl Snapshot {
     /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:
     /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
     /// chosen slot.
+    #[inline]
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let fit = self.fit();
         let full = self.full_marks(live, cursor, fit);
