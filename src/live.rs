@@ -388,7 +388,12 @@ impl Live {
             self.last_seen.store(self::seen(clock()), Relaxed);
             return false;
         }
-        unstamp(seen).is_none_or(|at| now.checked_sub(at).is_some_and(|age| age > ttl))
+        // In nanoseconds, as stamps count: no division to turn the stamp into a `Duration`.
+        seen == NONE
+            || now
+                .as_nanos()
+                .checked_sub(u128::from(seen - 1))
+                .is_some_and(|age| age > ttl.as_nanos())
     }
 }
 
