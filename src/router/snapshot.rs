@@ -501,15 +501,32 @@ impl Snapshot {
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let fit = self.fit();
         let full = self.full_marks(live, cursor, fit);
-        let within = |slot: u32, index: u32| !marked(full, slot) && self.under_cap(fit, index);
-        let tracked = len.min(TRACKED);
         let origin = self.origin(live.unreserved_arc_start());
         // The arc's first member, while it has room (the usual case), without a walk.
-        if let Some(first) = self.first_member(origin).filter(|_| tracked > 0) {
-            if within(0, first) && u32::from(live.slot_load(0)) < fit.quota {
+        if let Some(first) = self.first_member(origin).filter(|_| len > 0) {
+            if !marked(full, 0)
+                && self.under_cap(fit, first)
+                && u32::from(live.slot_load(0)) < fit.quota
+            {
                 return Some((0, first));
             }
         }
+        self.pack_walk(live, len, cursor, (fit, full), origin)
+    }
+
+    /// [`Snapshot::pack`] past the first member, on a walk of the arc from point `origin`:
+    /// out of line, so that the first member's test inlines where routes call it.
+    #[inline(never)]
+    fn pack_walk(
+        &self,
+        live: &Live,
+        len: u32,
+        cursor: u32,
+        (fit, full): (Fit, u8),
+        origin: usize,
+    ) -> Option<(u32, u32)> {
+        let within = |slot: u32, index: u32| !marked(full, slot) && self.under_cap(fit, index);
+        let tracked = len.min(TRACKED);
         let mut members = self.ring.walk_at(origin, len, Some(&self.health));
         // The member within the bound with this frontend's fewest calls, for a full arc.
         let mut fewest: Option<(u16, u32, u32)> = None;
