@@ -1,11 +1,12 @@
 //! Instruction counts of warm routes at fleet scale, for `.ci/callgrind`: sets a scenario up,
 //! then routes (or looks up in pingora-ketama) `N` prepared keys of it and drops each permit.
 //!
-//! Usage: `callgrind SCENARIO N [MANAGERS] [--ketama]`, with SCENARIO one of `one_hot`,
+//! Usage: `callgrind SCENARIO N [MANAGERS] [--ketama | --local]`, with SCENARIO one of `one_hot`,
 //! `round_robin` (1,000 tasks), `zipf` (100,000 tasks drawn Zipf(1.0)), `reserved` (1,000
 //! tasks within their reservations), `live_1m` (a million live tasks, one call of each in
 //! flight) and `first_route` (new tasks among that million), and MANAGERS 1,000 unless given.
-//! `--ketama` looks the same keys up in a pingora-ketama ring of as many managers instead.
+//! `--ketama` looks the same keys up in a pingora-ketama ring of as many managers instead;
+//! `--local` routes them through one [`arcroute::LocalRouter`] instead of the shared router.
 //!
 //! The setup does not depend on `N` (every key set is prepared at its full size first), so
 //! two runs under `valgrind --tool=callgrind` with different `N` differ by exactly `N`'s
@@ -27,7 +28,7 @@ const FRESH: u32 = 400_000;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: callgrind SCENARIO N [MANAGERS] [--ketama]\n  SCENARIO: one_hot, round_robin, \
+        "usage: callgrind SCENARIO N [MANAGERS] [--ketama | --local]\n  SCENARIO: one_hot, round_robin, \
          zipf, reserved, live_1m, first_route"
     );
     ExitCode::SUCCESS
@@ -36,6 +37,7 @@ fn usage() -> ExitCode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ketama = args.iter().any(|a| a == "--ketama");
+    let local = args.iter().any(|a| a == "--local");
     let args: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -73,9 +75,7 @@ fn main() -> ExitCode {
         "live_1m" | "first_route" => {
             let live = Keys::round_robin(0, 1_000_000);
             let (router, _clock, held) = keys::live_router(managers, &live);
-            for _ in 0..calls {
-                black_box(router.route(black_box(keys.ids[next()])));
-            }
+            route_all(&router, local, calls, || keys.ids[next()]);
             drop(held);
         }
         _ => {
@@ -86,10 +86,28 @@ fn main() -> ExitCode {
                 keys::warm(&router, &keys);
                 router
             };
-            for _ in 0..calls {
-                black_box(router.route(black_box(keys.ids[next()])));
-            }
+            route_all(&router, local, calls, || keys.ids[next()]);
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Routes `calls` tasks drawn from `next` on `router` (through one handle if `local`),
+/// dropping each permit at once.
+fn route_all<C: arcroute::Clock>(
+    router: &arcroute::Router<C>,
+    local: bool,
+    calls: u64,
+    mut next: impl FnMut() -> arcroute::TaskId,
+) {
+    if local {
+        let mut handle = router.local();
+        for _ in 0..calls {
+            black_box(handle.route(black_box(next())));
+        }
+    } else {
+        for _ in 0..calls {
+            black_box(router.route(black_box(next())));
+        }
+    }
 }

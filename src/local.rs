@@ -16,14 +16,18 @@ use crate::router::{Router, Snapshot};
 /// It routes exactly as its [`Router`] does, on the same live state, but keeps two things
 /// between calls: the snapshot it last used, instead of taking arc-swap's shared protection on
 /// every call (each call checks one pointer and reloads only when a writer has published), and
-/// the live state of the last tasks it routed (16 slots, by task id), instead of a read lock
-/// and a lookup in the shared map. The methods take `&mut self` because of those caches.
+/// the live state of tasks it routes often (16 slots, by task id), instead of a read lock and
+/// a lookup in the shared map. A task takes its slot when it misses there twice in a row (no
+/// other task missed there in between): a hot task is cached from its second call on, while
+/// many tasks called in turn, which would only evict each other, are not cached at all and
+/// cost what they cost through the [`Router`], less the snapshot load. The methods take
+/// `&mut self` because of those caches.
 ///
 /// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
 /// its next call or its drop; and up to 16 tasks' live state counts as in use while the
-/// handle holds it, so idle eviction skips it until the handle routes other tasks into those
-/// slots or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move
-/// to the thread that uses it.
+/// handle holds it, so idle eviction skips it until other tasks take those slots or the
+/// handle is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
+/// the thread that uses it.
 ///
 /// On an async runtime whose tasks move between worker threads, do not hold a handle across
 /// `.await`: keep one per worker thread in a `thread_local!` over a `'static` router, and
@@ -38,17 +42,24 @@ pub struct LocalRouter<'r, C: Clock> {
 /// A handle's small direct-mapped cache of live state, for routes that skip the shared map.
 ///
 /// An entry held here counts as held (like a permit), so the map never evicts it meanwhile;
-/// a handle pins at most [`Recent::SLOTS`] entries.
+/// a handle pins at most [`Recent::SLOTS`] entries. A key is admitted on its second miss in a
+/// row at its slot (see [`Recent::missed`]).
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
+    /// The key that last missed at each slot: a key takes the slot only when it misses
+    /// there twice in a row, so tasks that come back before another misses at their slot
+    /// stay, while a stream of many tasks in turn (each back only after other misses) does
+    /// not churn the slots, which would cost it two reference counts a call for no hit.
+    missed: [Option<u128>; Recent::SLOTS],
 }
 
 impl Recent {
     pub(crate) const SLOTS: usize = 16;
 
     /// The cached state of `key`, marked used.
-    fn get(&self, key: u128) -> Option<Arc<Live>> {
+    #[inline]
+    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
         match &self.slots[Self::slot(key)] {
             Some((k, live)) if *k == key => {
                 live.touch();
@@ -58,17 +69,14 @@ impl Recent {
         }
     }
 
-    /// The cached state of `key`, marked used, or `make()`'s, which takes its slot.
-    pub(crate) fn get_or_insert_with(
-        &mut self,
-        key: u128,
-        make: impl FnOnce() -> Arc<Live>,
-    ) -> Arc<Live> {
-        self.get(key).unwrap_or_else(|| {
-            let live = make();
-            self.slots[Self::slot(key)] = Some((key, Arc::clone(&live)));
-            live
-        })
+    /// After [`Recent::get`] missed `key`, whose state is `live`: it takes `key`'s slot if
+    /// `key` was also the last key to miss there.
+    #[inline]
+    pub(crate) fn missed(&mut self, key: u128, live: &Arc<Live>) {
+        let slot = Self::slot(key);
+        if self.missed[slot].replace(key) == Some(key) {
+            self.slots[slot] = Some((key, Arc::clone(live)));
+        }
     }
 
     fn slot(key: u128) -> usize {
@@ -173,6 +181,8 @@ mod eviction {
             .build()
             .unwrap();
         let mut local = router.local();
+        // Twice in a row at its slot: the second miss caches it.
+        drop(local.route(TaskId::new(1)));
         drop(local.route(TaskId::new(1)));
         drop(router.route(TaskId::new(2)));
         clock.advance(Duration::from_secs(3600));
@@ -182,7 +192,38 @@ mod eviction {
             "task 2 goes, the handle holds task 1"
         );
         drop(local);
+        // Its second use is dated by the sweep that first saw it: one TTL after that one.
+        clock.advance(Duration::from_secs(3600));
         assert_eq!(router.evict_idle(), 1);
         assert_eq!(router.stats().live_entries, 0);
+    }
+
+    #[test]
+    fn tasks_routed_in_turn_take_no_slot_and_are_not_pinned() {
+        let clock = ManualClock::new();
+        let router = Router::builder()
+            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let mut local = router.local();
+        // Each task misses once, and another task misses at its slot before it comes back:
+        // none of them is cached.
+        for round in 0..3 {
+            for t in 0..1_000 {
+                let route = local.route(TaskId::new(t)).unwrap();
+                assert_eq!(
+                    route.manager(),
+                    router.unreserved_arc(TaskId::new(t).into())[0]
+                );
+                assert_eq!(router.stats().in_flight_unreserved, 1, "round {round}");
+            }
+        }
+        // The first sweep dates their last uses, the next one, a TTL later, evicts them all.
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(router.evict_idle(), 0);
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(router.evict_idle(), 1_000, "the handle pins none of them");
+        drop(local);
     }
 }

@@ -827,7 +827,10 @@ fn a_route_during_a_sweep_is_not_dated_before_it_ran() {
     // map, so the route can run while the sweep holds the shard's lock.
     let t = TaskId::new(1);
     let handle = Arc::new(Mutex::new(Some(router.local())));
-    drop(handle.lock().unwrap().as_mut().unwrap().route(t)); // made at 0 s
+    // Made at 0 s; routed twice, so that the handle holds it (see `LocalRouter`).
+    for _ in 0..2 {
+        drop(handle.lock().unwrap().as_mut().unwrap().route(t));
+    }
     clock.nanos.store(100 * SEC, SeqCst);
     let (later, in_hook) = (clock.clone(), Arc::clone(&handle));
     *clock.hook.lock().unwrap() = Some(Box::new(move || {

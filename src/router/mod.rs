@@ -244,12 +244,15 @@ impl<C: Clock> Router<C> {
         now: &impl Fn() -> Duration,
         recent: Option<&mut Recent>,
     ) -> Arc<Live> {
-        let shard = self.live.shard_at(h);
-        let make = || shard.get_or_insert(key, h, snap.fresh(), snap.settings.idle_ttl, now);
-        match recent {
-            Some(recent) => recent.get_or_insert_with(key, make),
-            None => make(),
+        if let Some(live) = recent.as_deref().and_then(|r| r.get(key)) {
+            return live;
         }
+        let shard = self.live.shard_at(h);
+        let live = shard.get_or_insert(key, h, snap.fresh(), snap.settings.idle_ttl, now);
+        if let Some(recent) = recent {
+            recent.missed(key, &live);
+        }
+        live
     }
 
     /// The live state of `key`, made under `snap` if it has none.
