@@ -17,16 +17,17 @@ use crate::router::{Router, Snapshot};
 /// between calls: the snapshot it last used, instead of taking arc-swap's shared protection on
 /// every call (each call checks one pointer and reloads only when a writer has published), and
 /// the live state of tasks it routes often (16 slots, by task id), instead of a read lock and
-/// a lookup in the shared map. A task takes its slot when it misses there twice in a row (no
-/// other task missed there in between): a hot task is cached from its second call on, while
-/// many tasks called in turn, which would only evict each other, are not cached at all and
-/// cost what they cost through the [`Router`], less the snapshot load. The methods take
-/// `&mut self` because of those caches.
+/// a lookup in the shared map. A task takes a free slot when it misses there twice in a row
+/// (no other task missed there in between) and keeps it while it is found there between
+/// other tasks' misses: a hot task is cached by its second call and found from its third,
+/// while many tasks called in turn, which would only evict each other, are not cached at all
+/// and cost what they cost through the [`Router`], less the snapshot load and plus a look
+/// at the cache. The methods take `&mut self` because of those caches.
 ///
 /// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
 /// its next call or its drop; and up to 16 tasks' live state counts as in use while the
-/// handle holds it, so idle eviction skips it until other tasks take those slots or the
-/// handle is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
+/// handle holds it, so idle eviction skips it until the handle gives the slot up (at the
+/// second miss there in a row that did not find it) or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
 /// the thread that uses it.
 ///
 /// On an async runtime whose tasks move between worker threads, do not hold a handle across
@@ -42,15 +43,14 @@ pub struct LocalRouter<'r, C: Clock> {
 /// A handle's small direct-mapped cache of live state, for routes that skip the shared map.
 ///
 /// An entry held here counts as held (like a permit), so the map never evicts it meanwhile;
-/// a handle pins at most [`Recent::SLOTS`] entries. A key is admitted on its second miss in a
-/// row at its slot (see [`Recent::missed`]).
+/// a handle pins at most [`Recent::SLOTS`] entries, and none for long that its routes stop
+/// finding there. See [`Recent::missed`] for what takes a slot and what gives it up.
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
-    /// The key that last missed at each slot: a key takes the slot only when it misses
-    /// there twice in a row, so tasks that come back before another misses at their slot
-    /// stay, while a stream of many tasks in turn (each back only after other misses) does
-    /// not churn the slots, which would cost it two reference counts a call for no hit.
+    /// The slots found since the last miss there, a bit each.
+    hit: u16,
+    /// The key that last missed at each slot.
     missed: [Option<u128>; Recent::SLOTS],
 }
 
@@ -59,22 +59,37 @@ impl Recent {
 
     /// The cached state of `key`, marked used.
     #[inline]
-    pub(crate) fn get(&self, key: u128) -> Option<Arc<Live>> {
-        match &self.slots[Self::slot(key)] {
+    pub(crate) fn get(&mut self, key: u128) -> Option<Arc<Live>> {
+        let slot = Self::slot(key);
+        match &self.slots[slot] {
             Some((k, live)) if *k == key => {
                 live.touch();
+                self.hit |= 1 << slot;
                 Some(Arc::clone(live))
             }
             _ => None,
         }
     }
 
-    /// After [`Recent::get`] missed `key`, whose state is `live`: it takes `key`'s slot if
-    /// `key` was also the last key to miss there.
+    /// After [`Recent::get`] missed `key`, whose state is `live`. A key that holds the slot
+    /// keeps it while it is found there between misses, and gives it up (and its pin) at the
+    /// second miss in a row without; an empty slot takes `key` if `key` was also the last key
+    /// to miss there. So a task routed again before another misses at its slot is cached,
+    /// while many tasks routed in turn (each back only after others missed) take no slot and
+    /// do not evict the hot ones: caching them would cost two reference counts a call for no
+    /// hit.
     #[inline]
     pub(crate) fn missed(&mut self, key: u128, live: &Arc<Live>) {
         let slot = Self::slot(key);
-        if self.missed[slot].replace(key) == Some(key) {
+        let bit = 1 << slot;
+        if self.slots[slot].is_some() {
+            if self.hit & bit != 0 {
+                self.hit &= !bit;
+            } else {
+                self.slots[slot] = None;
+            }
+        }
+        if self.missed[slot].replace(key) == Some(key) && self.slots[slot].is_none() {
             self.slots[slot] = Some((key, Arc::clone(live)));
         }
     }
@@ -207,8 +222,14 @@ mod eviction {
             .build()
             .unwrap();
         let mut local = router.local();
-        // Each task misses once, and another task misses at its slot before it comes back:
-        // none of them is cached.
+        // A task routed twice is cached (slot 3 of 16, as tasks 768 to 999)...
+        let hot = TaskId::new(5_000);
+        for _ in 0..2 {
+            drop(local.route(hot));
+        }
+        // ... and given up once tasks miss there and it is not routed in between. Each of
+        // them misses once, and another task misses at its slot before it comes back: none
+        // of them is cached.
         for round in 0..3 {
             for t in 0..1_000 {
                 let route = local.route(TaskId::new(t)).unwrap();
@@ -223,7 +244,7 @@ mod eviction {
         clock.advance(Duration::from_secs(3600));
         assert_eq!(router.evict_idle(), 0);
         clock.advance(Duration::from_secs(3600));
-        assert_eq!(router.evict_idle(), 1_000, "the handle pins none of them");
+        assert_eq!(router.evict_idle(), 1_001, "the handle pins none of them");
         drop(local);
     }
 }

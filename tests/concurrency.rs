@@ -827,10 +827,13 @@ fn a_route_during_a_sweep_is_not_dated_before_it_ran() {
     // map, so the route can run while the sweep holds the shard's lock.
     let t = TaskId::new(1);
     let handle = Arc::new(Mutex::new(Some(router.local())));
-    // Made at 0 s; routed twice, so that the handle holds it (see `LocalRouter`).
+    // Made at 0 s; routed twice, so that the handle holds it (see `LocalRouter`), and swept
+    // at 0 s, which dates the second route's use: the route during the sweep below is the
+    // only use left to date.
     for _ in 0..2 {
         drop(handle.lock().unwrap().as_mut().unwrap().route(t));
     }
+    assert_eq!(router.evict_idle(), 0, "held by the handle");
     clock.nanos.store(100 * SEC, SeqCst);
     let (later, in_hook) = (clock.clone(), Arc::clone(&handle));
     *clock.hook.lock().unwrap() = Some(Box::new(move || {

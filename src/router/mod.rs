@@ -242,9 +242,9 @@ impl<C: Clock> Router<C> {
         h: Hashed,
         snap: &Snapshot,
         now: &impl Fn() -> Duration,
-        recent: Option<&mut Recent>,
+        mut recent: Option<&mut Recent>,
     ) -> Arc<Live> {
-        if let Some(live) = recent.as_deref().and_then(|r| r.get(key)) {
+        if let Some(live) = recent.as_deref_mut().and_then(|r| r.get(key)) {
             return live;
         }
         let shard = self.live.shard_at(h);
