@@ -18,16 +18,16 @@ use crate::router::{Router, Snapshot};
 /// every call (each call checks one pointer and reloads only when a writer has published), and
 /// the live state of tasks it routes often (16 slots, by task id), instead of a read lock and
 /// a lookup in the shared map. A task takes a free slot when it misses there twice in a row
-/// (no other task missed there in between) and keeps it while it is found there between
-/// other tasks' misses: a hot task is cached by its second call and found from its third,
+/// (no other task missed there in between) and gives it up after four misses there that did
+/// not find it: a hot task is cached by its second call and found from its third,
 /// while many tasks called in turn, which would only evict each other, are not cached at all
 /// and cost what they cost through the [`Router`], less the snapshot load and plus a look
 /// at the cache. The methods take `&mut self` because of those caches.
 ///
 /// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
 /// its next call or its drop; and up to 16 tasks' live state counts as in use while the
-/// handle holds it, so idle eviction skips it until the handle gives the slot up (at the
-/// second miss there in a row that did not find it) or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
+/// handle holds it, so idle eviction skips it until the handle gives the slot up (after four
+/// misses there that did not find it) or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
 /// the thread that uses it.
 ///
 /// On an async runtime whose tasks move between worker threads, do not hold a handle across
@@ -48,14 +48,18 @@ pub struct LocalRouter<'r, C: Clock> {
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     slots: [Option<(u128, Arc<Live>)>; Recent::SLOTS],
-    /// The slots found since the last miss there, a bit each.
-    hit: u16,
+    /// Misses at each slot since its key was last found there.
+    strikes: [u8; Recent::SLOTS],
     /// The key that last missed at each slot.
     missed: [Option<u128>; Recent::SLOTS],
 }
 
 impl Recent {
     pub(crate) const SLOTS: usize = 16;
+    /// Misses at a slot, none of them finding its key, after which the key gives it up: a
+    /// few, so that a hot task of a skewed mix (Zipf) is not given up for one unlucky
+    /// stretch, and few, so that a task that went quiet is not pinned for long.
+    const STRIKES: u8 = 4;
 
     /// The cached state of `key`, marked used.
     #[inline]
@@ -64,7 +68,7 @@ impl Recent {
         match &self.slots[slot] {
             Some((k, live)) if *k == key => {
                 live.touch();
-                self.hit |= 1 << slot;
+                self.strikes[slot] = 0;
                 Some(Arc::clone(live))
             }
             _ => None,
@@ -72,25 +76,24 @@ impl Recent {
     }
 
     /// After [`Recent::get`] missed `key`, whose state is `live`. A key that holds the slot
-    /// keeps it while it is found there between misses, and gives it up (and its pin) at the
-    /// second miss in a row without; an empty slot takes `key` if `key` was also the last key
-    /// to miss there. So a task routed again before another misses at its slot is cached,
-    /// while many tasks routed in turn (each back only after others missed) take no slot and
-    /// do not evict the hot ones: caching them would cost two reference counts a call for no
-    /// hit.
+    /// gives it up (and its pin) at the [`Recent::STRIKES`]th miss there since it was last
+    /// found; an empty slot takes `key` if `key` was also the last key to miss there. So a
+    /// task routed again before another misses at its slot is cached and stays while it is
+    /// found about as often as others miss there, while many tasks routed in turn (each back
+    /// only after others missed) take no slot and do not evict the hot ones: caching them
+    /// would cost two reference counts a call for no hit.
     #[inline]
     pub(crate) fn missed(&mut self, key: u128, live: &Arc<Live>) {
         let slot = Self::slot(key);
-        let bit = 1 << slot;
         if self.slots[slot].is_some() {
-            if self.hit & bit != 0 {
-                self.hit &= !bit;
-            } else {
+            self.strikes[slot] += 1;
+            if self.strikes[slot] >= Self::STRIKES {
                 self.slots[slot] = None;
             }
         }
         if self.missed[slot].replace(key) == Some(key) && self.slots[slot].is_none() {
             self.slots[slot] = Some((key, Arc::clone(live)));
+            self.strikes[slot] = 0;
         }
     }
 
@@ -211,6 +214,36 @@ mod eviction {
         clock.advance(Duration::from_secs(3600));
         assert_eq!(router.evict_idle(), 1);
         assert_eq!(router.stats().live_entries, 0);
+    }
+
+    #[test]
+    fn a_held_task_gives_its_slot_up_at_the_fourth_miss_there_without_it() {
+        let clock = ManualClock::new();
+        let router = Router::builder()
+            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let mut local = router.local();
+        // Tasks 1 to 255 share slot 0. Task 1 is held after its second route, whose use the
+        // first sweep dates (at 0 s); then three other tasks miss there.
+        for _ in 0..2 {
+            drop(local.route(TaskId::new(1)));
+        }
+        assert_eq!(router.evict_idle(), 0);
+        for t in 2..5 {
+            drop(local.route(TaskId::new(t)));
+        }
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(router.evict_idle(), 3, "three misses: task 1 still held");
+        drop(local.route(TaskId::new(5)));
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(
+            router.evict_idle(),
+            2,
+            "the fourth gave it up: task 1 goes with 5"
+        );
+        drop(local);
     }
 
     #[test]
