@@ -190,14 +190,20 @@ mod eviction {
 
     use crate::{ManagerId, ManualClock, Router, TaskId};
 
-    #[test]
-    fn a_handle_pins_what_it_caches_until_dropped() {
+    /// A router of 4 managers on a manual clock.
+    fn router() -> (Router<ManualClock>, ManualClock) {
         let clock = ManualClock::new();
         let router = Router::builder()
             .managers((0..4).map(|i| (ManagerId::new(i), 1)))
             .clock(clock.clone())
             .build()
             .unwrap();
+        (router, clock)
+    }
+
+    #[test]
+    fn a_handle_pins_what_it_caches_until_dropped() {
+        let (router, clock) = router();
         let mut local = router.local();
         // Twice in a row at its slot: the second miss caches it.
         drop(local.route(TaskId::new(1)));
@@ -218,12 +224,7 @@ mod eviction {
 
     #[test]
     fn a_held_task_gives_its_slot_up_at_the_fourth_miss_there_without_it() {
-        let clock = ManualClock::new();
-        let router = Router::builder()
-            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let (router, clock) = router();
         let mut local = router.local();
         // Tasks 1 to 255 share slot 0. Task 1 is held after its second route, whose use the
         // first sweep dates (at 0 s); then three other tasks miss there.
@@ -248,12 +249,7 @@ mod eviction {
 
     #[test]
     fn tasks_routed_in_turn_take_no_slot_and_are_not_pinned() {
-        let clock = ManualClock::new();
-        let router = Router::builder()
-            .managers((0..4).map(|i| (ManagerId::new(i), 1)))
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let (router, clock) = router();
         let mut local = router.local();
         // A task routed twice is cached (slot 3 of 16, as tasks 768 to 999)...
         let hot = TaskId::new(5_000);
