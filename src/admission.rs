@@ -47,6 +47,7 @@ pub(crate) struct Claim {
 /// Decides one call: `claim` is `None` for a task without a reservation. `busy` gives the
 /// host-reported busy fraction in permille, if fresh; it is asked only when the count alone
 /// does not admit the call, so a caller may read the clock there. O(1).
+#[inline]
 pub(crate) fn decide(claim: Option<Claim>, busy: impl FnOnce() -> Option<u32>) -> Admission {
     let Some(claim) = claim else {
         return Admission::Unreserved;

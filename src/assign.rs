@@ -95,6 +95,7 @@ impl ArcAssigner {
     ///
     /// `max(limit, ready)` keeps the managers of a reservation that was just cut addressable
     /// while its environments drain.
+    #[inline]
     pub fn reserved_len(&self, limit: u32, ready: u32, healthy: u32) -> u32 {
         let want = limit.max(ready);
         if want == 0 {

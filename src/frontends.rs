@@ -79,6 +79,7 @@ impl Frontends {
     }
 
     /// This frontend's share of `total` reserved environments of `task`. O(1).
+    #[inline]
     pub fn share_of(self, total: u32, task: TaskId) -> u32 {
         let count = self.count.get();
         if count == 1 {
@@ -94,7 +95,11 @@ impl Frontends {
     /// this frontend's own share starts when the `total` environments are enumerated in
     /// frontend order. The ranges `[offset_of, offset_of + share_of)` of all frontends tile
     /// `0..total`. O(1).
+    #[inline]
     pub(crate) fn offset_of(self, total: u32, task: TaskId) -> u32 {
+        if self.index == 0 {
+            return 0; // the first frontend's range starts the enumeration
+        }
         let count = u64::from(self.count.get());
         let index = u64::from(self.index);
         let (turn, extra) = (task.get() as u64 % count, u64::from(total % self.count));

@@ -216,6 +216,7 @@ impl Live {
     /// The reserved half of `task`'s state (this state's key), made under placement `seed`
     /// the first time: one allocation per reserved task, and one per page of slot counts
     /// its range reaches ([`RESERVED_TRACKED`]).
+    #[inline]
     pub(crate) fn reserved(&self, task: TaskId, seed: u64) -> &ReservedLive {
         self.reserved.get_or_init(|| {
             Box::new(ReservedLive {
@@ -232,6 +233,7 @@ impl Live {
     }
 
     /// The reserved half, if it was made.
+    #[inline]
     pub(crate) fn reserved_if_made(&self) -> Option<&ReservedLive> {
         self.reserved.get().map(|r| &**r)
     }
@@ -406,6 +408,7 @@ impl ReservedLive {
     }
 
     /// The count of slot `rel`, if its page was made.
+    #[inline]
     fn count_of(&self, rel: u32) -> Option<&AtomicU8> {
         let page = self.slots.get((rel / PAGE) as usize)?.get()?;
         Some(&page[(rel % PAGE) as usize])
@@ -417,6 +420,7 @@ impl ReservedLive {
     /// may lift a count past `room` for a moment; wrapping the `u8` would take more than
     /// 128 of them at once on one slot, and could only misplace calls until they end, never
     /// lose a count.
+    #[inline]
     pub(crate) fn try_enter_slot(&self, rel: u32, room: u32) -> bool {
         let room = room.min(RESERVED_ROOM);
         if room == 0 {
@@ -438,6 +442,7 @@ impl ReservedLive {
     }
 
     /// Ends one call counted by [`ReservedLive::try_enter_slot`] on `rel`.
+    #[inline]
     pub(crate) fn exit_slot(&self, rel: u32) {
         if let Some(count) = self.count_of(rel) {
             count.fetch_sub(1, Release);
@@ -451,6 +456,7 @@ impl ReservedLive {
 
     /// Where a search for a free slot of the range keyed `key` starts: `(slot, what to hand
     /// back to [`ReservedLive::raise_hint`])`. 0 for a range other than the hint's.
+    #[inline]
     pub(crate) fn hint(&self, key: u32) -> (u32, u64) {
         let hint = self.hint.load(Relaxed);
         let from = if (hint >> 32) as u32 == key {
@@ -465,6 +471,7 @@ impl ReservedLive {
     /// `seen`) took slot `to`, the slots it passed being full: start the next one at `to`
     /// (lower when the search wrapped round), unless a call that ended meanwhile moved the
     /// start.
+    #[inline]
     pub(crate) fn raise_hint(&self, key: u32, seen: u64, to: u32) {
         let next = u64::from(key) << 32 | u64::from(to);
         if next != seen {
@@ -473,6 +480,7 @@ impl ReservedLive {
     }
 
     /// The start of this task's reserved arc, with its ring-index hint.
+    #[inline]
     pub(crate) fn arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.start,

@@ -71,6 +71,7 @@ impl Permit {
 
     /// Takes over the count of this reserved call that the caller added on slot `rel` of its
     /// range (`None`: counted on no slot). The permit is fresh: counted nowhere before.
+    #[inline]
     pub(crate) fn counted_on(&mut self, rel: Option<u32>) {
         debug_assert!(self.reserved && !self.is_tracked());
         if let Some(rel) = rel {

@@ -60,6 +60,7 @@ pub(crate) struct OwnShare {
 impl OwnShare {
     /// This frontend's share of `res`'s environments for `task` on a reserved arc of `len`
     /// slots, or `None` if it owns none (or the arc is empty). O(1).
+    #[inline]
     pub(crate) fn new(
         frontends: crate::Frontends,
         res: Reservation,
@@ -263,11 +264,13 @@ impl Snapshot {
 
     /// The reserved half of `task`'s live state, made under this snapshot's seed if it has
     /// none.
+    #[inline]
     pub(crate) fn reserved_of<'a>(&self, live: &'a Live, task: TaskId) -> &'a ReservedLive {
         live.reserved(task, self.ring.config().seed)
     }
 
     /// Managers in the reserved arc of a task with reservation `res`.
+    #[inline]
     pub(crate) fn reserved_len(&self, res: Reservation) -> u32 {
         self.assigner
             .reserved_len(res.limit, res.ready, self.healthy())
