@@ -893,14 +893,18 @@ fn reserved_counts_return_to_zero_across_changes() {
     assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 0));
 }
 
+/// 400 managers, 2 reserved environments a manager: reservations spanning many slots.
+fn two_environments_a_manager() -> Router<ManualClock> {
+    let mut config = RouterConfig::default();
+    config.assign.reserved_per_manager = std::num::NonZeroU32::new(2).unwrap();
+    router_with(400, config, &ManualClock::new())
+}
+
 #[test]
 fn a_reservation_that_grows_after_its_first_route_is_counted_whole() {
     // First routed with 4 environments (2 slots), then grown to 600 (300 slots): the new
     // range's slots are counted too, so calls fill it exactly and refill what ends.
-    let clock = ManualClock::new();
-    let mut config = RouterConfig::default();
-    config.assign.reserved_per_manager = std::num::NonZeroU32::new(2).unwrap();
-    let r = router_with(400, config, &clock);
+    let r = two_environments_a_manager();
     let t = TaskId::new(9);
     r.put_reservation(t, Reservation::new(4, 4));
     drop(r.route(t).unwrap());
@@ -926,10 +930,7 @@ fn a_share_over_many_slots_refills_the_slot_whose_calls_ended() {
     // 600 environments at 2 a manager: 300 slots, the whole share this frontend's. Every
     // slot is counted (up to `RESERVED_TRACKED`), so calls that end free their slot's
     // places and the next calls go there, not to a slot whose environments are all busy.
-    let clock = ManualClock::new();
-    let mut config = RouterConfig::default();
-    config.assign.reserved_per_manager = std::num::NonZeroU32::new(2).unwrap();
-    let r = router_with(400, config, &clock);
+    let r = two_environments_a_manager();
     let t = TaskId::new(7);
     r.put_reservation(t, Reservation::new(600, 600));
     let arc = r.reserved_arc(t);
