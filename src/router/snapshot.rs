@@ -358,8 +358,14 @@ impl Snapshot {
         let key = own.key();
         let (from, seen) = reserved.hint(key);
         let from = from.min(tracked);
-        let mut rels = (from..tracked).chain(0..from);
-        if let Some(rel) = rels.find(|&rel| reserved.try_enter_slot(rel, own.own_on(first + rel))) {
+        // The hinted slot first: where the last search found room, usually there still.
+        let enter = |rel: u32| reserved.try_enter_slot(rel, own.own_on(first + rel));
+        let found = if from < tracked && enter(from) {
+            Some(from)
+        } else {
+            (from + 1..tracked).chain(0..from).find(|&rel| enter(rel))
+        };
+        if let Some(rel) = found {
             reserved.raise_hint(key, seen, rel);
             return (first + rel, Some(rel));
         }
