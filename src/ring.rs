@@ -21,9 +21,10 @@ pub const MAX_MANAGERS: usize = 1 << 24;
 /// The most virtual nodes one ring holds (2²⁴, 16,777,216); weights that ask for more are
 /// rejected with [`Error::TooManyPoints`] before anything is built.
 ///
-/// What a ring costs is proportional to its points: 16 bytes a point once built (its
-/// position, owner and gap), and about 28 bytes a point at the peak of a build, so at most
-/// 256 MiB for a ring and about 470 MB to build one (measured in `RELIABILITY.md`, Memory).
+/// What a ring costs is proportional to its points: at most 17 bytes a point once built (its
+/// position, owner and gap, and at most one byte of the index of its positions), and about
+/// 28 bytes a point at the peak of a build, so at most 272 MiB for a ring and about 470 MB
+/// to build one (measured in `RELIABILITY.md`, Memory).
 /// A rebuild ([`Router::set_managers`](crate::Router::set_managers)) keeps the current ring
 /// while it builds the next: about 740 MB at most. The default 160 virtual nodes per weight
 /// fit 104,857 managers of weight 1; larger fleets lower
@@ -88,7 +89,9 @@ impl RingConfig {
 /// `start` (wrapping), skipping managers a [`HealthMask`] marks down.
 ///
 /// Memory: 16 bytes per point (hash, owner, and the distance back to the owner's previous
-/// point, which lets a walk test "first time this manager is met" in O(1) without a set).
+/// point, which lets a walk test "first time this manager is met" in O(1) without a set),
+/// and at most one more for an index of the positions by their top bits, which finds the
+/// point after a position in about one cache line of positions, however large the ring.
 #[derive(Clone)]
 pub struct Ring {
     config: RingConfig,
@@ -97,6 +100,13 @@ pub struct Ring {
     weights: Box<[NonZeroU32]>,
     /// Point positions, sorted ascending.
     hashes: Box<[u64]>,
+    /// The positions indexed by their top bits: `buckets[b]` is the first point whose
+    /// position's top bits (`position >> shift`) are `b` or more, and the last entry the
+    /// point count. 2 to 2²¹ buckets, a power of two near one per 8 points (4 to 8 points a
+    /// bucket, in one or two cache lines of positions).
+    buckets: Box<[u32]>,
+    /// `64 - log2(buckets)`.
+    shift: u32,
     /// Owner and gap of each point, side by side: an arc walk reads both, one cache line.
     links: Box<[Link]>,
 }
@@ -174,11 +184,15 @@ impl Ring {
 
         let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
         let links = links(&owners, list.len());
+        drop(owners);
+        let (buckets, shift) = buckets(&hashes);
         Ok(Self {
             config,
             managers: list.iter().map(|&(id, _)| id).collect(),
             weights: weights.into_boxed_slice(),
             hashes: hashes.into_boxed_slice(),
+            buckets,
+            shift,
             links,
         })
     }
@@ -252,12 +266,14 @@ impl Ring {
             .map(|(&h, l)| (h, self.managers[l.owner as usize]))
     }
 
-    /// Heap bytes held by this ring: 16 per point plus 12 per manager.
+    /// Heap bytes held by this ring: 16 per point, at most one more per point (and 12 bytes)
+    /// for the index of positions, and 12 per manager.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of_val;
         size_of_val(&*self.managers)
             + size_of_val(&*self.weights)
             + size_of_val(&*self.hashes)
+            + size_of_val(&*self.buckets)
             + size_of_val(&*self.links)
     }
 
@@ -272,7 +288,8 @@ impl Ring {
     }
 
     /// The manager owning the first point at or after `start`: the first manager of every
-    /// arc from `start`, health ignored. O(log P).
+    /// arc from `start`, health ignored. O(1) for positions spread as hashes spread them
+    /// (a search of one bucket of the position index); O(log P) at worst.
     ///
     /// # Examples
     /// ```
@@ -293,7 +310,7 @@ impl Ring {
 
     /// The arc `(start, len)` with every manager healthy.
     ///
-    /// Yields `min(len, self.len())` distinct managers. O(log P) to start, then O(1) per point
+    /// Yields `min(len, self.len())` distinct managers. O(1) to start (as [`Ring::first`]), then O(1) per point
     /// walked: at most `1.4 × len` points on average while `len` is at most half the
     /// managers (equal weights), and never more than one revolution (P points).
     ///
@@ -406,7 +423,7 @@ impl Ring {
     }
 
     /// As `successor`, trying `hint` first: O(1) when `hint` is right (two comparisons prove
-    /// it, so a hint from another ring can be wrong but never misleads), else a binary search.
+    /// it, so a hint from another ring can be wrong but never misleads), else a search.
     #[inline]
     pub(crate) fn successor_near(&self, start: u64, hint: u32) -> usize {
         let (h, i) = (&self.hashes, hint as usize);
@@ -436,9 +453,14 @@ impl Ring {
         self.managers.binary_search(&id).ok().map(|i| i as u32)
     }
 
-    /// Index of the first point at or after `start`, wrapping to 0.
+    /// Index of the first point at or after `start`, wrapping to 0: a binary search of the
+    /// points of `start`'s bucket of the index. The points before the bucket are below
+    /// `start`, and the first point past it is above it, so the answer is in the bucket or is
+    /// that point.
     pub(crate) fn successor(&self, start: u64) -> usize {
-        let i = self.hashes.partition_point(|&h| h < start);
+        let b = (start >> self.shift) as usize;
+        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        let i = lo + self.hashes[lo..hi].partition_point(|&h| h < start);
         if i == self.hashes.len() {
             0
         } else {
@@ -472,6 +494,24 @@ pub(crate) fn check_count(count: usize) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// The index of sorted `hashes` by their top bits, and the shift that takes a position to
+/// its bucket (see [`Ring`]'s `buckets`). O(P). At most 4 bytes per 4 points (2²¹ buckets
+/// for [`MAX_POINTS`]).
+fn buckets(hashes: &[u64]) -> (Box<[u32]>, u32) {
+    let count = (hashes.len() / 8).next_power_of_two().max(2);
+    let shift = 64 - count.trailing_zeros();
+    let mut buckets = Vec::with_capacity(count + 1);
+    let mut point = 0;
+    for b in 0..count as u64 {
+        while point < hashes.len() && hashes[point] >> shift < b {
+            point += 1;
+        }
+        buckets.push(point as u32);
+    }
+    buckets.push(hashes.len() as u32);
+    (buckets.into_boxed_slice(), shift)
 }
 
 /// For each point, its owner and the clockwise distance from the owner's previous point.
@@ -579,6 +619,40 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_index_finds_what_a_search_of_every_point_finds() {
+        let one = |points: u32| {
+            let config =
+                RingConfig::default().with_vnodes_per_weight(NonZeroU32::new(points).unwrap());
+            Ring::new(config, [(ManagerId::new(3), 1)]).unwrap()
+        };
+        for r in [one(1), one(2), one(17), ring(1), ring(10), ring(300)] {
+            let (n, buckets) = (r.hashes.len(), r.buckets.len() - 1);
+            assert!(buckets.is_power_of_two() && buckets >= 2);
+            assert!(
+                n < 16 || (n / 8..n / 4 + 1).contains(&buckets),
+                "{n} points, {buckets}"
+            );
+            let mut starts = vec![0, 1, u64::MAX, u64::MAX - 1];
+            // Every point, either side of it, and every bucket's bounds.
+            starts.extend(
+                r.hashes
+                    .iter()
+                    .flat_map(|&h| [h.wrapping_sub(1), h, h.wrapping_add(1)]),
+            );
+            starts.extend((0..buckets as u64).flat_map(|b| {
+                let at = b << r.shift;
+                [at, at.wrapping_sub(1), at | ((1 << r.shift) - 1)]
+            }));
+            starts.extend((0..2_000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+            for start in starts {
+                let i = r.hashes.partition_point(|&h| h < start);
+                let want = if i == n { 0 } else { i };
+                assert_eq!(r.successor(start), want, "{n} points, start {start:#x}");
+            }
+        }
+    }
+
+    #[test]
     fn a_hint_only_ever_speeds_up_the_search() {
         let (a, b) = (ring(5), ring(7));
         let last = a.hashes[a.hashes.len() - 1];
@@ -655,8 +729,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn memory_is_sixteen_bytes_a_point() {
+    fn memory_is_sixteen_bytes_a_point_and_its_index() {
         let r = ring(100);
-        assert_eq!(r.heap_bytes(), r.point_count() * 16 + 100 * 12);
+        // 16,000 points: 2,048 buckets of the index, 4 bytes each, and its end.
+        assert_eq!(r.buckets.len(), 2_048 + 1);
+        assert_eq!(r.heap_bytes(), r.point_count() * 16 + 100 * 12 + 2_049 * 4);
+        assert!(r.heap_bytes() <= r.point_count() * 17 + 100 * 12);
     }
 }
