@@ -162,8 +162,12 @@ pub(crate) struct Settings {
     /// `busy_threshold` in permille, as admission compares it: converted once, not per call.
     pub(crate) busy_permille: u32,
     pub(crate) busy_ttl: Duration,
+    /// Set through [`Settings::set_frontends`], which keeps `pack_quota` in step.
     pub(crate) frontends: Frontends,
     pub(crate) counting: Counting,
+    /// [`Pick::Pack`]'s quota of one frontend's calls of a group on one member,
+    /// `ceil(target_per_manager / frontends)` and at least 1: divided once, not per call.
+    pub(crate) pack_quota: u32,
 }
 
 impl Settings {
@@ -179,7 +183,15 @@ impl Settings {
             busy_ttl: config.busy_ttl,
             frontends: config.frontends,
             counting: config.counting,
+            pack_quota: pack_quota(config.assign.target_per_manager.get(), config.frontends),
         }
+    }
+
+    /// Moves this router to `frontends` among the frontends, for a snapshot whose units'
+    /// target is `target_per_manager`.
+    pub(crate) fn set_frontends(&mut self, frontends: Frontends, target_per_manager: u32) {
+        self.frontends = frontends;
+        self.pack_quota = pack_quota(target_per_manager, frontends);
     }
 
     /// The whole config, with the ring's and the assigner's settings.
@@ -197,4 +209,9 @@ impl Settings {
             counting: self.counting,
         }
     }
+}
+
+/// `ceil(target / frontends)`, at least 1: see [`Settings::pack_quota`].
+fn pack_quota(target: u32, frontends: Frontends) -> u32 {
+    target.div_ceil(frontends.count().max(1)).max(1)
 }

@@ -431,15 +431,11 @@ impl Snapshot {
         })
     }
 
-    /// [`Pick::Pack`]'s rule under this snapshot ([`Fit`]): one division and one load.
+    /// [`Pick::Pack`]'s rule under this snapshot ([`Fit`]): one load.
     #[inline]
     fn fit(&self) -> Fit {
-        let target = self.assigner.config().target_per_manager.get();
-        let quota = target
-            .div_ceil(self.settings.frontends.count().max(1))
-            .max(1);
         Fit {
-            quota,
+            quota: self.settings.pack_quota,
             cap: self.loads.cap(),
         }
     }
@@ -506,7 +502,7 @@ impl Snapshot {
     /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:
     /// `(slot, ring index)`. Examines at most [`TRACKED`] members, then walks on to the
     /// chosen slot.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let fit = self.fit();
         let full = self.full_marks(live, cursor, fit);

@@ -266,7 +266,8 @@ impl<C: Clock> Router<C> {
         self.publish(|cur| {
             Ok((cur.settings.frontends != frontends).then(|| {
                 let mut next = Snapshot::clone(cur);
-                next.settings.frontends = frontends;
+                let target = next.assigner.config().target_per_manager.get();
+                next.settings.set_frontends(frontends, target);
                 next
             }))
         })
