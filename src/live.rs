@@ -681,8 +681,9 @@ impl Shard {
         }
     }
 
-    /// The live state of `key` (a key of this shard, hashed `h`), made fresh under `fresh`
-    /// if absent; marks it used.
+    /// The live state of `key` (a key of this shard, hashed `h`), made fresh under what
+    /// `make` says (what new state starts from, and the idle TTL its shard's sweep judges
+    /// by: asked only when the key is new) if absent; marks it used.
     ///
     /// A read lock and no clock read on the warm path; a write lock and a clock read when
     /// the key is new, and then, once the shard holds [`FIRST_SWEEP`] entries (and until that
@@ -693,8 +694,7 @@ impl Shard {
         &self,
         key: u128,
         h: Hashed,
-        fresh: Fresh,
-        ttl: Duration,
+        make: impl FnOnce() -> (Fresh, Duration),
         clock: &impl Fn() -> Duration,
     ) -> Arc<Live> {
         let found = self.map.read().get(key, h).cloned();
@@ -702,6 +702,7 @@ impl Shard {
             live.touch();
             return live;
         }
+        let (fresh, ttl) = make();
         self.insert_new(key, h, fresh, ttl, clock)
     }
 
@@ -1152,7 +1153,8 @@ mod tests {
             clock: &impl Fn() -> Duration,
         ) -> Arc<Live> {
             let h = self.keyed.hash(key);
-            self.shard_at(h).get_or_insert(key, h, fresh, ttl, clock)
+            self.shard_at(h)
+                .get_or_insert(key, h, || (fresh, ttl), clock)
         }
     }
     const F: Fresh = Fresh {

@@ -248,7 +248,8 @@ impl<C: Clock> Router<C> {
             return live;
         }
         let shard = self.live.shard_at(h);
-        let live = shard.get_or_insert(key, h, snap.fresh(), snap.settings.idle_ttl, now);
+        let make = || (snap.fresh(), snap.settings.idle_ttl);
+        let live = shard.get_or_insert(key, h, make, now);
         if let Some(recent) = recent {
             recent.missed(key, &live);
         }
@@ -315,8 +316,18 @@ impl Drop for Uncount<'_> {
 
 /// Publishes `next` as `live`'s arc state; counts a grow or a shrink if this caller moved the
 /// length. Returns the length to route on.
+#[inline]
 fn commit_arc(live: &Live, current: ArcState, next: ArcState, tallies: &Tallies) -> u32 {
-    if next != current && live.store_arc_state(current.len, next) {
+    if next != current {
+        store_arc(live, current, next, tallies);
+    }
+    next.len
+}
+
+/// [`commit_arc`] of a state that changed: out of line, as most routes change nothing.
+#[inline(never)]
+fn store_arc(live: &Live, current: ArcState, next: ArcState, tallies: &Tallies) {
+    if live.store_arc_state(current.len, next) {
         #[cfg(feature = "tracing")]
         crate::trace::arc_resized(current.len, next.len);
         bump(if next.len > current.len {
@@ -325,7 +336,6 @@ fn commit_arc(live: &Live, current: ArcState, next: ArcState, tallies: &Tallies)
             &tallies.shrinks
         });
     }
-    next.len
 }
 
 #[cfg(test)]
