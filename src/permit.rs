@@ -14,7 +14,10 @@ use crate::live::{Live, RESERVED_TRACKED, TRACKED};
 #[must_use = "dropping the permit at once ends the call's in-flight count"]
 pub struct Permit {
     live: Arc<Live>,
-    reserved: bool,
+    /// Whether the call holds a reserved count (1) or an unreserved one (0): a `u8`, not a
+    /// `bool`, so that an `Option` of a permit (or of a route) tells `None` by the null
+    /// pointer of `live` rather than by a spare value of this byte, which routes copy less.
+    reserved: u8,
     /// The tracked slot this call is counted on, or [`UNTRACKED`]: of the unreserved arc for
     /// an unreserved permit; of this frontend's range of the reserved arc, from the range's
     /// first slot, for a reserved one.
@@ -30,7 +33,7 @@ impl Permit {
     pub(crate) fn adopt(live: Arc<Live>, reserved: bool) -> Self {
         Self {
             live,
-            reserved,
+            reserved: u8::from(reserved),
             slot: UNTRACKED,
         }
     }
@@ -44,7 +47,7 @@ impl Permit {
     /// tracks), taking it off the slot it was counted on before.
     #[inline]
     pub(crate) fn track(&mut self, slot: u32) {
-        debug_assert!(!self.reserved);
+        debug_assert!(!self.is_reserved());
         self.untrack();
         if slot < TRACKED {
             self.live.enter_slot(slot);
@@ -56,7 +59,7 @@ impl Permit {
     /// if that slot holds fewer than `room` of its calls, taking it off the slot it was
     /// counted on before either way; returns whether it is counted on `rel` now.
     pub(crate) fn try_track_reserved(&mut self, rel: u32, room: u32) -> bool {
-        debug_assert!(self.reserved);
+        debug_assert!(self.is_reserved());
         self.untrack();
         let entered = rel < RESERVED_TRACKED
             && self
@@ -73,17 +76,18 @@ impl Permit {
     /// range (`None`: counted on no slot). The permit is fresh: counted nowhere before.
     #[inline]
     pub(crate) fn counted_on(&mut self, rel: Option<u32>) {
-        debug_assert!(self.reserved && !self.is_tracked());
+        debug_assert!(self.is_reserved() && !self.is_tracked());
         if let Some(rel) = rel {
             self.slot = rel as u16;
         }
     }
 
     /// Takes this call off the slot it is counted on, if any.
+    #[inline]
     pub(crate) fn untrack(&mut self) {
         if self.is_tracked() {
             let slot = u32::from(self.slot);
-            if self.reserved {
+            if self.is_reserved() {
                 if let Some(r) = self.live.reserved_if_made() {
                     r.exit_slot(slot);
                 }
@@ -100,7 +104,7 @@ impl Permit {
 
     /// Whether this permit counts against the task's reserved arc.
     pub fn is_reserved(&self) -> bool {
-        self.reserved
+        self.reserved != 0
     }
 }
 
@@ -108,7 +112,7 @@ impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
         self.untrack();
-        if self.reserved {
+        if self.is_reserved() {
             // Made before the count that this permit adopted.
             if let Some(r) = self.live.reserved_if_made() {
                 r.count.fetch_sub(1, Release);
@@ -122,7 +126,7 @@ impl Drop for Permit {
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("reserved", &self.reserved)
+            .field("reserved", &self.is_reserved())
             .finish_non_exhaustive()
     }
 }
