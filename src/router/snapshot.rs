@@ -353,19 +353,21 @@ impl Snapshot {
         own: OwnShare,
     ) -> (u32, Option<u32>) {
         let first = own.first_slot();
-        let span = own.last_slot() - first + 1;
-        let tracked = span.min(RESERVED_TRACKED);
         let key = own.key();
         let (from, seen) = reserved.hint(key);
-        let from = from.min(tracked);
-        // The hinted slot first: where the last search found room, usually there still.
         let enter = |rel: u32| reserved.try_enter_slot(rel, own.own_on(first + rel));
-        let found = if from < tracked && enter(from) {
-            Some(from)
-        } else {
-            (from + 1..tracked).chain(0..from).find(|&rel| enter(rel))
-        };
-        if let Some(rel) = found {
+        // The hinted slot first, before the range's extent is worked out: where the last
+        // search found room, usually there still. A hint is a tracked slot of the range its
+        // key names (below `RESERVED_TRACKED`); one past this range (were two ranges' keys
+        // to collide) holds none of this frontend's environments, so it finds no room.
+        if enter(from) {
+            reserved.raise_hint(key, seen, from);
+            return (first + from, Some(from));
+        }
+        let span = own.last_slot() - first + 1;
+        let tracked = span.min(RESERVED_TRACKED);
+        let from = from.min(tracked);
+        if let Some(rel) = (from + 1..tracked).chain(0..from).find(|&rel| enter(rel)) {
             reserved.raise_hint(key, seen, rel);
             return (first + rel, Some(rel));
         }
