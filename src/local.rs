@@ -117,12 +117,14 @@ impl<C: Clock> Router<C> {
 impl<C: Clock> LocalRouter<'_, C> {
     /// As [`Router::route`].
     #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
+    #[inline]
     pub fn route(&mut self, task: TaskId) -> Option<Route> {
         self.route_in(task, GroupId::from(task))
     }
 
     /// As [`Router::route_in`].
     #[must_use = "dropping the route ends the call at once; hold it until the call completes"]
+    #[inline]
     pub fn route_in(&mut self, task: TaskId, group: GroupId) -> Option<Route> {
         let snap = self.snapshot.load();
         self.router
