@@ -21,10 +21,10 @@ pub const MAX_MANAGERS: usize = 1 << 24;
 /// The most virtual nodes one ring holds (2²⁴, 16,777,216); weights that ask for more are
 /// rejected with [`Error::TooManyPoints`] before anything is built.
 ///
-/// What a ring costs is proportional to its points: at most 17 bytes a point once built (its
-/// position, owner and gap, and at most one byte of the index of its positions), and about
-/// 28 bytes a point at the peak of a build, so at most 272 MiB for a ring and about 470 MB
-/// to build one (measured in `RELIABILITY.md`, Memory).
+/// What a ring costs is proportional to its points: 16 to 16.5 bytes a point once built
+/// (its position, owner and gap, and a quarter to half a byte of the index of its
+/// positions), and about 28 bytes a point at the peak of a build, so at most 260 MiB for a
+/// ring and about 470 MB to build one (measured in `RELIABILITY.md`, Memory).
 /// A rebuild ([`Router::set_managers`](crate::Router::set_managers)) keeps the current ring
 /// while it builds the next: about 740 MB at most. The default 160 virtual nodes per weight
 /// fit 104,857 managers of weight 1; larger fleets lower
@@ -90,8 +90,9 @@ impl RingConfig {
 ///
 /// Memory: 16 bytes per point (hash, owner, and the distance back to the owner's previous
 /// point, which lets a walk test "first time this manager is met" in O(1) without a set),
-/// and at most one more for an index of the positions by their top bits, which finds the
-/// point after a position in about one cache line of positions, however large the ring.
+/// and a quarter to half a byte more for an index of the positions by their top bits,
+/// which finds the point after a position within a few cache lines of positions, however
+/// large the ring.
 #[derive(Clone)]
 pub struct Ring {
     config: RingConfig,
@@ -102,8 +103,8 @@ pub struct Ring {
     hashes: Box<[u64]>,
     /// The positions indexed by their top bits: `buckets[b]` is the first point whose
     /// position's top bits (`position >> shift`) are `b` or more, and the last entry the
-    /// point count. 2 to 2²¹ buckets, a power of two near one per 8 points (4 to 8 points a
-    /// bucket, in one or two cache lines of positions).
+    /// point count. 2 to 2²⁰ buckets, a power of two near one per 16 points (8 to 16 points
+    /// a bucket, in one to three cache lines of positions).
     buckets: Box<[u32]>,
     /// `64 - log2(buckets)`.
     shift: u32,
@@ -266,8 +267,8 @@ impl Ring {
             .map(|(&h, l)| (h, self.managers[l.owner as usize]))
     }
 
-    /// Heap bytes held by this ring: 16 per point, at most one more per point (and 12 bytes)
-    /// for the index of positions, and 12 per manager.
+    /// Heap bytes held by this ring: 16 per point, at most half a byte more per point (and
+    /// 12 bytes) for the index of positions, and 12 per manager.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of_val;
         size_of_val(&*self.managers)
@@ -310,9 +311,9 @@ impl Ring {
 
     /// The arc `(start, len)` with every manager healthy.
     ///
-    /// Yields `min(len, self.len())` distinct managers. O(1) to start (as [`Ring::first`]), then O(1) per point
-    /// walked: at most `1.4 × len` points on average while `len` is at most half the
-    /// managers (equal weights), and never more than one revolution (P points).
+    /// Yields `min(len, self.len())` distinct managers. O(1) to start (as [`Ring::first`]),
+    /// then O(1) per point walked: at most `1.4 × len` points on average while `len` is at
+    /// most half the managers (equal weights), and never more than one revolution (P points).
     ///
     /// # Examples
     /// ```
@@ -497,10 +498,10 @@ pub(crate) fn check_count(count: usize) -> Result<(), Error> {
 }
 
 /// The index of sorted `hashes` by their top bits, and the shift that takes a position to
-/// its bucket (see [`Ring`]'s `buckets`). O(P). At most 4 bytes per 4 points (2²¹ buckets
+/// its bucket (see [`Ring`]'s `buckets`). O(P). At most 4 bytes per 8 points (2²⁰ buckets
 /// for [`MAX_POINTS`]).
 fn buckets(hashes: &[u64]) -> (Box<[u32]>, u32) {
-    let count = (hashes.len() / 8).next_power_of_two().max(2);
+    let count = (hashes.len() / 16).next_power_of_two().max(2);
     let shift = 64 - count.trailing_zeros();
     let mut buckets = Vec::with_capacity(count + 1);
     let mut point = 0;
@@ -619,21 +620,54 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_index_finds_what_a_search_of_every_point_finds() {
+    fn the_search_finds_what_a_search_of_every_point_finds() {
         let one = |points: u32| {
             let config =
                 RingConfig::default().with_vnodes_per_weight(NonZeroU32::new(points).unwrap());
             Ring::new(config, [(ManagerId::new(3), 1)]).unwrap()
         };
-        for r in [one(1), one(2), one(17), ring(1), ring(10), ring(300)] {
+        // Positions as hashes place them, and positions no hash would make (most of them in
+        // one bucket of the index; only the search's speed may suffer): bunched at one end,
+        // spaced as powers of two, many equal, the extremes only.
+        let placed = |mut hashes: Vec<u64>| {
+            hashes.sort_unstable();
+            let (buckets, shift) = buckets(&hashes);
+            Ring {
+                hashes: hashes.into_boxed_slice(),
+                buckets,
+                shift,
+                ..ring(1)
+            }
+        };
+        let rings = [
+            one(1),
+            one(2),
+            one(17),
+            ring(1),
+            ring(10),
+            ring(300),
+            placed((0..5_000).collect()),
+            placed((0..64).map(|k| 1u64 << k).chain([0, u64::MAX]).collect()),
+            placed(
+                (0..3_000)
+                    .map(|i| [7, 1 << 40, u64::MAX - 3][i % 3])
+                    .collect(),
+            ),
+            placed(
+                (0..1_000)
+                    .map(|i| if i < 999 { 0 } else { u64::MAX })
+                    .collect(),
+            ),
+        ];
+        for r in rings {
             let (n, buckets) = (r.hashes.len(), r.buckets.len() - 1);
             assert!(buckets.is_power_of_two() && buckets >= 2);
             assert!(
-                n < 16 || (n / 8..n / 4 + 1).contains(&buckets),
+                n < 32 || (n / 16..n / 8 + 1).contains(&buckets),
                 "{n} points, {buckets}"
             );
             let mut starts = vec![0, 1, u64::MAX, u64::MAX - 1];
-            // Every point, either side of it, and every bucket's bounds.
+            // Every point and either side of it, every bucket's bounds, and spread starts.
             starts.extend(
                 r.hashes
                     .iter()
@@ -731,9 +765,9 @@ pub(crate) mod tests {
     #[test]
     fn memory_is_sixteen_bytes_a_point_and_its_index() {
         let r = ring(100);
-        // 16,000 points: 2,048 buckets of the index, 4 bytes each, and its end.
-        assert_eq!(r.buckets.len(), 2_048 + 1);
-        assert_eq!(r.heap_bytes(), r.point_count() * 16 + 100 * 12 + 2_049 * 4);
-        assert!(r.heap_bytes() <= r.point_count() * 17 + 100 * 12);
+        // 16,000 points: 1,024 buckets of the index, 4 bytes each, and its end.
+        assert_eq!(r.buckets.len(), 1_024 + 1);
+        assert_eq!(r.heap_bytes(), r.point_count() * 16 + 100 * 12 + 1_025 * 4);
+        assert!(2 * r.heap_bytes() <= r.point_count() * 33 + 100 * 24);
     }
 }

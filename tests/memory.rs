@@ -168,8 +168,8 @@ fn live_state_of_ten_million_tasks_is_bounded_and_swept() {
 
 /// Bytes per point a ring build may use at its peak, and a built ring keeps: the build's
 /// `(position, owner)` pairs (16 bytes) and the positions and owners it splits them into (12),
-/// and the ring's positions and links (16). The figures for [`arcroute::MAX_POINTS`] are
-/// stated in its docs.
+/// and the ring's positions and links (16) with the index of its positions (at most half a
+/// byte). The figures for [`arcroute::MAX_POINTS`] are stated in its docs.
 const BUILD_PEAK_BYTES_PER_POINT: usize = 32;
 const RING_BYTES_PER_POINT: usize = 17;
 
