@@ -104,7 +104,7 @@ pub(crate) struct Live {
     /// carries into the cursor; the cursor wraps.
     unreserved: AtomicU64,
     /// The ring index where the unreserved arc starts, as last found: a hint that spares the
-    /// binary search while the ring stays the same (checked on every use).
+    /// ring's search while the ring stays the same (checked on every use).
     pub(crate) unreserved_origin: AtomicU32,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,

@@ -23,7 +23,8 @@ pub const MAX_MANAGERS: usize = 1 << 24;
 ///
 /// What a ring costs is proportional to its points: 16 to 16.5 bytes a point once built
 /// (its position, owner and gap, and a quarter to half a byte of the index of its
-/// positions), and about 28 bytes a point at the peak of a build, so at most 260 MiB for a
+/// positions; the index is 12 bytes at least, which rings of under 24 points feel), and
+/// about 28 bytes a point at the peak of a build, so at most 260 MiB for a
 /// ring and about 470 MB to build one (measured in `RELIABILITY.md`, Memory).
 /// A rebuild ([`Router::set_managers`](crate::Router::set_managers)) keeps the current ring
 /// while it builds the next: about 740 MB at most. The default 160 virtual nodes per weight
@@ -90,9 +91,9 @@ impl RingConfig {
 ///
 /// Memory: 16 bytes per point (hash, owner, and the distance back to the owner's previous
 /// point, which lets a walk test "first time this manager is met" in O(1) without a set),
-/// and a quarter to half a byte more for an index of the positions by their top bits,
-/// which finds the point after a position within a few cache lines of positions, however
-/// large the ring.
+/// and a quarter to half a byte more (12 bytes at least) for an index of the positions by
+/// their top bits, which finds the point after a position within a few cache lines of
+/// positions, however large the ring.
 #[derive(Clone)]
 pub struct Ring {
     config: RingConfig,
@@ -311,8 +312,9 @@ impl Ring {
 
     /// The arc `(start, len)` with every manager healthy.
     ///
-    /// Yields `min(len, self.len())` distinct managers. O(1) to start (as [`Ring::first`]),
-    /// then O(1) per point walked: at most `1.4 × len` points on average while `len` is at
+    /// Yields `min(len, self.len())` distinct managers. O(1) to start for positions spread
+    /// as hashes spread them (O(log P) at worst, as [`Ring::first`]), then O(1) per point
+    /// walked: at most `1.4 × len` points on average while `len` is at
     /// most half the managers (equal weights), and never more than one revolution (P points).
     ///
     /// # Examples
@@ -367,7 +369,8 @@ impl Ring {
     }
 
     /// The `k`-th (from 0) manager of arc `(start, len)` under `health`, or `None` when the arc
-    /// has no `k`-th member. O(log P + k) as [`Ring::arc`].
+    /// has no `k`-th member. O(k) for positions spread as hashes spread them, O(log P + k) at
+    /// worst, as [`Ring::arc`].
     ///
     /// # Examples
     /// ```

@@ -88,7 +88,7 @@ fn points_past_the_limit_are_rejected_before_any_point_is_made() {
         "u32::MAX points from weight 1"
     );
     // One point past the limit, though the first manager alone fills it exactly (a ring of
-    // exactly MAX_POINTS is valid, but 256 MiB: not built here).
+    // exactly MAX_POINTS is valid, but 260 MiB: not built here).
     let full = u32::try_from(MAX_POINTS).unwrap();
     assert_eq!(
         Ring::new(vnodes(1), [(m(1), full), (m(2), 1)]).unwrap_err(),

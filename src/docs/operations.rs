@@ -95,7 +95,7 @@
 //!   [`Router::update_reservations`](crate::Router::update_reservations), one publish that
 //!   copies each shard once. Figures in `BENCHMARKS.md` (Writers) and `RELIABILITY.md`.
 //! - **Ring builds** are bounded by [`MAX_POINTS`](crate::MAX_POINTS) (2²⁴ points): at most
-//!   256 MiB for a ring, about 470 MB at the peak of its build, about 740 MB while a rebuild
+//!   260 MiB for a ring, about 470 MB at the peak of its build, about 740 MB while a rebuild
 //!   keeps the current ring, whatever the weights a host sends.
 //!
 //! # Ids

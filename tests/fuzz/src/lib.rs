@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use arcroute::{AssignConfig, GroupId, ManagerId, TaskId, MAX_POINTS};
 
 /// Rings with more points than this are valid but not built: a fuzz input may ask for up to
-/// `MAX_POINTS` (256 MiB), which would only measure the allocator.
+/// `MAX_POINTS` (260 MiB), which would only measure the allocator.
 pub const POINT_BUDGET: u128 = 1 << 12;
 
 /// A manager id: mostly from a small pool, sometimes any `u64`.
