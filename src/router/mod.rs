@@ -236,7 +236,6 @@ impl<C: Clock> Router<C> {
 
     /// The live state of `key` (hashed `h`), made under `snap` if it has none, through a
     /// handle's cache where there is one.
-    #[inline(always)]
     fn live_in(
         &self,
         key: u128,
