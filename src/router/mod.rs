@@ -152,7 +152,7 @@ impl<C: Clock> Router<C> {
                 let reserved = snap.reserved_of(live, task);
                 self.admit(snap, task, reserved, res, &now)
             }
-            _ => (admission::decide(None, || None), false),
+            _ => (admission::decide(None, || None), None),
         };
         let ids = (task, group);
         if admission.kind() == RouteKind::Reserved {
@@ -161,9 +161,9 @@ impl<C: Clock> Router<C> {
             };
             let len = snap.reserved_len(res);
             let mut permit = Permit::adopt(live, true);
-            let own = within_share
-                .then(|| OwnShare::new(snap.settings.frontends, res, task, len))
-                .flatten();
+            let own = within_share.and_then(|share| {
+                OwnShare::with_share(snap.settings.frontends, res, task, len, share)
+            });
             let (slot, counted) = {
                 let reserved = permit.live().reserved_if_made()?; // made by `admit`
                 match own {
@@ -200,9 +200,9 @@ impl<C: Clock> Router<C> {
     }
 
     /// Counts a call of reserved `task` on `live`, decides it by [`admission::decide`], and
-    /// undoes the count unless the call is admitted to the reserved arc. Also says whether the
-    /// call is within this frontend's own share (this router's Reserved calls before it were
-    /// fewer than its share of `ready`).
+    /// undoes the count unless the call is admitted to the reserved arc. Also gives this
+    /// frontend's share of `ready` if the call is within it (this router's Reserved calls
+    /// before it were fewer), so that the caller need not work the share out again.
     fn admit(
         &self,
         snap: &Snapshot,
@@ -210,7 +210,7 @@ impl<C: Clock> Router<C> {
         live: &ReservedLive,
         res: Reservation,
         now: &impl Fn() -> Duration,
-    ) -> (Admission, bool) {
+    ) -> (Admission, Option<u32>) {
         let settings = &snap.settings;
         let held = live.count.fetch_add(1, Relaxed);
         // Owns the count until the call is admitted: the host's clock, read below, may panic.
@@ -231,7 +231,7 @@ impl<C: Clock> Router<C> {
         if admission.kind() == RouteKind::Reserved {
             std::mem::forget(count); // the caller's permit takes the count over
         }
-        (admission, held < claim.share)
+        (admission, (held < claim.share).then_some(claim.share))
     }
 
     /// The live state of `key` (hashed `h`), made under `snap` if it has none, through a

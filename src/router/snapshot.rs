@@ -67,7 +67,25 @@ impl OwnShare {
         task: TaskId,
         len: u32,
     ) -> Option<Self> {
-        let share = frontends.share_of(res.ready, task);
+        Self::with_share(
+            frontends,
+            res,
+            task,
+            len,
+            frontends.share_of(res.ready, task),
+        )
+    }
+
+    /// [`OwnShare::new`] for a caller that has `share`, this frontend's
+    /// [`share_of`](crate::Frontends::share_of) `res.ready` for `task`, at hand. O(1).
+    #[inline]
+    pub(crate) fn with_share(
+        frontends: crate::Frontends,
+        res: Reservation,
+        task: TaskId,
+        len: u32,
+        share: u32,
+    ) -> Option<Self> {
         let offset = frontends.offset_of(res.ready, task);
         let environments = res.environments();
         let fits = u64::from(offset) + u64::from(share) <= u64::from(environments);
