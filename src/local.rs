@@ -27,8 +27,8 @@ use crate::router::{Router, Snapshot};
 /// The costs: the last snapshot it used (ring, health, reservation shards) stays alive until
 /// its next call or its drop; and up to 16 tasks' live state counts as in use while the
 /// handle holds it, so idle eviction skips it until the handle gives the slot up (after four
-/// misses there that did not find it) or is dropped. Keep one per thread, not one per call; it is `Send`, so it can move to
-/// the thread that uses it.
+/// misses there that did not find it) or is dropped. Keep one per thread, not one per call;
+/// it is `Send`, so it can move to the thread that uses it.
 ///
 /// On an async runtime whose tasks move between worker threads, do not hold a handle across
 /// `.await`: keep one per worker thread in a `thread_local!` over a `'static` router, and
@@ -203,6 +203,12 @@ mod eviction {
         (router, clock)
     }
 
+    /// Moves `clock` on by the default idle TTL (an hour), then sweeps: how many went.
+    fn sweep_an_hour_on(router: &Router<ManualClock>, clock: &ManualClock) -> usize {
+        clock.advance(Duration::from_secs(3600));
+        router.evict_idle()
+    }
+
     #[test]
     fn a_handle_pins_what_it_caches_until_dropped() {
         let (router, clock) = router();
@@ -211,16 +217,14 @@ mod eviction {
         drop(local.route(TaskId::new(1)));
         drop(local.route(TaskId::new(1)));
         drop(router.route(TaskId::new(2)));
-        clock.advance(Duration::from_secs(3600));
         assert_eq!(
-            router.evict_idle(),
+            sweep_an_hour_on(&router, &clock),
             1,
             "task 2 goes, the handle holds task 1"
         );
         drop(local);
         // Its second use is dated by the sweep that first saw it: one TTL after that one.
-        clock.advance(Duration::from_secs(3600));
-        assert_eq!(router.evict_idle(), 1);
+        assert_eq!(sweep_an_hour_on(&router, &clock), 1);
         assert_eq!(router.stats().live_entries, 0);
     }
 
@@ -237,12 +241,14 @@ mod eviction {
         for t in 2..5 {
             drop(local.route(TaskId::new(t)));
         }
-        clock.advance(Duration::from_secs(3600));
-        assert_eq!(router.evict_idle(), 3, "three misses: task 1 still held");
-        drop(local.route(TaskId::new(5)));
-        clock.advance(Duration::from_secs(3600));
         assert_eq!(
-            router.evict_idle(),
+            sweep_an_hour_on(&router, &clock),
+            3,
+            "three misses: task 1 still held"
+        );
+        drop(local.route(TaskId::new(5)));
+        assert_eq!(
+            sweep_an_hour_on(&router, &clock),
             2,
             "the fourth gave it up: task 1 goes with 5"
         );
@@ -272,10 +278,12 @@ mod eviction {
             }
         }
         // The first sweep dates their last uses, the next one, a TTL later, evicts them all.
-        clock.advance(Duration::from_secs(3600));
-        assert_eq!(router.evict_idle(), 0);
-        clock.advance(Duration::from_secs(3600));
-        assert_eq!(router.evict_idle(), 1_001, "the handle pins none of them");
+        assert_eq!(sweep_an_hour_on(&router, &clock), 0);
+        assert_eq!(
+            sweep_an_hour_on(&router, &clock),
+            1_001,
+            "the handle pins none of them"
+        );
         drop(local);
     }
 }
