@@ -36,8 +36,11 @@ impl<C: Clock> Router<C> {
     /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover call placed
     /// by [`Pick::Pack`](crate::Pick::Pack) moves to the next of the arc's first 8 members
     /// that Pack would fill, and marks the one it left full (passed over by the group's
-    /// next calls until a call there ends); with none, and under the other picks, it probes
-    /// the manager after its slot, past the arc's end if need be. Each move goes to another
+    /// next calls until a call there ends); with none, to the first manager past the arc
+    /// (the group's calls fill the members they share together; past the arc is none of
+    /// them), or, from the arc's last member or an arc of every healthy manager, the manager
+    /// after its slot. Under the other picks it probes the manager after its slot, past the
+    /// arc's end if need be. Each move goes to another
     /// manager than the one that threw the call back; a long run that wraps past the last
     /// healthy manager after Pack skipped full members may come back to one it tried, and
     /// the bound above still ends it. A throttle never widens the arc: it says one manager

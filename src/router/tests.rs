@@ -593,6 +593,39 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
 }
 
 #[test]
+fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
+    let (r, _) = router(50);
+    let t = TaskId::from_name("burst");
+    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
+    let ring: Vec<ManagerId> = r.ring().arc(start, 5).collect();
+    // 24 calls: an arc of 3, each member at this frontend's quota of 8.
+    let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3);
+    assert_eq!(slot_loads(&r, t)[..4], [8, 8, 8, 0]);
+    // Slot 0 throws a call back. Slots 1 and 2 hold as many of the group's calls: not the
+    // next member, but the first manager past the arc, which holds none of them.
+    let grows = r.stats().arc_grows;
+    let i = held.iter().position(|h| h.slot() == 0).unwrap();
+    assert!(r.on_throttle(&mut held[i]));
+    assert_eq!((held[i].slot(), held[i].manager()), (3, ring[3]));
+    assert_eq!(slot_loads(&r, t)[..4], [7, 8, 8, 1]);
+    // Thrown back there too, it goes on to the manager after it.
+    assert!(r.on_throttle(&mut held[i]));
+    assert_eq!((held[i].slot(), held[i].manager()), (4, ring[4]));
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3, "the arc stays");
+    assert_eq!(r.stats().arc_grows, grows);
+    drop(held);
+
+    // An arc of every healthy manager has no manager past it: the manager after the slot.
+    let (r, _) = router(4);
+    let wide: Vec<Route> = (0..32).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(r.unreserved_arc(t.into()).len(), 4);
+    let mut route = wide.into_iter().find(|h| h.slot() == 0).unwrap();
+    assert!(r.on_throttle(&mut route));
+    assert_eq!(route.slot(), 1);
+}
+
+#[test]
 fn pack_with_the_first_member_down_fills_the_next_healthy_one() {
     let (r, _) = router(50);
     let t = TaskId::from_name("packed");
