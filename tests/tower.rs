@@ -4,8 +4,8 @@
 //!   kind names (unreserved and reserved);
 //! - permits: a call counts in flight from its route until its `Routed` response is dropped,
 //!   and not after;
-//! - throttles: a throttle answer becomes `on_throttle` and a retry on another manager of the
-//!   arc; retries stop at the router's bound, and without a replay none is made;
+//! - throttles: a throttle answer becomes `on_throttle` and a retry on another manager;
+//!   retries stop at the router's bound, and without a replay none is made;
 //! - cancellation: dropping a call's future while it waits for readiness, for its answer, or
 //!   between retries releases every in-flight count;
 //! - errors: no task, no healthy manager, a manager without a service and an inner failure
@@ -231,7 +231,7 @@ async fn the_permit_is_held_until_the_routed_response_drops() {
 }
 
 #[tokio::test]
-async fn a_throttle_answer_is_retried_on_the_next_member_of_the_arc() {
+async fn a_throttle_answer_is_retried_on_another_manager() {
     let (router, ids) = fleet(4);
     let fakes = fakes(&ids);
     let layer = RouterLayer::new(Arc::clone(&router), task_of, is_full, CloneRequest);

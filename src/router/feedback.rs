@@ -23,7 +23,7 @@ impl<C: Clock> Router<C> {
     /// Reports that the manager of `route` had no capacity for it, and moves the route to the
     /// next manager to try. Returns `false`, leaving the route as it was, once a route has
     /// been moved as many times as one less than the number of healthy managers (so at most
-    /// one attempt per healthy manager in all), or when none is healthy.
+    /// as many attempts as healthy managers in all), or when none is healthy.
     ///
     /// A reserved call counted on a slot of this frontend's share moves, with its count, to
     /// the next slot of the share with a place free by this frontend's counts; with none (or
@@ -33,20 +33,24 @@ impl<C: Clock> Router<C> {
     /// manager that just throttled it: that call probes the next manager instead). A call
     /// that walks rather than refits thus spends at most two of the usual three retries on
     /// reserved managers, and its last try is a spill (see
-    /// [`docs::frontends`](crate::docs::frontends)). An unreserved or spillover call placed
-    /// by [`Pick::Pack`](crate::Pick::Pack) moves to the next of the arc's first 8 members
-    /// that Pack would fill, and marks the one it left full (passed over by the group's
-    /// next calls until a call there ends); with none, to the first manager past the arc
-    /// (the group's calls fill the members they share together; past the arc is none of
-    /// them), or, from the arc's last member or an arc of every healthy manager, the manager
-    /// after its slot. Under the other picks it probes the manager after its slot, past the
-    /// arc's end if need be. Each move goes to another
-    /// manager than the one that threw the call back; a long run that wraps past the last
-    /// healthy manager after Pack skipped full members may come back to one it tried, and
-    /// the bound above still ends it. A throttle never widens the arc: it says one manager
-    /// is full now, not that the group needs more managers for good, and arcs that widened on
-    /// throttles spread hot groups over nearly every manager; the arc's length follows the
-    /// load alone. O(log P + k) as [`Router::route`], k the slot probed.
+    /// [`docs::frontends`](crate::docs::frontends)).
+    ///
+    /// An unreserved or spillover call placed by [`Pick::Pack`](crate::Pick::Pack) moves to
+    /// the next of the arc's first 8 members that Pack would fill, and marks the one it left
+    /// full (passed over by the group's next calls until a call there ends). With none, it
+    /// goes to the first manager past the arc: a group's burst fills the members that hold
+    /// its calls together, and past the arc are none of them. From there (and from the arc's
+    /// last member, or on an arc of every healthy manager) it probes the manager after its
+    /// slot, wrapping after the last healthy manager to the arc's start and on through the
+    /// arc without jumping past it again. Under the other picks a call probes the manager
+    /// after its slot, past the arc's end if need be. Each move goes to another manager than
+    /// the one that threw the call back, but a run that wraps may come back to one it tried
+    /// (with 4 healthy managers and an arc of 3, a call thrown back by the first member tries
+    /// the fourth manager, then the first again); the bound above still ends it. A throttle
+    /// never widens the arc: it says one manager is full now, not that the group needs more
+    /// managers for good, and arcs that widened on throttles spread hot groups over nearly
+    /// every manager; the arc's length follows the load alone. O(log P + k) as
+    /// [`Router::route`], k the slot probed.
     ///
     /// # Examples
     /// ```
@@ -95,7 +99,7 @@ impl<C: Clock> Router<C> {
             return true;
         }
         let next = if route.permit.is_tracked() || snap.settings.pick == super::Pick::Pack {
-            snap.probe_pack(route.permit.live(), route.slot)
+            snap.probe_pack(route.permit.live(), route.slot, route.tries)
         } else {
             snap.probe(route.permit.live().unreserved_arc_start(), route.slot)
         };

@@ -492,16 +492,17 @@ impl Snapshot {
         }
     }
 
-    /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled goes
-    /// next: the next tracked member after it that Pack would fill (this frontend under its
-    /// quota there, the member under the cap); with none, the first manager past the arc,
-    /// since the group's calls fill the members packed around a full one, and those dealt in
-    /// turn past them, together, and only past the arc are none of them (on the shipped
-    /// sample at 400 managers, probing the next member instead rejected 2,752 calls after
-    /// three throttles, nearly all of one large, bursty function; going past the arc, 71).
-    /// From the arc's last member, or when the arc holds every healthy manager, the manager
-    /// after `slot`. `(slot, ring index)`; examines at most [`TRACKED`] members.
-    pub(crate) fn probe_pack(&self, live: &Live, slot: u32) -> Option<(u32, u32)> {
+    /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled, after
+    /// `tries` moves, goes next: the next tracked member after it that Pack would fill (this
+    /// frontend under its quota there, the member under the cap); with none, the first
+    /// manager past the arc, since a group's burst fills the members packed around a full
+    /// one, and those dealt in turn past them, together, and past the arc are none of them.
+    /// The manager after `slot` instead for a call on the arc's last member or past the arc,
+    /// for an arc of every healthy manager, and once the run may have been past the arc
+    /// already (`tries` at least the managers past it: a run that wrapped round goes on
+    /// through the arc, not back past it). `(slot, ring index)`; examines at most
+    /// [`TRACKED`] members.
+    pub(crate) fn probe_pack(&self, live: &Live, slot: u32, tries: u32) -> Option<(u32, u32)> {
         let start = live.unreserved_arc_start();
         let tracked = live.arc_state().len.min(TRACKED);
         if slot + 1 < tracked {
@@ -519,13 +520,10 @@ impl Snapshot {
                 return fit;
             }
         }
-        let len = live.arc_state().len;
-        let from = if slot + 1 < len && len < self.healthy() {
-            len - 1
-        } else {
-            slot
-        };
-        self.probe(start, from)
+        let (len, healthy) = (live.arc_state().len, self.healthy());
+        // The managers past the arc: none when it holds every healthy one.
+        let past = slot + 1 < len && tries < healthy.saturating_sub(len);
+        self.probe(start, if past { len - 1 } else { slot })
     }
 
     /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:

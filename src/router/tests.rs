@@ -616,13 +616,31 @@ fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
     assert_eq!(r.stats().arc_grows, grows);
     drop(held);
 
-    // An arc of every healthy manager has no manager past it: the manager after the slot.
+    // An arc of every healthy manager has no manager past it: the manager after the slot,
+    // though it too holds this frontend's quota.
     let (r, _) = router(4);
-    let wide: Vec<Route> = (0..32).map(|_| r.route(t).unwrap()).collect();
+    let mut wide: Vec<Route> = (0..32).map(|_| r.route(t).unwrap()).collect();
     assert_eq!(r.unreserved_arc(t.into()).len(), 4);
-    let mut route = wide.into_iter().find(|h| h.slot() == 0).unwrap();
-    assert!(r.on_throttle(&mut route));
-    assert_eq!(route.slot(), 1);
+    assert_eq!(slot_loads(&r, t)[..4], [8, 8, 8, 8]);
+    let i = wide.iter().position(|h| h.slot() == 0).unwrap();
+    assert!(r.on_throttle(&mut wide[i]));
+    assert_eq!(wide[i].slot(), 1);
+    drop(wide);
+
+    // An arc of 3 of 4: past it, then, wrapped round, on through the arc from its start, not
+    // back past it (the run comes back to the manager that first threw it back).
+    let (r, _) = router(4);
+    let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
+    assert_eq!(r.unreserved_arc(t.into()).len(), 3);
+    let i = held.iter().position(|h| h.slot() == 0).unwrap();
+    let slots: Vec<u32> = (0..3)
+        .map(|_| {
+            assert!(r.on_throttle(&mut held[i]));
+            held[i].slot()
+        })
+        .collect();
+    assert_eq!(slots, [3, 0, 1]);
+    assert!(!r.on_throttle(&mut held[i]), "3 moves among 4 managers");
 }
 
 #[test]

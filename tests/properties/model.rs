@@ -557,13 +557,14 @@ impl Harness {
             (start, s + 1, s)
         } else {
             // The next tracked slot after its own that Pack would fill, else the first
-            // manager past the arc (the manager after its slot from the arc's last member, or
-            // when the arc holds every healthy manager); the arc stays.
+            // manager past the arc; the manager after its slot from the arc's last member or
+            // past it, when the arc holds every healthy manager, or once the run may have
+            // wrapped (as many moves as managers past the arc); the arc stays.
             let len = self.live[&t].arc.len;
             let tracked = len.min(8).min(healthy);
             let now = self.live[&t].cursor;
             self.expire_full(t, now);
-            let from = if slot + 1 < len && len < healthy {
+            let from = if slot + 1 < len && tries < healthy.saturating_sub(len) {
                 len - 1
             } else {
                 slot
