@@ -282,8 +282,7 @@ fn throttle_walks_distinct_managers_and_stops() {
     distinct.dedup();
     assert_eq!((seen.len(), distinct.len()), (4, 4));
     // The probes follow the ring from the arc's start: the arc's members if it were 4 long.
-    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
-    let wide: Vec<ManagerId> = r.ring().arc(start, 4).collect();
+    let wide = unreserved_members(&r, t, 4);
     assert_eq!(seen, wide);
     assert_eq!(
         r.unreserved_arc(t.into()).len(),
@@ -537,6 +536,12 @@ fn reserved_arc_tells_provisioning_where_and_how_many() {
 }
 
 /// This frontend's per-slot counts of `task`'s unreserved arc.
+/// The first `n` managers clockwise from `task`'s unreserved arc start: its arc if `n` long.
+fn unreserved_members(r: &Router<ManualClock>, task: TaskId, n: u32) -> Vec<ManagerId> {
+    let start = crate::hash::unreserved_start(r.config().ring.seed, task.into());
+    r.ring().arc(start, n).collect()
+}
+
 fn slot_loads(r: &Router<ManualClock>, task: TaskId) -> Vec<u16> {
     let live = r.live.get(task.get()).expect("live state");
     (0..crate::live::TRACKED)
@@ -596,8 +601,7 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
 fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
     let (r, _) = router(50);
     let t = TaskId::from_name("burst");
-    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
-    let ring: Vec<ManagerId> = r.ring().arc(start, 5).collect();
+    let ring = unreserved_members(&r, t, 5);
     // 24 calls: an arc of 3, each member at this frontend's quota of 8.
     let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
     assert_eq!(r.unreserved_arc(t.into()).len(), 3);
@@ -695,8 +699,7 @@ fn pack_quota_follows_the_frontend_count() {
 fn pack_passes_over_members_above_the_load_bound() {
     let (r, _) = router(10);
     let t = TaskId::from_name("packed");
-    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
-    let ring: Vec<ManagerId> = r.ring().arc(start, 3).collect();
+    let ring = unreserved_members(&r, t, 3);
     // Home reports 100 of a fleet total of 100: mean 10, bound ceil(1.25 × 10) = 13.
     r.report_load(ring[0], 100).unwrap();
     let first = r.route(t).unwrap();
@@ -734,8 +737,7 @@ fn the_load_floor_keeps_lightly_loaded_members() {
     };
     let r = router_with(100, config, &clock);
     let t = TaskId::from_name("packed");
-    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
-    let ring: Vec<ManagerId> = r.ring().arc(start, 2).collect();
+    let ring = unreserved_members(&r, t, 2);
     // Home runs 12 calls of a fleet total of 12: mean 0.12, bound 1 by the mean alone.
     r.report_load(ring[0], 12).unwrap();
     assert_eq!(r.route(t).unwrap().slot(), 0, "under the floor: home");
@@ -794,8 +796,7 @@ fn a_member_that_throttled_is_passed_over_until_a_call_there_ends_or_the_window_
 fn pack_past_the_tracked_members_passes_over_those_at_the_cap() {
     let (r, _) = router(50);
     let t = TaskId::from_name("hot");
-    let start = crate::hash::unreserved_start(r.config().ring.seed, t.into());
-    let arc: Vec<ManagerId> = r.ring().arc(start, 10).collect();
+    let arc = unreserved_members(&r, t, 10);
     // Slot 8's manager reports 50 of a total of 50 (mean 1, cap 2): at the cap.
     r.report_load(arc[8], 50).unwrap();
     let held: Vec<Route> = (0..80).map(|_| r.route(t).unwrap()).collect();
