@@ -74,10 +74,11 @@
 //!   made by the first call counted in it: the one allocation a warm reserved route can
 //!   make, at most 16 times in a task's life.
 //! - **Throttles** move a call to the next member Pack would fill (marking the one it left
-//!   full), else to the first manager past the arc (under the other picks, the manager
-//!   after its slot), and never widen the arc; a run of throttles walks as far as it
-//!   probes, at most as many moves as healthy managers less one. Arcs shrink, once load has stayed under the lower threshold for `shrink_delay`,
-//!   straight to what the load needs.
+//!   full), else to the first manager past the arc when it reports less load than the full
+//!   one, else (and under the other picks) to the manager after its slot, and never widen
+//!   the arc; a run of throttles walks as far as it probes, at most as many moves as healthy
+//!   managers less one. Arcs shrink, once load has stayed under the lower threshold for
+//!   `shrink_delay`, straight to what the load needs.
 //! - **An outage costs milliseconds a call, not microseconds.** With `h` of N managers
 //!   healthy, an arc walks past every down manager's points to the nearest healthy one: about
 //!   P / (the healthy managers' points) points a route, whatever the arc length. With 1 of

@@ -38,15 +38,19 @@ impl<C: Clock> Router<C> {
     /// An unreserved or spillover call placed by [`Pick::Pack`](crate::Pick::Pack) moves to
     /// the next of the arc's first 8 members that Pack would fill, and marks the one it left
     /// full (passed over by the group's next calls until a call there ends). With none, it
-    /// goes to the first manager past the arc: a group's burst fills the members that hold
-    /// its calls together, and past the arc are none of them. From there (and from the arc's
-    /// last member, or on an arc of every healthy manager) it probes the manager after its
-    /// slot, wrapping after the last healthy manager to the arc's start and on through the
-    /// arc without jumping past it again. Under the other picks a call probes the manager
-    /// after its slot, past the arc's end if need be. Each move goes to another manager than
+    /// goes to the first manager past the arc if that manager's load, as last reported by
+    /// [`Router::report_load`], is below the load of the manager that threw the call back: a
+    /// group's burst fills the members that hold its calls together, and past the arc are
+    /// none of them, but a manager there as busy as the full one (a fleet short of memory
+    /// everywhere, or no load reported) is likely as full. Else, and from past the arc, the
+    /// arc's last member or on an arc of every healthy manager, it probes the manager after
+    /// its slot, wrapping after the last healthy manager to the arc's start and on through
+    /// the arc without jumping past it again. Under the other picks a call probes the
+    /// manager after its slot, past the arc's end if need be. Each move goes to another manager than
     /// the one that threw the call back, but a run that wraps may come back to one it tried
-    /// (with 4 healthy managers and an arc of 3, a call thrown back by the first member tries
-    /// the fourth manager, then the first again); the bound above still ends it. A throttle
+    /// (with 4 healthy managers, an arc of 3 and the fourth manager the least busy, a call
+    /// thrown back by the first member tries the fourth, then the first again); the bound
+    /// above still ends it. A throttle
     /// never widens the arc: it says one manager is full now, not that the group needs more
     /// managers for good, and arcs that widened on throttles spread hot groups over nearly
     /// every manager; the arc's length follows the load alone. O(log P + k) as

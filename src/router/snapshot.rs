@@ -494,14 +494,17 @@ impl Snapshot {
 
     /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled, after
     /// `tries` moves, goes next: the next tracked member after it that Pack would fill (this
-    /// frontend under its quota there, the member under the cap); with none, the first
-    /// manager past the arc, since a group's burst fills the members packed around a full
-    /// one, and those dealt in turn past them, together, and past the arc are none of them.
-    /// The manager after `slot` instead for a call on the arc's last member or past the arc,
-    /// for an arc of every healthy manager, and once the run may have been past the arc
-    /// already (`tries` at least the managers past it: a run that wrapped round goes on
-    /// through the arc, not back past it). `(slot, ring index)`; examines at most
-    /// [`TRACKED`] members.
+    /// frontend under its quota there, the member under the cap). With none, the first
+    /// manager past the arc if its reported load is below that of the manager that threw
+    /// the call back: a group's burst fills the members packed around a full one, and those
+    /// dealt in turn past them, together, and past the arc are none of them; but a manager
+    /// past the arc as busy as the full one (a fleet short of memory everywhere, or no load
+    /// reported) is likely as full, and the next member may free a place of the group's
+    /// own first. Else, and for a call on the arc's last member or past it, for an arc of
+    /// every healthy manager, and once the run may have been past the arc already (`tries`
+    /// at least the managers past it: a run that wrapped round goes on through the arc, not
+    /// back past it), the manager after `slot`. `(slot, ring index)`; examines at most
+    /// [`TRACKED`] members, then walks to `slot` and past the arc.
     pub(crate) fn probe_pack(&self, live: &Live, slot: u32, tries: u32) -> Option<(u32, u32)> {
         let start = live.unreserved_arc_start();
         let tracked = live.arc_state().len.min(TRACKED);
@@ -522,8 +525,16 @@ impl Snapshot {
         }
         let (len, healthy) = (live.arc_state().len, self.healthy());
         // The managers past the arc: none when it holds every healthy one.
-        let past = slot + 1 < len && tries < healthy.saturating_sub(len);
-        self.probe(start, if past { len - 1 } else { slot })
+        if slot + 1 < len && tries < healthy.saturating_sub(len) {
+            let full = self
+                .pick_slot(start, slot + 1, slot)
+                .map_or(0, |(_, index)| self.loads.get(index));
+            let past = self.probe(start, len - 1)?;
+            if self.loads.get(past.1) < full {
+                return Some(past);
+            }
+        }
+        self.probe(start, slot)
     }
 
     /// [`Pick::Pack`] on `live`'s unreserved arc of `len` for the `cursor`-th call:

@@ -598,7 +598,7 @@ fn pack_fills_the_first_members_to_the_quota_in_order() {
 }
 
 #[test]
-fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
+fn a_throttle_with_no_packed_member_free_goes_past_the_arc_where_the_load_is_lower() {
     let (r, _) = router(50);
     let t = TaskId::from_name("burst");
     let ring = unreserved_members(&r, t, 5);
@@ -606,16 +606,30 @@ fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
     let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
     assert_eq!(r.unreserved_arc(t.into()).len(), 3);
     assert_eq!(slot_loads(&r, t)[..4], [8, 8, 8, 0]);
-    // Slot 0 throws a call back. Slots 1 and 2 hold as many of the group's calls: not the
-    // next member, but the first manager past the arc, which holds none of them.
     let grows = r.stats().arc_grows;
-    let i = held.iter().position(|h| h.slot() == 0).unwrap();
+    let on_first = |held: &[Route]| held.iter().position(|h| h.slot() == 0).unwrap();
+    // No load reported: a manager past the arc is not known to be less busy than the full
+    // one, so the call goes to the next member, where the group's own calls may end first.
+    let i = on_first(&held);
+    assert!(r.on_throttle(&mut held[i]));
+    assert_eq!(held[i].slot(), 1);
+    assert_eq!(slot_loads(&r, t)[..4], [7, 9, 8, 0]);
+    // The arc's members report 12 calls each, the managers past it 2: past the arc. A
+    // second throttle there goes on to the manager after it.
+    for (k, &m) in ring.iter().enumerate() {
+        r.report_load(m, if k < 3 { 12 } else { 2 }).unwrap();
+    }
+    let i = on_first(&held);
     assert!(r.on_throttle(&mut held[i]));
     assert_eq!((held[i].slot(), held[i].manager()), (3, ring[3]));
-    assert_eq!(slot_loads(&r, t)[..4], [7, 8, 8, 1]);
-    // Thrown back there too, it goes on to the manager after it.
+    assert_eq!(slot_loads(&r, t)[..4], [6, 9, 8, 1]);
     assert!(r.on_throttle(&mut held[i]));
     assert_eq!((held[i].slot(), held[i].manager()), (4, ring[4]));
+    // The manager past the arc as busy as the full one: the next member.
+    r.report_load(ring[3], 12).unwrap();
+    let i = on_first(&held);
+    assert!(r.on_throttle(&mut held[i]));
+    assert_eq!(held[i].slot(), 1);
     assert_eq!(r.unreserved_arc(t.into()).len(), 3, "the arc stays");
     assert_eq!(r.stats().arc_grows, grows);
     drop(held);
@@ -626,17 +640,22 @@ fn a_throttle_with_no_packed_member_free_goes_past_the_arc() {
     let mut wide: Vec<Route> = (0..32).map(|_| r.route(t).unwrap()).collect();
     assert_eq!(r.unreserved_arc(t.into()).len(), 4);
     assert_eq!(slot_loads(&r, t)[..4], [8, 8, 8, 8]);
-    let i = wide.iter().position(|h| h.slot() == 0).unwrap();
+    let i = on_first(&wide);
     assert!(r.on_throttle(&mut wide[i]));
     assert_eq!(wide[i].slot(), 1);
     drop(wide);
 
-    // An arc of 3 of 4: past it, then, wrapped round, on through the arc from its start, not
-    // back past it (the run comes back to the manager that first threw it back).
+    // An arc of 3 of 4, the fourth manager idle: past the arc, then, wrapped round, on
+    // through the arc from its start, not back past it (so the run comes back to the
+    // manager that first threw it back).
     let (r, _) = router(4);
+    let ring = unreserved_members(&r, t, 4);
     let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
     assert_eq!(r.unreserved_arc(t.into()).len(), 3);
-    let i = held.iter().position(|h| h.slot() == 0).unwrap();
+    for (k, &m) in ring.iter().enumerate() {
+        r.report_load(m, if k < 3 { 12 } else { 0 }).unwrap();
+    }
+    let i = on_first(&held);
     let slots: Vec<u32> = (0..3)
         .map(|_| {
             assert!(r.on_throttle(&mut held[i]));

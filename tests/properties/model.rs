@@ -556,22 +556,16 @@ impl Harness {
             h.reserved_rel = None;
             (start, s + 1, s)
         } else {
-            // The next tracked slot after its own that Pack would fill, else the first
-            // manager past the arc; the manager after its slot from the arc's last member or
-            // past it, when the arc holds every healthy manager, or once the run may have
-            // wrapped (as many moves as managers past the arc); the arc stays.
-            let len = self.live[&t].arc.len;
-            let tracked = len.min(8).min(healthy);
+            // The next tracked slot after its own that Pack would fill, else the manager
+            // after its slot, past the arc if need be; the arc stays. (The first manager past
+            // the arc instead only if it reports less load than the one that threw the call
+            // back: the model reports no load, so never.)
+            let tracked = self.live[&t].arc.len.min(8).min(healthy);
             let now = self.live[&t].cursor;
             self.expire_full(t, now);
-            let from = if slot + 1 < len && tries < healthy.saturating_sub(len) {
-                len - 1
-            } else {
-                slot
-            };
             let s = (slot + 1..tracked)
                 .find(|&s| !self.marked(t, s) && self.unreserved_on(t, s) < 2)
-                .unwrap_or((from + 1) % healthy);
+                .unwrap_or((slot + 1) % healthy);
             // The call leaves its slot (clearing its mark), and marks it full.
             if slot < 8 {
                 self.unmark(t, kind, slot);
