@@ -46,14 +46,16 @@ impl<C: Clock> Router<C> {
     /// arc's last member or on an arc of every healthy manager, it probes the manager after
     /// its slot, wrapping after the last healthy manager to the arc's start and on through
     /// the arc without jumping past it again. Under the other picks a call probes the
-    /// manager after its slot, past the arc's end if need be. Each move goes to another manager than
-    /// the one that threw the call back, but a run that wraps may come back to one it tried
-    /// (with 4 healthy managers, an arc of 3 and the fourth manager the least busy, a call
-    /// thrown back by the first member tries the fourth, then the first again); the bound
-    /// above still ends it. A throttle
-    /// never widens the arc: it says one manager is full now, not that the group needs more
-    /// managers for good, and arcs that widened on throttles spread hot groups over nearly
-    /// every manager; the arc's length follows the load alone. O(log P + k) as
+    /// manager after its slot, past the arc's end if need be. An unreserved or spillover
+    /// call never moves to the manager that threw it back (a slot that names it since a
+    /// health or membership change probes the manager after it), but a run that wraps may
+    /// come back to one it tried before: with 4 healthy managers, an arc of 3 whose other
+    /// members hold this frontend's quota and the fourth manager reporting less load than
+    /// the first, a call thrown back by the first member tries the fourth, then the first
+    /// again. The bound above still ends it. A throttle never widens the arc: it says one
+    /// manager is full now, not that the group needs more managers for good, and arcs that
+    /// widened on throttles spread hot groups over nearly every manager; the arc's length
+    /// follows the load alone. O(log P + k) as
     /// [`Router::route`], k the slot probed.
     ///
     /// # Examples
@@ -102,10 +104,19 @@ impl<C: Clock> Router<C> {
             route.advance(snap.seat(at));
             return true;
         }
+        let start = route.permit.live().unreserved_arc_start();
+        // The manager that threw the call back, by its ring index under this snapshot: the
+        // route's slot may name another one since a health or membership change.
+        let thrower = snap.ring.index_of(route.manager);
         let next = if route.permit.is_tracked() || snap.settings.pick == super::Pick::Pack {
-            snap.probe_pack(route.permit.live(), route.slot, route.tries)
+            snap.probe_pack(route.permit.live(), route.slot, route.tries, thrower)
         } else {
-            snap.probe(route.permit.live().unreserved_arc_start(), route.slot)
+            snap.probe(start, route.slot)
+        };
+        // A slot that names the thrower under this snapshot probes the manager after it.
+        let next = match next {
+            Some(at) if thrower == Some(at.1) => snap.probe(start, at.0),
+            next => next,
         };
         match next {
             Some(next) => {

@@ -495,8 +495,9 @@ impl Snapshot {
     /// Where a [`Pick::Pack`] call that `slot` of `live`'s unreserved arc throttled, after
     /// `tries` moves, goes next: the next tracked member after it that Pack would fill (this
     /// frontend under its quota there, the member under the cap). With none, the first
-    /// manager past the arc if its reported load is below that of the manager that threw
-    /// the call back: a group's burst fills the members packed around a full one, and those
+    /// manager past the arc if its reported load is below that of `thrower` (the ring index
+    /// of the manager that threw the call back; `None`, as if no load: it left the ring): a
+    /// group's burst fills the members packed around a full one, and those
     /// dealt in turn past them, together, and past the arc are none of them; but a manager
     /// past the arc as busy as the full one (a fleet short of memory everywhere, or no load
     /// reported) is likely as full, and the next member may free a place of the group's
@@ -504,8 +505,14 @@ impl Snapshot {
     /// every healthy manager, and once the run may have been past the arc already (`tries`
     /// at least the managers past it: a run that wrapped round goes on through the arc, not
     /// back past it), the manager after `slot`. `(slot, ring index)`; examines at most
-    /// [`TRACKED`] members, then walks to `slot` and past the arc.
-    pub(crate) fn probe_pack(&self, live: &Live, slot: u32, tries: u32) -> Option<(u32, u32)> {
+    /// [`TRACKED`] members, then walks past the arc.
+    pub(crate) fn probe_pack(
+        &self,
+        live: &Live,
+        slot: u32,
+        tries: u32,
+        thrower: Option<u32>,
+    ) -> Option<(u32, u32)> {
         let start = live.unreserved_arc_start();
         let tracked = live.arc_state().len.min(TRACKED);
         if slot + 1 < tracked {
@@ -526,12 +533,11 @@ impl Snapshot {
         let (len, healthy) = (live.arc_state().len, self.healthy());
         // The managers past the arc: none when it holds every healthy one.
         if slot + 1 < len && tries < healthy.saturating_sub(len) {
-            let full = self
-                .pick_slot(start, slot + 1, slot)
-                .map_or(0, |(_, index)| self.loads.get(index));
-            let past = self.probe(start, len - 1)?;
-            if self.loads.get(past.1) < full {
-                return Some(past);
+            let full = thrower.map_or(0, |index| self.loads.get(index));
+            if let Some(past) = self.probe(start, len - 1) {
+                if self.loads.get(past.1) < full {
+                    return Some(past);
+                }
             }
         }
         self.probe(start, slot)

@@ -614,10 +614,12 @@ fn a_throttle_with_no_packed_member_free_goes_past_the_arc_where_the_load_is_low
     assert!(r.on_throttle(&mut held[i]));
     assert_eq!(held[i].slot(), 1);
     assert_eq!(slot_loads(&r, t)[..4], [7, 9, 8, 0]);
-    // The arc's members report 12 calls each, the managers past it 2: past the arc. A
+    // The arc's members report 12 calls each, every manager past it 2: past the arc. A
     // second throttle there goes on to the manager after it.
-    for (k, &m) in ring.iter().enumerate() {
-        r.report_load(m, if k < 3 { 12 } else { 2 }).unwrap();
+    for i in 0..50 {
+        let m = ManagerId::new(i);
+        r.report_load(m, if ring[..3].contains(&m) { 12 } else { 2 })
+            .unwrap();
     }
     let i = on_first(&held);
     assert!(r.on_throttle(&mut held[i]));
@@ -630,8 +632,29 @@ fn a_throttle_with_no_packed_member_free_goes_past_the_arc_where_the_load_is_low
     let i = on_first(&held);
     assert!(r.on_throttle(&mut held[i]));
     assert_eq!(held[i].slot(), 1);
+    // The load compared is the one of the manager that threw the call back: from slot 1
+    // (12), past the arc (5), though slot 0 reports less (1).
+    r.report_load(ring[0], 1).unwrap();
+    r.report_load(ring[3], 5).unwrap();
+    let i = held.iter().position(|h| h.slot() == 1).unwrap();
+    assert!(r.on_throttle(&mut held[i]));
+    assert_eq!(held[i].manager(), ring[3]);
     assert_eq!(r.unreserved_arc(t.into()).len(), 3, "the arc stays");
     assert_eq!(r.stats().arc_grows, grows);
+    drop(held);
+
+    // A health change moves the slots under a call: its slot now names the manager before
+    // the one that threw it back. The move never goes back to that manager.
+    let (r, _) = router(50);
+    let ring = unreserved_members(&r, t, 4);
+    r.set_health(ring[0], false).unwrap();
+    let mut held: Vec<Route> = (0..24).map(|_| r.route(t).unwrap()).collect();
+    let i = on_first(&held);
+    let thrower = held[i].manager();
+    assert_eq!(thrower, ring[1]);
+    r.set_health(ring[0], true).unwrap();
+    assert!(r.on_throttle(&mut held[i]));
+    assert_ne!(held[i].manager(), thrower);
     drop(held);
 
     // An arc of every healthy manager has no manager past it: the manager after the slot,

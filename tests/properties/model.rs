@@ -563,9 +563,15 @@ impl Harness {
             let tracked = self.live[&t].arc.len.min(8).min(healthy);
             let now = self.live[&t].cursor;
             self.expire_full(t, now);
-            let s = (slot + 1..tracked)
+            let mut s = (slot + 1..tracked)
                 .find(|&s| !self.marked(t, s) && self.unreserved_on(t, s) < 2)
                 .unwrap_or((slot + 1) % healthy);
+            let start = ring.unreserved_start(id.into());
+            // A slot that names the manager that threw the call back (the slots moved under
+            // the call since a health or membership change) probes the manager after it.
+            if self.expect_manager(start, s + 1, s) == manager {
+                s = (s + 1) % healthy;
+            }
             // The call leaves its slot (clearing its mark), and marks it full.
             if slot < 8 {
                 self.unmark(t, kind, slot);
@@ -591,8 +597,9 @@ impl Harness {
         );
         assert_eq!(h.route.slot(), new_slot);
         assert_eq!(h.route.manager(), self.expect_manager(start, len, new_slot));
-        if expected_kind == kind && generation == routed_in {
-            // Same snapshot, same arc, another slot: another manager.
+        if expected_kind == kind && (generation == routed_in || kind != RouteKind::Reserved) {
+            // Same snapshot, same arc, another slot: another manager; an unreserved or
+            // spillover call, whatever moved under it since.
             assert_ne!(
                 h.route.manager(),
                 manager,
