@@ -265,6 +265,9 @@ impl Model {
                     {
                         assert_ne!(route.manager(), manager, "spilled back onto the throttler");
                     }
+                    if kind != RouteKind::Reserved && healthy.len() > 1 {
+                        assert_ne!(route.manager(), manager, "moved back onto the throttler");
+                    }
                 } else {
                     assert_eq!(
                         (route.manager(), route.kind(), route.slot(), route.retries()),
