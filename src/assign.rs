@@ -211,8 +211,8 @@ impl ArcAssigner {
     /// The [`Router`](crate::Router) no longer applies it: a throttle says one manager is full
     /// now, not that the group needs a wider arc for good, so [`Router::on_throttle`] moves
     /// the one call on (to a member with room, past the arc where it is less busy, else to
-    /// the next member) and leaves the arc's length to the load. Kept for hosts and simulators that model the
-    /// growing rule. O(1).
+    /// the next member) and leaves the arc's length to the load. Kept for hosts and
+    /// simulators that model the growing rule. O(1).
     ///
     /// [`Router::on_throttle`]: crate::Router::on_throttle
     pub fn throttled(&self, current: ArcState, healthy: u32) -> ArcState {

@@ -55,8 +55,7 @@ impl<C: Clock> Router<C> {
     /// again. The bound above still ends it. A throttle never widens the arc: it says one
     /// manager is full now, not that the group needs more managers for good, and arcs that
     /// widened on throttles spread hot groups over nearly every manager; the arc's length
-    /// follows the load alone. O(log P + k) as
-    /// [`Router::route`], k the slot probed.
+    /// follows the load alone. O(log P + k) as [`Router::route`], k the slot probed.
     ///
     /// # Examples
     /// ```

@@ -497,11 +497,10 @@ impl Snapshot {
     /// frontend under its quota there, the member under the cap). With none, the first
     /// manager past the arc if its reported load is below that of `thrower` (the ring index
     /// of the manager that threw the call back; `None`, as if no load: it left the ring): a
-    /// group's burst fills the members packed around a full one, and those
-    /// dealt in turn past them, together, and past the arc are none of them; but a manager
-    /// past the arc as busy as the full one (a fleet short of memory everywhere, or no load
-    /// reported) is likely as full, and the next member may free a place of the group's
-    /// own first. Else, and for a call on the arc's last member or past it, for an arc of
+    /// group's burst fills the members packed around a full one, and those dealt in turn
+    /// past them, together, and past the arc are none of them; but a manager past the arc as
+    /// busy as the full one (a fleet short of memory everywhere, or no load reported) is
+    /// likely as full, and the next member may free a place of the group's own first. Else, and for a call on the arc's last member or past it, for an arc of
     /// every healthy manager, and once the run may have been past the arc already (`tries`
     /// at least the managers past it: a run that wrapped round goes on through the arc, not
     /// back past it), the manager after `slot`. `(slot, ring index)`; examines at most

@@ -535,13 +535,13 @@ fn reserved_arc_tells_provisioning_where_and_how_many() {
     assert_eq!(slots.iter().map(|s| s.environments).sum::<u32>(), 40);
 }
 
-/// This frontend's per-slot counts of `task`'s unreserved arc.
 /// The first `n` managers clockwise from `task`'s unreserved arc start: its arc if `n` long.
 fn unreserved_members(r: &Router<ManualClock>, task: TaskId, n: u32) -> Vec<ManagerId> {
     let start = crate::hash::unreserved_start(r.config().ring.seed, task.into());
     r.ring().arc(start, n).collect()
 }
 
+/// This frontend's per-slot counts of `task`'s unreserved arc.
 fn slot_loads(r: &Router<ManualClock>, task: TaskId) -> Vec<u16> {
     let live = r.live.get(task.get()).expect("live state");
     (0..crate::live::TRACKED)
