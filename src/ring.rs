@@ -24,8 +24,8 @@ pub const MAX_MANAGERS: usize = 1 << 24;
 /// What a ring costs is proportional to its points: 16 to 16.5 bytes a point once built
 /// (its position, owner and gap, and a quarter to half a byte of the index of its
 /// positions; the index is 12 bytes at least, which rings of under 24 points feel), and
-/// about 28 bytes a point at the peak of a build, so at most 260 MiB for a
-/// ring and about 470 MB to build one (measured in `RELIABILITY.md`, Memory).
+/// about 28 bytes a point at the peak of a build, so at most 260 MiB for a ring and about
+/// 470 MB to build one (measured in `RELIABILITY.md`, Memory).
 /// A rebuild ([`Router::set_managers`](crate::Router::set_managers)) keeps the current ring
 /// while it builds the next: about 740 MB at most. The default 160 virtual nodes per weight
 /// fit 104,857 managers of weight 1; larger fleets lower
@@ -314,8 +314,8 @@ impl Ring {
     ///
     /// Yields `min(len, self.len())` distinct managers. O(1) to start for positions spread
     /// as hashes spread them (O(log P) at worst, as [`Ring::first`]), then O(1) per point
-    /// walked: at most `1.4 × len` points on average while `len` is at
-    /// most half the managers (equal weights), and never more than one revolution (P points).
+    /// walked: at most `1.4 × len` points on average while `len` is at most half the
+    /// managers (equal weights), and never more than one revolution (P points).
     ///
     /// # Examples
     /// ```

@@ -87,14 +87,17 @@ impl<C: Clock> Router<C> {
             return false;
         }
         let now = || self.clock.now();
+        // The manager that threw the call back, by its ring index under this snapshot: the
+        // route's slot may name another one since a health or membership change.
+        let thrower = snap.ring.index_of(route.manager);
         if route.kind == RouteKind::Reserved {
             if let Some(next) = self.reserved_retry(snap, route) {
                 route.advance(snap.seat(next));
                 return true;
             }
             let live = self.live_of(route.group.get(), snap, &now);
-            let avoid = Some(route.manager);
-            let Some((permit, at)) = self.place_unreserved(snap, live, &now, tallies, avoid) else {
+            let Some((permit, at)) = self.place_unreserved(snap, live, &now, tallies, thrower)
+            else {
                 return false;
             };
             route.permit = permit; // drops the reserved count
@@ -104,20 +107,12 @@ impl<C: Clock> Router<C> {
             return true;
         }
         let start = route.permit.live().unreserved_arc_start();
-        // The manager that threw the call back, by its ring index under this snapshot: the
-        // route's slot may name another one since a health or membership change.
-        let thrower = snap.ring.index_of(route.manager);
         let next = if route.permit.is_tracked() || snap.settings.pick == super::Pick::Pack {
             snap.probe_pack(route.permit.live(), route.slot, route.tries, thrower)
         } else {
             snap.probe(start, route.slot)
         };
-        // A slot that names the thrower under this snapshot probes the manager after it.
-        let next = match next {
-            Some(at) if thrower == Some(at.1) => snap.probe(start, at.0),
-            next => next,
-        };
-        match next {
+        match next.and_then(|at| snap.other_than(start, at, thrower)) {
             Some(next) => {
                 if route.permit.is_tracked() {
                     let full = route.slot;

@@ -16,7 +16,7 @@ use crate::admission::{self, Admission, Claim};
 use crate::assign::ArcState;
 use crate::clock::{Clock, MonotonicClock};
 use crate::frontends::Counting;
-use crate::id::{GroupId, ManagerId, TaskId};
+use crate::id::{GroupId, TaskId};
 use crate::live::{AtomicU32, Hashed, Live, LiveMap, ReservedLive};
 use crate::local::Recent;
 use crate::permit::Permit;
@@ -267,15 +267,15 @@ impl<C: Clock> Router<C> {
     }
 
     /// Counts one more call on `live`'s unreserved arc, resizes the arc for the new load and
-    /// picks a member: `(permit, (slot, ring index))`. A pick equal to `avoid` probes the next
-    /// manager past it instead, without widening the arc.
+    /// picks a member: `(permit, (slot, ring index))`. A pick of ring index `avoid` probes the
+    /// next manager past it instead, without widening the arc.
     fn place_unreserved(
         &self,
         snap: &Snapshot,
         live: Arc<Live>,
         now: &impl Fn() -> Duration,
         tallies: &Tallies,
-        avoid: Option<ManagerId>,
+        avoid: Option<u32>,
     ) -> Option<(Permit, (u32, u32))> {
         let (load, cursor) = live.enter_unreserved();
         // Each of F frontends sees about 1/F of a group's calls; the arc is the group's.
@@ -289,14 +289,11 @@ impl<C: Clock> Router<C> {
                 .unreserved_with(current, load, snap.healthy(), now);
             let len = commit_arc(live, current, next, tallies);
             let start = live.unreserved_arc_start();
-            let mut at = match snap.settings.pick {
+            let at = match snap.settings.pick {
                 Pick::Pack => snap.pack(live, len, cursor)?,
                 _ => snap.pick(start, len, cursor)?,
             };
-            if avoid == Some(snap.ring.manager_at(at.1)) {
-                at = snap.probe(start, at.0)?;
-            }
-            at
+            snap.other_than(start, at, avoid)?
         };
         if snap.settings.pick == Pick::Pack {
             permit.track(slot);

@@ -354,6 +354,23 @@ impl Snapshot {
         self.pick_slot(start, next + 1, next)
     }
 
+    /// `at`, a member of the arc from `start` as `(slot, ring index)`, or the manager after it
+    /// when `at` is ring index `avoid` (the manager that threw a call back), past the arc's
+    /// length if need be.
+    #[inline]
+    pub(crate) fn other_than(
+        &self,
+        start: ArcStart<'_>,
+        at: (u32, u32),
+        avoid: Option<u32>,
+    ) -> Option<(u32, u32)> {
+        if avoid == Some(at.1) {
+            self.probe(start, at.0)
+        } else {
+            Some(at)
+        }
+    }
+
     /// The slot of the reserved arc for a Reserved call within this frontend's `own` share,
     /// and the slot of the range it is counted on (its count added to `reserved`'s, for the
     /// call's permit to own), if any: the first slot of the share's range, among
@@ -500,10 +517,11 @@ impl Snapshot {
     /// group's burst fills the members packed around a full one, and those dealt in turn
     /// past them, together, and past the arc are none of them; but a manager past the arc as
     /// busy as the full one (a fleet short of memory everywhere, or no load reported) is
-    /// likely as full, and the next member may free a place of the group's own first. Else, and for a call on the arc's last member or past it, for an arc of
-    /// every healthy manager, and once the run may have been past the arc already (`tries`
-    /// at least the managers past it: a run that wrapped round goes on through the arc, not
-    /// back past it), the manager after `slot`. `(slot, ring index)`; examines at most
+    /// likely as full, and the next member may free a place of the group's own first. Else,
+    /// and for a call on the arc's last member or past it, for an arc of every healthy
+    /// manager, and once the run may have been past the arc already (`tries` at least the
+    /// managers past it: a run that wrapped round goes on through the arc, not back past
+    /// it), the manager after `slot`. `(slot, ring index)`; examines at most
     /// [`TRACKED`] members, then walks past the arc.
     pub(crate) fn probe_pack(
         &self,
@@ -513,7 +531,8 @@ impl Snapshot {
         thrower: Option<u32>,
     ) -> Option<(u32, u32)> {
         let start = live.unreserved_arc_start();
-        let tracked = live.arc_state().len.min(TRACKED);
+        let (len, healthy) = (live.arc_state().len, self.healthy());
+        let tracked = len.min(TRACKED);
         if slot + 1 < tracked {
             let fit = self.fit();
             let full = self.full_marks(live, live.cursor(), fit);
@@ -529,7 +548,6 @@ impl Snapshot {
                 return fit;
             }
         }
-        let (len, healthy) = (live.arc_state().len, self.healthy());
         // The managers past the arc: none when it holds every healthy one.
         if slot + 1 < len && tries < healthy.saturating_sub(len) {
             let full = thrower.map_or(0, |index| self.loads.get(index));

@@ -1,7 +1,7 @@
 //! The router's unit tests: routing, admission, throttles, writers and queries.
 
 use super::*;
-use crate::{Counting, Error, Frontends, ManualClock, Pick, Reservation, RouteKind};
+use crate::{Counting, Error, Frontends, ManagerId, ManualClock, Pick, Reservation, RouteKind};
 
 const S: Duration = Duration::from_secs(1);
 
