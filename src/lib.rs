@@ -57,8 +57,10 @@
 //!   managers, weights, seed and health computes the same arcs of distinct healthy managers,
 //!   and one manager joining or leaving moves each arc by at most that manager.
 //! - **Reserved calls stay within the environments that exist**: admission counts against
-//!   `ready`, split among frontends, never over-admitting across them
-//!   ([`docs::frontends`]).
+//!   `ready`, split among frontends; each router admits at most `ready` of its own calls.
+//!   Under [`Counting::Local`] without busy reports the shares add up to `ready`, so the
+//!   frontends never over-admit together; the sibling rule and [`Counting::Global`] may, by
+//!   what the others admitted since the last report ([`docs::frontends`]).
 //! - **A reservation is a floor, never a ceiling**: calls beyond it are routed
 //!   ([`RouteKind::Spillover`]); `route` returns `None` only when no manager is healthy.
 //! - **Counts are conserved**: every in-flight count is held by a [`Permit`] and released when
