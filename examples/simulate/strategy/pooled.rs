@@ -1,4 +1,6 @@
-//! `pooled`: the floor no router can beat.
+//! `pooled`: the floor no router can beat while the fleet's memory suffices (overcommitted, a
+//! pool that evicts idle environments to start every call can do worse than a router that
+//! rejects calls at full managers).
 
 use super::{Strategy, Ticket};
 use crate::fleet::Fleet;
