@@ -51,9 +51,11 @@ pub enum Pick {
     ///
     /// A member whose manager threw one of this frontend's calls of the group back (a
     /// throttle) is passed over, whatever its count, until one of this frontend's calls
-    /// there ends or this frontend has placed `8 × quota` more of the group's calls: a
-    /// throttle says a manager is full now (a large function fills its memory before its
-    /// quota), and the next calls go where there is room instead of each paying a throttle.
+    /// there ends or the group has taken `8 × quota` more calls on this frontend since the
+    /// first of its members still marked was marked (the marks share one window and clear
+    /// together, so a member marked later is passed over for fewer calls): a throttle says
+    /// a manager is full now (a large function fills its memory before its quota), and the
+    /// next calls go where there is room instead of each paying a throttle.
     /// While the fleet's mean load puts the cap past [`RouterConfig::load_floor`] (every
     /// manager busy), the marks are not followed: a call moved off a full member would only
     /// evict other groups' warm environments where it lands.
@@ -103,11 +105,16 @@ pub struct RouterConfig {
     /// managers of different sizes, use the smallest's.
     pub load_floor: u32,
     /// Live state of a task or group with no call in flight is evicted once unused this long
-    /// (default 10 minutes). Its arc then starts again from the minimum length.
+    /// (default 10 minutes). Its arc then starts again from the minimum length. A use is a
+    /// route: a call in flight keeps its state from eviction, but its idle time runs from
+    /// its route, so a call held longer than `idle_ttl` leaves its state to the first sweep
+    /// after it ends (what goes is the arc's length and the host's reports, rebuilt by the
+    /// next route).
     ///
     /// Routes do not read the clock to mark a use; a sweep dates the uses it finds since the
-    /// previous sweep. So state is never evicted before `idle_ttl` of disuse, and with sweeps
-    /// every `I` it goes by the sweep after `idle_ttl + 2·I` at the latest.
+    /// previous sweep. So state is never evicted while a call holds it nor before `idle_ttl`
+    /// has passed since its last route, and with sweeps every `I` it goes by the sweep after
+    /// `idle_ttl + 2·I` at the latest.
     ///
     /// `Duration::ZERO` evicts state at the first sweep that finds it unused since the
     /// previous one, once the clock has moved; `Duration::MAX` never evicts (memory then grows

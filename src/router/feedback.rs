@@ -33,7 +33,12 @@ impl<C: Clock> Router<C> {
     /// manager that just throttled it: that call probes the next manager instead). A call
     /// that walks rather than refits thus spends at most two of the usual three retries on
     /// reserved managers, and its last try is a spill (see
-    /// [`docs::frontends`](crate::docs::frontends)).
+    /// [`docs::frontends`](crate::docs::frontends)). A reserved call whose next slot is the
+    /// manager that threw it back (the slots moved under it with a health or membership
+    /// change) spills at once. A walk that wraps round a short reserved arc after a refit
+    /// may come back to a manager it tried before (an arc of 4 slots of one environment
+    /// each, slots 1 and 2 busy: slot 0, refit to 3, walk to 0); the two-throttle bound
+    /// ends it.
     ///
     /// An unreserved or spillover call placed by [`Pick::Pack`](crate::Pick::Pack) moves to
     /// the next of the arc's first 8 members that Pack would fill, and marks the one it left
@@ -47,8 +52,8 @@ impl<C: Clock> Router<C> {
     /// its slot, wrapping after the last healthy manager to the arc's start and on through
     /// the arc without jumping past it again. Under the other picks a call probes the
     /// manager after its slot, past the arc's end if need be. An unreserved or spillover
-    /// call never moves to the manager that threw it back (a slot that names it since a
-    /// health or membership change probes the manager after it), but a run that wraps may
+    /// call never moves to the manager that threw it back either (a slot that names it since
+    /// a health or membership change probes the manager after it), but a run that wraps may
     /// come back to one it tried before: with 4 healthy managers, an arc of 3 whose other
     /// members hold this frontend's quota and the fourth manager reporting less load than
     /// the first, a call thrown back by the first member tries the fourth, then the first
@@ -91,7 +96,10 @@ impl<C: Clock> Router<C> {
         // route's slot may name another one since a health or membership change.
         let thrower = snap.ring.index_of(route.manager);
         if route.kind == RouteKind::Reserved {
-            if let Some(next) = self.reserved_retry(snap, route) {
+            // Never back onto the thrower (a slot that names it since a health or membership
+            // change): such a call spills instead, its reserved count dropped with the permit.
+            let retry = self.reserved_retry(snap, route);
+            if let Some(next) = retry.filter(|&(_, index)| Some(index) != thrower) {
                 route.advance(snap.seat(next));
                 return true;
             }
@@ -297,9 +305,10 @@ impl<C: Clock> Router<C> {
     /// Evicts the live state of every task and group with no permit out that has gone unused
     /// for more than [`RouterConfig::idle_ttl`]; returns how many entries went.
     ///
-    /// State is never evicted before `idle_ttl` of disuse; with sweeps every `I` it goes by
-    /// `idle_ttl + 2·I` at the latest (routes mark a use without reading the clock, and a
-    /// sweep dates the uses it finds). State last used later than the clock's `now` (a clock
+    /// State is never evicted while a call holds it, nor before `idle_ttl` has passed since
+    /// its last route (a call's end is not a use: see [`RouterConfig::idle_ttl`]); with
+    /// sweeps every `I` it goes by `idle_ttl + 2·I` at the latest (routes mark a use without
+    /// reading the clock, and a sweep dates the uses it finds). State last used later than the clock's `now` (a clock
     /// set back) is not idle. Memory follows the live tasks down: a shard left under a quarter
     /// full gives its spare room back. New tasks also sweep their shard now and then, so
     /// memory stays bounded even if this is never called.

@@ -340,6 +340,30 @@ fn throttle_never_moves_a_reserved_call_to_a_slot_without_environments() {
 }
 
 #[test]
+fn a_reserved_call_never_moves_back_to_the_manager_that_threw_it_back() {
+    // A health change moves the reserved arc's slots under a call: the slot after the
+    // call's now names the manager that threw it back. The call spills instead.
+    let (r, _) = router(10);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(32, 32));
+    let arc: Vec<ManagerId> = r.reserved_arc(t).iter().map(|s| s.manager).collect();
+    assert_eq!(arc.len(), 2);
+    r.set_health(arc[0], false).unwrap();
+    let mut route = r.route(t).unwrap();
+    let thrower = route.manager();
+    assert_eq!((route.kind(), thrower), (RouteKind::Reserved, arc[1]));
+    r.set_health(arc[0], true).unwrap();
+    assert!(r.on_throttle(&mut route));
+    assert_ne!(route.manager(), thrower);
+    assert_eq!(route.kind(), RouteKind::Spillover);
+    let s = r.stats();
+    assert_eq!((s.in_flight_reserved, s.in_flight_unreserved), (0, 1));
+    drop(route);
+    assert_eq!(r.stats().in_flight_unreserved, 0);
+    assert_eq!(r.reserved_in_flight(t), 0);
+}
+
+#[test]
 fn a_lowered_reservation_keeps_its_environments_serving() {
     let (r, _) = router(10);
     let t = TaskId::from_name("f");
@@ -506,9 +530,35 @@ fn idle_state_is_evicted_after_ttl_only_without_permits() {
     clock.advance(601 * S);
     assert_eq!(r.evict_idle(), 1);
     assert_eq!(r.stats().live_entries, 1);
+    // Idle time runs from the last route: a call held past `idle_ttl` leaves its state to
+    // the first sweep after it ends, as documented on `RouterConfig::idle_ttl`.
     drop(held);
     assert_eq!(r.evict_idle(), 1);
     assert_eq!(r.stats().evictions, 2);
+}
+
+#[test]
+fn a_call_in_flight_keeps_its_state_through_every_sweep() {
+    let (r, clock) = router(5);
+    let held = r.route(TaskId::new(1)).unwrap();
+    for _ in 0..4 {
+        clock.advance(300 * S);
+        assert_eq!(r.evict_idle(), 0, "a call in flight");
+    }
+    assert_eq!(r.stats().live_entries, 1);
+    // Routed again while the first call runs: 600 s from this route, not from the first.
+    drop(r.route(TaskId::new(1)));
+    clock.advance(300 * S);
+    drop(held);
+    assert_eq!(
+        r.evict_idle(),
+        0,
+        "routed 300 s ago: this sweep dates that use, late"
+    );
+    clock.advance(599 * S);
+    assert_eq!(r.evict_idle(), 0);
+    clock.advance(2 * S);
+    assert_eq!(r.evict_idle(), 1);
 }
 
 #[test]

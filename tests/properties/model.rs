@@ -492,7 +492,6 @@ impl Harness {
             h.route.slot(),
             h.route.retries(),
         );
-        let routed_in = h.route.generation();
         let id = task(h.task);
         let moved = self.router.on_throttle(&mut h.route);
         self.throttles += 1;
@@ -521,7 +520,9 @@ impl Harness {
         // A throttled reserved call counted on a slot of its own range tries the next slot of
         // the range with a place free by the counts; past it, or counted on none (admitted
         // past the share), the next slot that holds environments while it has been throttled
-        // fewer than 2 times; then it spills over.
+        // fewer than 2 times; then it spills over. A slot that names the manager that threw
+        // it back (the slots moved under it since a health or membership change) spills it
+        // at once.
         let reserved = self.reserved_len(t);
         let usable = self
             .reservations
@@ -533,7 +534,9 @@ impl Harness {
         };
         let walk = (kind == RouteKind::Reserved && tries < 2 && tries + 1 < usable)
             .then(|| (slot + 1) % usable);
-        let retry = refit.or(walk);
+        let retry = refit
+            .or(walk)
+            .filter(|&s| self.expect_manager(ring.reserved_start(id), reserved, s) != manager);
         let (start, len, new_slot) = if let Some(s) = retry {
             // Counted on the new slot only where the call refits its range.
             h.reserved_rel = refit;
@@ -597,15 +600,12 @@ impl Harness {
         );
         assert_eq!(h.route.slot(), new_slot);
         assert_eq!(h.route.manager(), self.expect_manager(start, len, new_slot));
-        if expected_kind == kind && (generation == routed_in || kind != RouteKind::Reserved) {
-            // Same snapshot, same arc, another slot: another manager; an unreserved or
-            // spillover call, whatever moved under it since.
-            assert_ne!(
-                h.route.manager(),
-                manager,
-                "a throttle moves to another manager"
-            );
-        }
+        // Whatever moved under the call since it was routed, never back onto its thrower.
+        assert_ne!(
+            h.route.manager(),
+            manager,
+            "a throttle moves to another manager"
+        );
         self.held.push(h);
     }
 
