@@ -434,7 +434,10 @@ mod wire {
         }
     }
 
-    /// In the versioned fleet-config format, validated; see [`FleetConfig`].
+    /// In the versioned fleet-config format: the format and ring versions and the fields'
+    /// shapes are checked, not the contents (no managers, zero weights, duplicate ids):
+    /// [`FleetConfig::validate`] checks those, as building or applying a config does; see
+    /// [`FleetConfig`].
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     impl<'de> Deserialize<'de> for FleetConfig {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

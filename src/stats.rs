@@ -183,8 +183,9 @@ macro_rules! stats {
 }
 
 stats! {
-    /// Generation of the current snapshot: how many times writers have published.
-    Counter generation: "Snapshots published by writers since the router was built.";
+    /// Generation of the current snapshot: 1 when the router is built, one more for each
+    /// publish by a writer (so publishes are this less 1).
+    Counter generation: "Generation of the current snapshot: 1 at build, one more for each publish.";
     /// Routes of kind [`RouteKind::Reserved`].
     Counter routes_reserved: "Calls routed within their reservation, to the reserved arc.";
     /// Routes of kind [`RouteKind::Unreserved`].
