@@ -568,6 +568,14 @@ impl Hashed {
         (self.0 >> (64 - Self::STRIPE_BITS)) as usize
     }
 
+    /// Bits of the hash that neither the stripe nor a stripe's table below 2³² buckets uses
+    /// (the lowest: the table's hash has them on top, past its tags): where a handle's cache
+    /// files the key, so that names chosen offline cannot pile into one of its slots.
+    #[inline]
+    pub(crate) fn spare(self) -> u64 {
+        self.0
+    }
+
     /// The hash a stripe's table files the key under: the halves swapped, so that both the
     /// low bits, which pick the first bucket of a probe, and the top bits, which the table
     /// keeps as each entry's tag, vary within a stripe (the stripe's own bits land in the

@@ -7,7 +7,7 @@ use arc_swap::{ArcSwap, Cache};
 
 use crate::clock::Clock;
 use crate::id::{GroupId, TaskId};
-use crate::live::Live;
+use crate::live::{Hashed, Live};
 use crate::route::Route;
 use crate::router::{Router, Snapshot};
 
@@ -16,7 +16,8 @@ use crate::router::{Router, Snapshot};
 /// It routes exactly as its [`Router`] does, on the same live state, but keeps two things
 /// between calls: the snapshot it last used, instead of taking arc-swap's shared protection on
 /// every call (each call checks one pointer and reloads only when a writer has published), and
-/// the live state of tasks it routes often (16 slots, by task id), instead of a read lock and
+/// the live state of tasks it routes often (16 slots, by the task id's hash under the router's
+/// secret key, so names chosen offline cannot pile into one), instead of a read lock and
 /// a lookup in the shared map. A task takes a free slot when it misses there twice in a row
 /// (no other task missed there in between) and gives it up after four misses there that did
 /// not find it: a hot task is cached by its second call and found from its third,
@@ -61,10 +62,10 @@ impl Recent {
     /// stretch, and few, so that a task that went quiet is not pinned for long.
     const STRIKES: u8 = 4;
 
-    /// The cached state of `key`, marked used.
+    /// The cached state of `key` (hashed `h`), marked used.
     #[inline]
-    pub(crate) fn get(&mut self, key: u128) -> Option<Arc<Live>> {
-        let slot = Self::slot(key);
+    pub(crate) fn get(&mut self, key: u128, h: Hashed) -> Option<Arc<Live>> {
+        let slot = Self::slot(h);
         match &self.slots[slot] {
             Some((k, live)) if *k == key => {
                 live.touch();
@@ -83,8 +84,8 @@ impl Recent {
     /// only after others missed) take no slot and do not evict the hot ones: caching them
     /// would cost two reference counts a call for no hit.
     #[inline]
-    pub(crate) fn missed(&mut self, key: u128, live: &Arc<Live>) {
-        let slot = Self::slot(key);
+    pub(crate) fn missed(&mut self, key: u128, h: Hashed, live: &Arc<Live>) {
+        let slot = Self::slot(h);
         if self.slots[slot].is_some() {
             self.strikes[slot] += 1;
             if self.strikes[slot] >= Self::STRIKES {
@@ -97,9 +98,10 @@ impl Recent {
         }
     }
 
-    fn slot(key: u128) -> usize {
-        // Other bits than the map's shard choice, so one shard's keys spread here too.
-        (key as usize >> 8) % Self::SLOTS
+    /// The slot of a key hashed `h`: under the router's secret key, as the map's shards,
+    /// and from bits the map does not use, so one shard's keys spread here too.
+    pub(crate) fn slot(h: Hashed) -> usize {
+        (h.spare() % Self::SLOTS as u64) as usize
     }
 }
 
@@ -190,6 +192,7 @@ mod tests {
 mod eviction {
     use std::time::Duration;
 
+    use super::Recent;
     use crate::{ManagerId, ManualClock, Router, TaskId};
 
     /// A router of 4 managers on a manual clock.
@@ -229,28 +232,57 @@ mod eviction {
     }
 
     #[test]
+    fn names_piled_into_one_unkeyed_slot_spread_over_the_keyed_ones() {
+        // Names a tenant could choose offline so that their ids share low bits.
+        let piled: Vec<u128> = (0u32..)
+            .map(|i| TaskId::from_name(&format!("tenant/fn-{i}")).get())
+            .filter(|&k| (k as usize >> 8) % Recent::SLOTS == 0)
+            .take(4096)
+            .collect();
+        let (a, _) = router();
+        let (b, _) = router();
+        let mut per = [0usize; Recent::SLOTS];
+        for &k in &piled {
+            per[a.recent_slot(k)] += 1;
+        }
+        // 256 a slot on average; far from 4096 in one.
+        assert!(per.iter().all(|&n| (128..=400).contains(&n)), "{per:?}");
+        let agree = piled
+            .iter()
+            .filter(|&&k| a.recent_slot(k) == b.recent_slot(k))
+            .count();
+        assert!(agree < piled.len() / 8, "two routers keyed alike: {agree}");
+    }
+
+    #[test]
     fn a_held_task_gives_its_slot_up_at_the_fourth_miss_there_without_it() {
         let (router, clock) = router();
         let mut local = router.local();
-        // Tasks 1 to 255 share slot 0. Task 1 is held after its second route, whose use the
-        // first sweep dates (at 0 s); then three other tasks miss there.
+        // Five tasks that share a slot under this router's key. The first is held after its
+        // second route, whose use the first sweep dates (at 0 s); then three others miss there.
+        let slot = router.recent_slot(1);
+        let same: Vec<TaskId> = (1..)
+            .filter(|&t| router.recent_slot(t) == slot)
+            .take(5)
+            .map(TaskId::new)
+            .collect();
         for _ in 0..2 {
-            drop(local.route(TaskId::new(1)));
+            drop(local.route(same[0]));
         }
         assert_eq!(router.evict_idle(), 0);
-        for t in 2..5 {
-            drop(local.route(TaskId::new(t)));
+        for &t in &same[1..4] {
+            drop(local.route(t));
         }
         assert_eq!(
             sweep_an_hour_on(&router, &clock),
             3,
-            "three misses: task 1 still held"
+            "three misses: the first still held"
         );
-        drop(local.route(TaskId::new(5)));
+        drop(local.route(same[4]));
         assert_eq!(
             sweep_an_hour_on(&router, &clock),
             2,
-            "the fourth gave it up: task 1 goes with 5"
+            "the fourth gave it up: the first goes with the fifth"
         );
         drop(local);
     }
@@ -259,7 +291,7 @@ mod eviction {
     fn tasks_routed_in_turn_take_no_slot_and_are_not_pinned() {
         let (router, clock) = router();
         let mut local = router.local();
-        // A task routed twice is cached (slot 3 of 16, as tasks 768 to 999)...
+        // A task routed twice is cached (in the slot of some 60 of the tasks below)...
         let hot = TaskId::new(5_000);
         for _ in 0..2 {
             drop(local.route(hot));

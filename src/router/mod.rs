@@ -244,16 +244,23 @@ impl<C: Clock> Router<C> {
         now: &impl Fn() -> Duration,
         mut recent: Option<&mut Recent>,
     ) -> Arc<Live> {
-        if let Some(live) = recent.as_deref_mut().and_then(|r| r.get(key)) {
+        if let Some(live) = recent.as_deref_mut().and_then(|r| r.get(key, h)) {
             return live;
         }
         let shard = self.live.shard_at(h);
         let make = || (snap.fresh(), snap.settings.idle_ttl);
         let live = shard.get_or_insert(key, h, make, now);
         if let Some(recent) = recent {
-            recent.missed(key, &live);
+            recent.missed(key, h, &live);
         }
         live
+    }
+
+    /// The slot of a handle's cache that `key` files under, for tests that pick keys sharing
+    /// one.
+    #[cfg(test)]
+    pub(crate) fn recent_slot(&self, key: u128) -> usize {
+        crate::local::Recent::slot(self.live.keyed().hash(key))
     }
 
     /// The live state of `key`, made under `snap` if it has none.
