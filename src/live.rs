@@ -568,9 +568,10 @@ impl Hashed {
         (self.0 >> (64 - Self::STRIPE_BITS)) as usize
     }
 
-    /// Bits of the hash that neither the stripe nor a stripe's table below 2³² buckets uses
-    /// (the lowest: the table's hash has them on top, past its tags): where a handle's cache
-    /// files the key, so that names chosen offline cannot pile into one of its slots.
+    /// The hash for a use outside the map: its lowest bits are ones that neither the stripe
+    /// nor a stripe's table below 2³² buckets reads (the table's hash has them on top, past
+    /// its tags), so a handle's cache filing keys by them spreads one shard's keys too, and
+    /// names chosen offline cannot pile into one of its slots.
     #[inline]
     pub(crate) fn spare(self) -> u64 {
         self.0

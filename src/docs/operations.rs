@@ -27,11 +27,12 @@
 //! shard's read lock, and a task's first route in a while its write lock, which in a shard of
 //! 1,024 entries or more also sweeps the next 8 buckets of that shard (O(1) per new task: a
 //! few entries looked at, never the whole shard). A key's shard is chosen under a random key
-//! of each router's own, so names chosen offline cannot pile into one shard. A warm route allocates nothing, computes no placement hash when routed by a
-//! precomputed [`TaskId`](crate::TaskId) (arc starts are kept in its live state; one keyed
-//! hash of the id finds its shard), and reads the clock
-//! only where a rule needs the time: an arc's shrink timer, a reservation past its share,
-//! every reserved admission under [`Counting::Global`](crate::Counting::Global).
+//! of each router's own, so names chosen offline cannot pile into one shard. A warm route
+//! allocates nothing, computes no placement hash when routed by a precomputed
+//! [`TaskId`](crate::TaskId) (arc starts are kept in its live state; one keyed hash of the id
+//! finds its shard), and reads the clock only where a rule needs the time: an arc's shrink
+//! timer, a reservation past its share, every reserved admission under
+//! [`Counting::Global`](crate::Counting::Global).
 //!
 //! # Memory
 //!

@@ -308,10 +308,10 @@ impl<C: Clock> Router<C> {
     /// State is never evicted while a call holds it, nor before `idle_ttl` has passed since
     /// its last route (a call's end is not a use: see [`RouterConfig::idle_ttl`]); with
     /// sweeps every `I` it goes by `idle_ttl + 2·I` at the latest (routes mark a use without
-    /// reading the clock, and a sweep dates the uses it finds). State last used later than the clock's `now` (a clock
-    /// set back) is not idle. Memory follows the live tasks down: a shard left under a quarter
-    /// full gives its spare room back. New tasks also sweep their shard now and then, so
-    /// memory stays bounded even if this is never called.
+    /// reading the clock, and a sweep dates the uses it finds). State last used later than
+    /// the clock's `now` (a clock set back) is not idle. Memory follows the live tasks down:
+    /// a shard left under a quarter full gives its spare room back. New tasks also sweep
+    /// their shard now and then, so memory stays bounded even if this is never called.
     ///
     /// O(live entries), holding one shard's write lock for at most 256 buckets of its table at
     /// a time (routes of that shard wait that long, never for the whole shard); see
