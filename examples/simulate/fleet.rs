@@ -120,6 +120,16 @@ impl Fleet {
         self.managers[m].capacity_mb = capacity_mb;
     }
 
+    /// Memory of one environment of `f`, in MB.
+    pub fn memory_mb(&self, f: u32) -> u64 {
+        self.memory_mb[f as usize]
+    }
+
+    /// Memory of manager `m`, in MB.
+    pub fn capacity_mb(&self, m: usize) -> u64 {
+        self.managers[m].capacity_mb
+    }
+
     /// Indices of the managers alive now, ascending.
     pub fn alive(&self) -> &[usize] {
         &self.alive
@@ -181,6 +191,23 @@ impl Fleet {
         self.busy += 1;
         manager.pools.entry(f).or_default().busy_created.push(now);
         Start::Cold
+    }
+
+    /// Whether a call of `f` offered to `m` now would start there (warm or cold) rather than
+    /// be throttled: what a controller that keeps each invoker's memory slots in-process
+    /// knows before it sends (running calls hold memory; idle environments can be evicted).
+    /// `pinned_ok` as for [`Fleet::start`]. Changes nothing.
+    pub fn has_room(&self, m: usize, f: u32, pinned_ok: bool) -> bool {
+        let manager = &self.managers[m];
+        if !manager.alive {
+            return false;
+        }
+        let pool = manager.pools.get(&f);
+        if pool.is_some_and(|p| (pinned_ok && !p.pinned_idle.is_empty()) || !p.idle.is_empty()) {
+            return true;
+        }
+        manager.capacity_mb.saturating_sub(manager.used_mb) + manager.idle_mb
+            >= self.memory_mb[f as usize]
     }
 
     /// Offers a call of `f` to `m` that may only run warm: a manager asked to run a call the
@@ -470,6 +497,48 @@ mod tests {
             f.start(1, 0, 30 * MIN, true),
             Start::Cold,
             "environments are per manager"
+        );
+    }
+
+    #[test]
+    fn has_room_says_what_an_offer_would_find() {
+        use rand::Rng;
+        let mut f = Fleet::new(3, 1024, vec![128, 256, 512], MIN);
+        f.pin(0, 1, 2, 0);
+        f.pin(2, 2, 1, 0);
+        let mut rng = crate::rng::stream(1, 1);
+        let mut running: Vec<(usize, u32, bool)> = Vec::new();
+        let (mut full, mut started) = (0, 0);
+        for step in 0..20_000u64 {
+            let now = step * 50;
+            if !running.is_empty() && rng.random_bool(0.5) {
+                let (m, func, pinned) = running.swap_remove(rng.random_range(0..running.len()));
+                f.finish(m, func, pinned, now);
+                continue;
+            }
+            let (m, func) = (rng.random_range(0..3), rng.random_range(0..3u32));
+            let pinned_ok = rng.random_bool(0.5);
+            let room = f.has_room(m, func, pinned_ok);
+            match f.start(m, func, now, pinned_ok) {
+                Start::Full => {
+                    assert!(!room, "step {step}: room said, throttled");
+                    full += 1;
+                }
+                Start::Warm { pinned } => {
+                    assert!(room, "step {step}: no room said, warm start");
+                    running.push((m, func, pinned));
+                    started += 1;
+                }
+                Start::Cold => {
+                    assert!(room, "step {step}: no room said, cold start");
+                    running.push((m, func, false));
+                    started += 1;
+                }
+            }
+        }
+        assert!(
+            full > 100 && started > 100,
+            "both outcomes seen: {full} full, {started} started"
         );
     }
 

@@ -42,12 +42,20 @@
 //! - **After the chain.** When every chain member is overloaded, the call goes to the least
 //!   loaded manager of the fleet in this frontend's view, which then adds a random increment
 //!   to it (`leastLoad` and `incrementLoad` in `RLULFSharding`).
-//! - **No room.** A manager without memory for the call throttles it; the frontend tries the
-//!   untried chain members in order, then the least loaded untried manager (OpenWhisk's
-//!   `tryAcquireConcurrent` failing moves the walk on). It gives up once every manager was
-//!   tried.
+//! - **Memory slots.** The controller keeps each manager's memory slots itself and takes a
+//!   chain member only if it is under the bound *and* has a slot free for the call
+//!   (`schedulePop`/`scheduleUnpop`: `tryAcquireConcurrent` after the load check), so a full
+//!   member costs no round trip; the least-loaded pick after the chain is forced, slot or not
+//!   (`forceAcquireConcurrent`). A slot is free where the fleet could start the call now
+//!   (running calls hold memory, idle environments can be evicted: [`Fleet::has_room`]): the
+//!   manager's true fullness, where each controller owns only its share of a manager's
+//!   memory. A forced call that the manager cannot start is throttled; the frontend then
+//!   chooses again among the managers not yet tried, under the retry bound every router has,
+//!   and gives up once every manager was tried.
 //!
-//! Not modelled: SHARDS sampling (the paper samples arrivals to estimate popularity cheaply;
+//! Not modelled: the authors' OpenWhisk balancer's rule that a function whose warm time is
+//! under a second runs at home whenever home has a slot (`shortWarmTime`; in neither the
+//! paper nor Ilúvatar), SHARDS sampling (the paper samples arrivals to estimate popularity cheaply;
 //! counting every arrival estimates the same thing exactly), GPUs, and the controller
 //! waking invokers.
 
@@ -55,7 +63,9 @@ use rand_distr::{Distribution, Normal};
 
 use arcroute::{Ring, RingConfig};
 
-use super::{fleet_ids, index, manager_slots, Setup, Strategy, Ticket};
+use std::num::NonZeroU32;
+
+use super::{along, fleet_ids, index, manager_slots, Setup, Strategy, Ticket};
 use crate::fleet::Fleet;
 use crate::rng::{self, SimRng};
 
@@ -105,6 +115,8 @@ pub(super) struct ChRlu {
     reported_at: Option<u64>,
     views: Vec<View>,
     rng: SimRng,
+    /// Reserved environments one manager holds for one function.
+    reserved_per_manager: NonZeroU32,
 }
 
 impl ChRlu {
@@ -141,6 +153,7 @@ impl ChRlu {
             reported_at: None,
             views: (0..s.sim.frontends).map(|_| view()).collect(),
             rng: rng::stream(seed, 11),
+            reserved_per_manager: s.reserved_per_manager,
         };
         chrlu.chain_all();
         Ok(chrlu)
@@ -156,8 +169,10 @@ impl ChRlu {
             .collect();
     }
 
-    /// Where `frontend` sends a call of `f`, among the managers `open` lets it try; the
-    /// chosen manager's load in its view takes the random increment drawn for it.
+    /// Where `frontend` sends a call of `f`, among the managers `open` lets it try: the
+    /// first chain member under the bound with a memory slot free, else the least loaded
+    /// (forced, slot or not). The chosen manager's load in its view takes the random
+    /// increment drawn for it.
     fn choose(
         &mut self,
         frontend: usize,
@@ -173,7 +188,7 @@ impl ChRlu {
                 (true, Some(noise)) => noise.sample(&mut self.rng),
                 _ => 0.0,
             };
-            if view.load[m] + noise <= bound {
+            if view.load[m] + noise <= bound && fleet.has_room(m, f, true) {
                 view.load[m] += noise;
                 return Some(m);
             }
@@ -283,12 +298,9 @@ impl Strategy for ChRlu {
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
-        // All at home; the fleet model places what fits, and the caller continues along the
-        // ring with the rest (as for consistent hashing).
-        self.ring
-            .arc(self.starts[f as usize], u32::MAX)
-            .map(|m| (index(m), envs))
-            .collect()
+        // At home and the managers after it on the ring, as for consistent hashing.
+        let walk = self.ring.arc(self.starts[f as usize], u32::MAX).map(index);
+        along(walk, envs, self.reserved_per_manager)
     }
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
@@ -365,6 +377,39 @@ mod tests {
         }
         reports(s.as_mut(), &t, 1_200_000, 1_800_000);
         assert_eq!(route(s.as_mut(), &t, 1_800_000), rest[2]);
+    }
+
+    #[test]
+    fn a_chain_member_without_a_slot_is_passed_over_in_process() {
+        let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+        let mut s = t.build(StrategyKind::ChRlu);
+        s.load_report(&t.fleet, 0).unwrap();
+        let chain = s.placement(0, &t.fleet);
+        // Home and the next member have no memory slot: the call goes to the third member
+        // at once, under the bound there, and starts (no throttle).
+        t.fleet.resize(chain[0], 0);
+        t.fleet.resize(chain[1], 0);
+        assert_eq!(t.call(s.as_mut(), 0, 0, 1).manager, chain[2]);
+        assert_eq!(t.fleet.managers[chain[2]].busy, 1);
+        // 20 calls everywhere (1.25 a core, under the bound), 5 on one manager off the
+        // chain; then no chain member has a slot: the least loaded, forced.
+        let rest: Vec<usize> = (0..8).filter(|m| !chain.contains(m)).collect();
+        for m in 0..8 {
+            t.fleet.resize(m, 32 * 1024);
+            load(&mut t, m, if m == rest[1] { 5 } else { 20 });
+        }
+        reports(s.as_mut(), &t, 0, 600_000);
+        for &m in &chain {
+            t.fleet.resize(m, 0);
+        }
+        assert_eq!(route(s.as_mut(), &t, 600_000), rest[1]);
+        // Reserved environments: home and the managers after it, one a manager here.
+        let placed = s.reserved_placement(0, 3, &t.fleet);
+        assert_eq!(
+            placed[..3].iter().map(|p| p.0).collect::<Vec<_>>(),
+            chain[..3]
+        );
+        assert!(placed.iter().all(|&(_, n)| n == 1));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use arcroute::{Ring, RingConfig};
 
-use super::{fleet_ids, index, manager_slots, OwnCounts, Setup, Strategy, Ticket};
+use std::num::NonZeroU32;
+
+use super::{along, fleet_ids, index, manager_slots, OwnCounts, Setup, Strategy, Ticket};
 use crate::fleet::Fleet;
 
 /// Bounded loads' balance factor `c = 1 + ε`: no manager takes more than `c` times the mean
@@ -49,6 +51,8 @@ pub(super) struct HashRing {
     /// Each frontend's own counts (per-frontend bounds only).
     own: Option<OwnCounts>,
     seed: u64,
+    /// Reserved environments one manager holds for one function.
+    reserved_per_manager: NonZeroU32,
 }
 
 impl HashRing {
@@ -68,6 +72,7 @@ impl HashRing {
             own: (bound == Bound::PerFrontend)
                 .then(|| OwnCounts::new(s.sim.frontends, manager_slots(s))),
             seed,
+            reserved_per_manager: s.reserved_per_manager,
         })
     }
 
@@ -127,7 +132,7 @@ impl HashRing {
     fn point(&self, ticket: &mut Ticket, m: usize) {
         ticket.held = None;
         ticket.move_to(m);
-        ticket.held = self.own.as_ref().map(|own| own.hold(ticket.frontend, m));
+        ticket.held = self.own.as_ref().map(|own| own.hold(ticket.frontend, m, 1));
     }
 }
 
@@ -138,7 +143,7 @@ impl Strategy for HashRing {
         let first = self.pick(frontend, fleet, order.iter().copied())?;
         let mut ticket = Ticket::first(first);
         ticket.frontend = frontend;
-        ticket.held = self.own.as_ref().map(|own| own.hold(frontend, first));
+        ticket.held = self.own.as_ref().map(|own| own.hold(frontend, first, 1));
         Some(ticket)
     }
 
@@ -160,9 +165,9 @@ impl Strategy for HashRing {
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
-        // All at home; the fleet model places what fits, and the caller continues along the
-        // walk with the rest.
-        self.walk(f).map(|m| (m, envs)).collect()
+        // At home and the managers after it; the fleet model places what fits, and the
+        // caller continues along the walk with the rest.
+        along(self.walk(f), envs, self.reserved_per_manager)
     }
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {

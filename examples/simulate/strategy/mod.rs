@@ -125,7 +125,7 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
             Box::new(hashing::HashRing::new(s, hashing::Bound::Oracle)?)
         }
         StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s)?),
-        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s.fleet, s.tasks)),
+        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s)),
         StrategyKind::Pooled => Box::new(pooled::Pooled),
     })
 }
@@ -264,7 +264,8 @@ impl Ticket {
 
 /// Each frontend's own count of its calls in flight, per manager and in all: what one proxy
 /// instance knows of the load (Envoy's and HAProxy's bounded loads count only the requests
-/// that instance has outstanding).
+/// that instance has outstanding), or what one OpenWhisk controller knows of an invoker's
+/// memory (the memory of the calls it sent there and that still run).
 #[derive(Debug)]
 struct OwnCounts {
     /// `frontends × stride` counters: frontend `i`'s calls on manager `m` at `i·stride + m`.
@@ -295,16 +296,18 @@ impl OwnCounts {
         self.total[frontend].load(Relaxed)
     }
 
-    /// Counts one call of `frontend` on `m` until the guard drops.
-    fn hold(&self, frontend: usize, m: usize) -> Held {
+    /// Counts one call of `frontend` on `m`, as `weight` (1 for a count of calls, its
+    /// memory for a count of memory), until the guard drops.
+    fn hold(&self, frontend: usize, m: usize, weight: u32) -> Held {
         let slot = frontend * self.stride + m;
-        self.per_manager[slot].fetch_add(1, Relaxed);
-        self.total[frontend].fetch_add(1, Relaxed);
+        self.per_manager[slot].fetch_add(weight, Relaxed);
+        self.total[frontend].fetch_add(weight, Relaxed);
         Held {
             per_manager: Arc::clone(&self.per_manager),
             total: Arc::clone(&self.total),
             slot,
             frontend,
+            weight,
         }
     }
 }
@@ -317,12 +320,13 @@ struct Held {
     total: Arc<[AtomicU32]>,
     slot: usize,
     frontend: usize,
+    weight: u32,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.per_manager[self.slot].fetch_sub(1, Relaxed);
-        self.total[self.frontend].fetch_sub(1, Relaxed);
+        self.per_manager[self.slot].fetch_sub(self.weight, Relaxed);
+        self.total[self.frontend].fetch_sub(self.weight, Relaxed);
     }
 }
 
@@ -354,6 +358,18 @@ impl Tried {
             .get(m / 64)
             .is_some_and(|w| w & (1 << (m % 64)) != 0)
     }
+}
+
+/// Places `envs` pinned environments along `walk`, at most `per_manager` on each manager:
+/// a router with a home keeps its reservation at home and on the managers after it, each
+/// holding no more than a platform lets one function pin there (the cap arcroute's reserved
+/// arcs are sized by, so that every router is measured under the same configuration).
+fn along(
+    walk: impl Iterator<Item = usize>,
+    envs: u32,
+    per_manager: NonZeroU32,
+) -> Vec<(usize, u32)> {
+    walk.map(|m| (m, envs.min(per_manager.get()))).collect()
 }
 
 /// Spreads `envs` over the fleet's managers in turn, starting at one picked by `f`.

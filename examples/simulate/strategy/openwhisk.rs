@@ -1,32 +1,59 @@
 //! Apache OpenWhisk's sharding balancer.
 
-use arcroute::TaskId;
+use std::num::NonZeroU32;
 
-use super::{Strategy, Ticket};
+use rand::Rng;
+
+use super::{along, manager_slots, OwnCounts, Setup, Strategy, Ticket, Tried};
 use crate::fleet::Fleet;
+use crate::rng::{self, SimRng};
 
-/// `openwhisk` (Apache OpenWhisk's ShardingContainerPoolBalancer): home invoker
-/// `hash mod n`; when it is full, step by a step size co-prime with `n` (chosen by the
-/// hash) until every invoker was tried. Two simplifications, neither a handicap: every step
-/// size co-prime with `n` is a candidate (OpenWhisk keeps a pairwise co-prime subset), and a
-/// call that finds every invoker full is throttled (OpenWhisk then forces it onto a random,
-/// overloaded invoker).
+/// `openwhisk` (Apache OpenWhisk's `ShardingContainerPoolBalancer`): home invoker
+/// `hash mod n`, then steps of a size co-prime with `n` (chosen by the hash) until every
+/// invoker was visited. Each frontend is a controller, and a controller keeps memory slots
+/// for each invoker itself: its share of the invoker's memory (`getInvokerSlot`: the
+/// invoker's memory over the number of controllers, at least [`MIN_MEMORY_MB`]), taken by
+/// the calls it sent there while they run. It sends a call to the first invoker on the walk
+/// where its share has room (`tryAcquireConcurrent`), so an invoker it counts as full costs
+/// no round trip; when none has room, it forces the call onto a random healthy invoker
+/// (`forceAcquireConcurrent`). The invoker starts the call if its memory allows (idle
+/// environments are evicted, as OpenWhisk's invoker does); memory the controllers do not
+/// count (reserved environments) can leave it full, and then the call is throttled and the
+/// controller schedules it again, skipping the invokers already tried, under the retry
+/// bound every router has.
+///
+/// One simplification, not a handicap: every step size co-prime with `n` is a candidate
+/// (OpenWhisk keeps a pairwise co-prime subset).
+pub(super) const MIN_MEMORY_MB: u64 = 128;
+
+/// See [`MIN_MEMORY_MB`].
 pub(super) struct OpenWhisk {
     managers: Vec<usize>,
     hashes: Vec<u64>,
     steps: Vec<usize>,
+    /// Reserved environments one manager holds for one function.
+    reserved_per_manager: NonZeroU32,
+    /// Each controller's memory in use on each invoker, by the calls it sent there.
+    own: OwnCounts,
+    /// Controllers sharing each invoker's memory.
+    controllers: u64,
+    rng: SimRng,
 }
 
 impl OpenWhisk {
-    pub(super) fn new(fleet: &Fleet, tasks: &[TaskId]) -> Self {
-        let hashes = tasks.iter().map(|t| t.get() as u64).collect();
-        let mut s = Self {
+    pub(super) fn new(s: &Setup<'_>) -> Self {
+        let hashes = s.tasks.iter().map(|t| t.get() as u64).collect();
+        let mut ow = Self {
             managers: Vec::new(),
             hashes,
             steps: Vec::new(),
+            reserved_per_manager: s.reserved_per_manager,
+            own: OwnCounts::new(s.sim.frontends, manager_slots(s)),
+            controllers: s.sim.frontends.max(1) as u64,
+            rng: rng::stream(s.sim.seed, 13),
         };
-        s.renumber(fleet);
-        s
+        ow.renumber(s.fleet);
+        ow
     }
 
     /// Numbers the invokers of `fleet` and finds the step sizes co-prime with their count.
@@ -44,6 +71,56 @@ impl OpenWhisk {
             self.steps[(h % self.steps.len() as u64) as usize],
         )
     }
+
+    /// `f`'s invokers in walk order.
+    fn walk(&self, f: u32) -> impl Iterator<Item = usize> + '_ {
+        let n = self.managers.len();
+        let (home, step) = if n == 0 {
+            (0, 1)
+        } else {
+            self.home_and_step(f)
+        };
+        (0..n).map(move |k| self.managers[(home + step * k) % n])
+    }
+
+    /// Whether `controller`'s share of invoker `m`'s memory has room for a call of `f`.
+    fn slot_free(&self, controller: usize, m: usize, f: u32, fleet: &Fleet) -> bool {
+        let share = (fleet.capacity_mb(m) / self.controllers).max(MIN_MEMORY_MB);
+        u64::from(self.own.on(controller, m)) + fleet.memory_mb(f) <= share
+    }
+
+    /// `controller`'s choice for a call of `f`, among the invokers not `tried`: the first on
+    /// the walk where its share has room, else a random one (forced). `None` once every
+    /// invoker was tried.
+    fn schedule(
+        &mut self,
+        controller: usize,
+        f: u32,
+        fleet: &Fleet,
+        tried: Option<&Tried>,
+    ) -> Option<usize> {
+        let open = |m: usize| tried.is_none_or(|t| !t.contains(m));
+        if let Some(m) = self
+            .walk(f)
+            .find(|&m| open(m) && self.slot_free(controller, m, f, fleet))
+        {
+            return Some(m);
+        }
+        let untried = self.managers.iter().filter(|&&m| open(m)).count();
+        if untried == 0 {
+            return None;
+        }
+        let pick = self.rng.random_range(0..untried);
+        self.managers.iter().copied().filter(|&m| open(m)).nth(pick)
+    }
+
+    /// Points `ticket` at `m`, its memory taken from its controller's share there.
+    fn point(&self, ticket: &mut Ticket, m: usize, f: u32, fleet: &Fleet) {
+        ticket.held = None;
+        ticket.move_to(m);
+        let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
+        ticket.held = Some(self.own.hold(ticket.frontend, m, mb));
+    }
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -55,22 +132,19 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 impl Strategy for OpenWhisk {
-    fn route(&mut self, _: usize, f: u32, _: u64, _: &Fleet) -> Option<Ticket> {
-        if self.managers.is_empty() {
-            return None;
-        }
-        let (home, _) = self.home_and_step(f);
-        Some(Ticket::first(self.managers[home]))
+    fn route(&mut self, frontend: usize, f: u32, _: u64, fleet: &Fleet) -> Option<Ticket> {
+        let m = self.schedule(frontend, f, fleet, None)?;
+        let mut ticket = Ticket::first(m);
+        ticket.frontend = frontend;
+        self.point(&mut ticket, m, f, fleet);
+        Some(ticket)
     }
 
-    fn throttled(&mut self, ticket: &mut Ticket, f: u32, _: &Fleet) -> bool {
-        let n = self.managers.len();
-        if ticket.tried.count >= n {
+    fn throttled(&mut self, ticket: &mut Ticket, f: u32, fleet: &Fleet) -> bool {
+        let Some(next) = self.schedule(ticket.frontend, f, fleet, Some(&ticket.tried)) else {
             return false;
-        }
-        let (home, step) = self.home_and_step(f);
-        let next = self.managers[(home + step * ticket.tried.count) % n];
-        ticket.move_to(next);
+        };
+        self.point(ticket, next, f, fleet);
         true
     }
 
@@ -80,14 +154,7 @@ impl Strategy for OpenWhisk {
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
-        let n = self.managers.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let (home, step) = self.home_and_step(f);
-        (0..n)
-            .map(|k| (self.managers[(home + step * k) % n], envs))
-            .collect()
+        along(self.walk(f), envs, self.reserved_per_manager)
     }
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
@@ -95,5 +162,73 @@ impl Strategy for OpenWhisk {
             return Vec::new();
         }
         vec![self.managers[self.home_and_step(f).0]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Tiny;
+    use super::super::StrategyKind;
+
+    #[test]
+    fn a_full_invoker_is_passed_over_in_process_and_a_call_none_has_room_for_is_forced() {
+        let mut t = Tiny::new(5, 1, &[1000.0]);
+        let mut s = t.build(StrategyKind::Openwhisk);
+        let home = s.route(0, 0, 0, &t.fleet).expect("an invoker").manager;
+        assert_eq!(home, s.placement(0, &t.fleet)[0]);
+        // Home has no room (one controller: its share is the whole invoker): the controller
+        // sends the call straight to the next invoker on the walk, where it starts (no
+        // throttle, no retry).
+        t.fleet.resize(home, 0);
+        // Reserved environments follow the same walk, one a manager here (the setup's cap).
+        let placed = s.reserved_placement(0, 5, &t.fleet);
+        assert!(placed.iter().all(|&(_, n)| n == 1));
+        let walk: Vec<usize> = placed.iter().map(|p| p.0).collect();
+        assert_eq!(walk[0], home);
+        let ticket = t.call(s.as_mut(), 0, 0, 0);
+        assert_eq!(ticket.manager, walk[1]);
+        assert_eq!(t.fleet.managers[walk[1]].busy, 1, "it started there");
+        // No invoker has a slot: forced onto one; each throttle moves it to an untried one
+        // until every invoker was tried.
+        for m in 0..5 {
+            t.fleet.resize(m, 0);
+        }
+        let mut ticket2 = s.route(0, 0, 1, &t.fleet).expect("forced, never refused");
+        let mut seen = vec![ticket2.manager];
+        while s.throttled(&mut ticket2, 0, &t.fleet) {
+            assert!(!seen.contains(&ticket2.manager), "an invoker tried twice");
+            seen.push(ticket2.manager);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+        // A slot frees up on one invoker: a throttled call goes there next.
+        t.fleet.resize(walk[3], 32 * 1024);
+        let mut ticket3 = s.route(0, 0, 2, &t.fleet).expect("an invoker");
+        assert_eq!(ticket3.manager, walk[3], "the walk's first with a slot");
+        assert!(s.throttled(&mut ticket3, 0, &t.fleet));
+        assert_ne!(ticket3.manager, walk[3]);
+    }
+
+    #[test]
+    fn each_controller_fills_only_its_share_of_an_invoker() {
+        // Two controllers: 16 GB of each 32 GB invoker each, 64 calls of 256 MB.
+        let mut t = Tiny::new(5, 2, &[1000.0]);
+        let mut s = t.build(StrategyKind::Openwhisk);
+        let home = s.placement(0, &t.fleet)[0];
+        let mut running: Vec<_> = (0..64).map(|i| t.call(s.as_mut(), 0, 0, i)).collect();
+        assert!(running.iter().all(|c| c.manager == home));
+        let next = t.call(s.as_mut(), 0, 0, 64);
+        assert_ne!(next.manager, home, "controller 0's share is full");
+        assert_eq!(
+            t.call(s.as_mut(), 1, 0, 65).manager,
+            home,
+            "controller 1's is not"
+        );
+        // A call of controller 0 ends (its ticket drops): its share has room again.
+        running.pop();
+        assert_eq!(
+            s.route(0, 0, 66, &t.fleet).expect("an invoker").manager,
+            home
+        );
     }
 }
