@@ -810,10 +810,11 @@ mod tests {
     }
 
     /// Strategies that send every call of a function to the same manager while it has room.
-    const HOMED: [StrategyKind; 6] = [
+    const HOMED: [StrategyKind; 7] = [
         StrategyKind::Arcroute,
         StrategyKind::ConsistentHash,
         StrategyKind::Openwhisk,
+        StrategyKind::OpenwhiskOracle,
         StrategyKind::BoundedLoad,
         StrategyKind::BoundedLoadOracle,
         StrategyKind::ChRlu,

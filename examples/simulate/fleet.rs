@@ -125,9 +125,16 @@ impl Fleet {
         self.memory_mb[f as usize]
     }
 
-    /// Memory of manager `m`, in MB.
-    pub fn capacity_mb(&self, m: usize) -> u64 {
-        self.managers[m].capacity_mb
+    /// Memory of manager `m` not held by pinned environments, in MB: what it offers calls
+    /// outside reservations.
+    pub fn unpinned_mb(&self, m: usize) -> u64 {
+        let manager = &self.managers[m];
+        let pinned: u64 = manager
+            .pools
+            .iter()
+            .map(|(&f, pool)| u64::from(pool.pinned) * self.memory_mb[f as usize])
+            .sum();
+        manager.capacity_mb.saturating_sub(pinned)
     }
 
     /// Indices of the managers alive now, ascending.

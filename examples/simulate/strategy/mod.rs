@@ -38,8 +38,11 @@ pub enum StrategyKind {
     RoundRobin,
     /// Home-only consistent hashing.
     ConsistentHash,
-    /// Apache OpenWhisk's sharding balancer.
+    /// Apache OpenWhisk's sharding balancer, each controller on its share of each invoker's
+    /// memory.
     Openwhisk,
+    /// The same walk, each controller seeing every invoker's true fullness (an oracle).
+    OpenwhiskOracle,
     /// Consistent hashing with bounded loads, each frontend counting its own calls (one
     /// Envoy or HAProxy instance).
     BoundedLoad,
@@ -54,12 +57,13 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// Every strategy, in report order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Arcroute,
         Self::Random,
         Self::RoundRobin,
         Self::ConsistentHash,
         Self::Openwhisk,
+        Self::OpenwhiskOracle,
         Self::BoundedLoad,
         Self::BoundedLoadOracle,
         Self::ChRlu,
@@ -74,6 +78,7 @@ impl StrategyKind {
             Self::RoundRobin => "round-robin",
             Self::ConsistentHash => "consistent-hash",
             Self::Openwhisk => "openwhisk",
+            Self::OpenwhiskOracle => "openwhisk-oracle",
             Self::BoundedLoad => "bounded-load",
             Self::BoundedLoadOracle => "bounded-load-oracle",
             Self::ChRlu => "ch-rlu",
@@ -125,7 +130,10 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
             Box::new(hashing::HashRing::new(s, hashing::Bound::Oracle)?)
         }
         StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s)?),
-        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s)),
+        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s, openwhisk::View::Shares)),
+        StrategyKind::OpenwhiskOracle => {
+            Box::new(openwhisk::OpenWhisk::new(s, openwhisk::View::Oracle))
+        }
         StrategyKind::Pooled => Box::new(pooled::Pooled),
     })
 }

@@ -11,20 +11,37 @@ use crate::rng::{self, SimRng};
 /// `openwhisk` (Apache OpenWhisk's `ShardingContainerPoolBalancer`): home invoker
 /// `hash mod n`, then steps of a size co-prime with `n` (chosen by the hash) until every
 /// invoker was visited. Each frontend is a controller, and a controller keeps memory slots
-/// for each invoker itself: its share of the invoker's memory (`getInvokerSlot`: the
+/// for each invoker itself: its share of the invoker's user memory (`getInvokerSlot`: the
 /// invoker's memory over the number of controllers, at least [`MIN_MEMORY_MB`]), taken by
-/// the calls it sent there while they run. It sends a call to the first invoker on the walk
+/// the calls it sent there while they run. OpenWhisk knows no reservations; here the
+/// invoker offers the controllers the memory its pinned environments leave, as a platform
+/// that pins environments on it would configure it, and a call that will run on an idle
+/// pinned environment takes no memory from the share (the most a controller could know of
+/// them). It sends a call to the first invoker on the walk
 /// where its share has room (`tryAcquireConcurrent`), so an invoker it counts as full costs
 /// no round trip; when none has room, it forces the call onto a random healthy invoker
 /// (`forceAcquireConcurrent`). The invoker starts the call if its memory allows (idle
-/// environments are evicted, as OpenWhisk's invoker does); memory the controllers do not
-/// count (reserved environments) can leave it full, and then the call is throttled and the
-/// controller schedules it again, skipping the invokers already tried, under the retry
-/// bound every router has.
+/// environments are evicted, as OpenWhisk's invoker does); a forced call it cannot start is
+/// throttled, and the controller schedules it again, skipping the invokers already tried,
+/// under the retry bound every router has.
 ///
 /// One simplification, not a handicap: every step size co-prime with `n` is a candidate
 /// (OpenWhisk keeps a pairwise co-prime subset).
+///
+/// `openwhisk-oracle`: the same walk and force, but a controller takes an invoker wherever
+/// the invoker could start the call now ([`Fleet::has_room`]): every invoker's true
+/// fullness, all its memory, and every other controller's calls, which no OpenWhisk
+/// controller knows.
 pub(super) const MIN_MEMORY_MB: u64 = 128;
+
+/// What a controller knows of an invoker's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum View {
+    /// Its own share, taken by its own calls (OpenWhisk).
+    Shares,
+    /// The invoker's true fullness (an oracle).
+    Oracle,
+}
 
 /// See [`MIN_MEMORY_MB`].
 pub(super) struct OpenWhisk {
@@ -37,11 +54,12 @@ pub(super) struct OpenWhisk {
     own: OwnCounts,
     /// Controllers sharing each invoker's memory.
     controllers: u64,
+    view: View,
     rng: SimRng,
 }
 
 impl OpenWhisk {
-    pub(super) fn new(s: &Setup<'_>) -> Self {
+    pub(super) fn new(s: &Setup<'_>, view: View) -> Self {
         let hashes = s.tasks.iter().map(|t| t.get() as u64).collect();
         let mut ow = Self {
             managers: Vec::new(),
@@ -50,6 +68,7 @@ impl OpenWhisk {
             reserved_per_manager: s.reserved_per_manager,
             own: OwnCounts::new(s.sim.frontends, manager_slots(s)),
             controllers: s.sim.frontends.max(1) as u64,
+            view,
             rng: rng::stream(s.sim.seed, 13),
         };
         ow.renumber(s.fleet);
@@ -83,9 +102,12 @@ impl OpenWhisk {
         (0..n).map(move |k| self.managers[(home + step * k) % n])
     }
 
-    /// Whether `controller`'s share of invoker `m`'s memory has room for a call of `f`.
+    /// Whether `controller` sees room on invoker `m` for a call of `f`.
     fn slot_free(&self, controller: usize, m: usize, f: u32, fleet: &Fleet) -> bool {
-        let share = (fleet.capacity_mb(m) / self.controllers).max(MIN_MEMORY_MB);
+        if self.view == View::Oracle {
+            return fleet.has_room(m, f, true);
+        }
+        let share = (fleet.unpinned_mb(m) / self.controllers).max(MIN_MEMORY_MB);
         u64::from(self.own.on(controller, m)) + fleet.memory_mb(f) <= share
     }
 
@@ -114,12 +136,21 @@ impl OpenWhisk {
         self.managers.iter().copied().filter(|&m| open(m)).nth(pick)
     }
 
-    /// Points `ticket` at `m`, its memory taken from its controller's share there.
+    /// Points `ticket` at `m`, its memory taken from its controller's share there unless an
+    /// idle pinned environment will take the call.
     fn point(&self, ticket: &mut Ticket, m: usize, f: u32, fleet: &Fleet) {
         ticket.held = None;
         ticket.move_to(m);
-        let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
-        ticket.held = Some(self.own.hold(ticket.frontend, m, mb));
+        if self.view == View::Oracle {
+            return;
+        }
+        let (pinned, busy) = fleet.pinned(m, f);
+        let mb = if busy < pinned { 0 } else { fleet.memory_mb(f) };
+        ticket.held = Some(self.own.hold(
+            ticket.frontend,
+            m,
+            u32::try_from(mb).unwrap_or(u32::MAX),
+        ));
     }
 }
 
@@ -230,5 +261,31 @@ mod tests {
             s.route(0, 0, 66, &t.fleet).expect("an invoker").manager,
             home
         );
+        // The oracle sees the invoker's own memory: controller 0 keeps sending home.
+        let mut t = Tiny::new(5, 2, &[1000.0]);
+        let mut s = t.build(StrategyKind::OpenwhiskOracle);
+        let _running: Vec<_> = (0..65).map(|i| t.call(s.as_mut(), 0, 0, i)).collect();
+        assert_eq!(t.fleet.managers[home].busy, 65);
+    }
+
+    #[test]
+    fn a_call_on_an_idle_pinned_environment_takes_nothing_from_the_share() {
+        // One controller, an invoker of 1 GB with 3 pinned environments of 256 MB: the share
+        // is the 256 MB left; calls on the pinned ones leave it free for one more.
+        let mut t = Tiny::new(1, 1, &[1000.0]);
+        t.fleet.resize(0, 1024);
+        assert_eq!(t.fleet.pin(0, 0, 3, 0), 3);
+        let mut s = t.build(StrategyKind::Openwhisk);
+        let calls: Vec<_> = (0..4).map(|i| t.call(s.as_mut(), 0, 0, i)).collect();
+        assert_eq!(
+            t.fleet.managers[0].busy, 4,
+            "three pinned, one in the share"
+        );
+        let mut forced = s.route(0, 0, 5, &t.fleet).expect("forced");
+        assert!(
+            !s.throttled(&mut forced, 0, &t.fleet),
+            "the only invoker was tried"
+        );
+        drop(calls);
     }
 }
