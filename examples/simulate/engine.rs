@@ -251,8 +251,9 @@ impl<'a> Engine<'a> {
             Some(n) => Fleet::new(1, pool_mb(sim, n), memory, sim.keep_alive_ms),
             None => Fleet::new(sim.managers, sim.memory_mb, memory, sim.keep_alive_ms),
         };
-        // Reserved arcs sized so that the largest reserved function's environments on one
-        // manager take at most half of its memory, as a platform would configure it.
+        // At most half a manager's memory of the largest reserved function's environments on
+        // one manager, as a platform would configure it: arcroute's reserved arcs are sized
+        // by it, and every other router places reservations under the same cap.
         let largest = reservations
             .iter()
             .map(|&(f, _)| u64::from(w.functions[f as usize].memory_mb))
