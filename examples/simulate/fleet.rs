@@ -62,6 +62,8 @@ pub struct Manager {
     idle_mb: u64,
     /// Calls running now.
     pub busy: u32,
+    /// Memory of the pinned environments counted in the pools' `pinned`.
+    pinned_mb: u64,
     pools: HashMap<u32, Pool>,
 }
 
@@ -107,6 +109,7 @@ impl Fleet {
             used_mb: 0,
             idle_mb: 0,
             busy: 0,
+            pinned_mb: 0,
             pools: HashMap::new(),
         }));
         self.alive.extend(first..self.managers.len());
@@ -129,12 +132,7 @@ impl Fleet {
     /// outside reservations.
     pub fn unpinned_mb(&self, m: usize) -> u64 {
         let manager = &self.managers[m];
-        let pinned: u64 = manager
-            .pools
-            .iter()
-            .map(|(&f, pool)| u64::from(pool.pinned) * self.memory_mb[f as usize])
-            .sum();
-        manager.capacity_mb.saturating_sub(pinned)
+        manager.capacity_mb.saturating_sub(manager.pinned_mb)
     }
 
     /// Indices of the managers alive now, ascending.
@@ -159,6 +157,7 @@ impl Fleet {
         manager.alive = false;
         manager.used_mb = 0;
         manager.idle_mb = 0;
+        manager.pinned_mb = 0;
         self.alive.retain(|&a| a != m);
     }
 
@@ -201,9 +200,10 @@ impl Fleet {
     }
 
     /// Whether a call of `f` offered to `m` now would start there (warm or cold) rather than
-    /// be throttled: what a controller that keeps each invoker's memory slots in-process
-    /// knows before it sends (running calls hold memory; idle environments can be evicted).
-    /// `pinned_ok` as for [`Fleet::start`]. Changes nothing.
+    /// be throttled: the manager's true fullness (running calls and pinned environments hold
+    /// memory; idle unpinned environments can be evicted). `pinned_ok` as for
+    /// [`Fleet::start`]. Changes nothing. Exact while the manager holds no more than its
+    /// memory: always, but for a pool [`Fleet::resize`]d below what it holds.
     pub fn has_room(&self, m: usize, f: u32, pinned_ok: bool) -> bool {
         let manager = &self.managers[m];
         if !manager.alive {
@@ -213,8 +213,8 @@ impl Fleet {
         if pool.is_some_and(|p| (pinned_ok && !p.pinned_idle.is_empty()) || !p.idle.is_empty()) {
             return true;
         }
-        manager.capacity_mb.saturating_sub(manager.used_mb) + manager.idle_mb
-            >= self.memory_mb[f as usize]
+        // Room once every idle unpinned environment is evicted, as `make_room` would.
+        manager.used_mb - manager.idle_mb + self.memory_mb[f as usize] <= manager.capacity_mb
     }
 
     /// Offers a call of `f` to `m` that may only run warm: a manager asked to run a call the
@@ -293,6 +293,7 @@ impl Fleet {
             for _ in target..current {
                 let created = since.pop().unwrap_or(now);
                 pool.pinned -= 1;
+                manager.pinned_mb -= mem;
                 if pool.pinned_idle.pop_back().is_some() {
                     pool.idle.push_back(Idle {
                         created,
@@ -310,6 +311,7 @@ impl Fleet {
         while pinned < target && self.make_room(m, mem, now) {
             let manager = &mut self.managers[m];
             manager.used_mb += mem;
+            manager.pinned_mb += mem;
             let pool = manager.pools.entry(f).or_default();
             pool.pinned += 1;
             pool.pinned_idle.push_back(now);
@@ -330,7 +332,9 @@ impl Fleet {
         idle_for_ms: u64,
         now: u64,
     ) -> u32 {
-        let Some(pool) = self.managers[m].pools.get_mut(&f) else {
+        let mem = self.memory_mb[f as usize];
+        let manager = &mut self.managers[m];
+        let Some(pool) = manager.pools.get_mut(&f) else {
             return 0;
         };
         let mut gone = 0;
@@ -342,6 +346,7 @@ impl Fleet {
         {
             pool.pinned_idle.pop_front();
             pool.pinned -= 1;
+            manager.pinned_mb -= mem;
             gone += 1;
         }
         for _ in 0..gone {
@@ -355,11 +360,14 @@ impl Fleet {
     /// there ends. Returns how many were reclaimed; none of them serves another call.
     pub fn reclaim(&mut self, m: usize, f: u32, count: u32, now: u64) -> u32 {
         let idle = self.tear_down_idle(m, f, count, 0, now);
-        let Some(pool) = self.managers[m].pools.get_mut(&f) else {
+        let mem = self.memory_mb[f as usize];
+        let manager = &mut self.managers[m];
+        let Some(pool) = manager.pools.get_mut(&f) else {
             return idle;
         };
         let busy = (count - idle).min(pool.pinned);
         pool.pinned -= busy;
+        manager.pinned_mb -= u64::from(busy) * mem;
         pool.doomed += busy;
         idle + busy
     }
@@ -524,6 +532,21 @@ mod tests {
                 continue;
             }
             let (m, func) = (rng.random_range(0..3), rng.random_range(0..3u32));
+            if rng.random_bool(0.05) {
+                // The host's side: re-pin, drain, reclaim.
+                match rng.random_range(0..3) {
+                    0 => _ = f.pin(m, func, rng.random_range(0..4), now),
+                    1 => _ = f.tear_down_idle(m, func, 1, 100, now),
+                    _ => _ = f.reclaim(m, func, 1, now),
+                }
+                let pinned: u64 = f.managers[m]
+                    .pools
+                    .iter()
+                    .map(|(&g, pool)| u64::from(pool.pinned) * f.memory_mb(g))
+                    .sum();
+                assert_eq!(f.unpinned_mb(m), 1024 - pinned, "step {step}");
+                continue;
+            }
             let pinned_ok = rng.random_bool(0.5);
             let room = f.has_room(m, func, pinned_ok);
             match f.start(m, func, now, pinned_ok) {

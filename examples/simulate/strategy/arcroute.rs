@@ -118,6 +118,7 @@ impl Strategy for ArcRoute {
             tried: Tried::default(),
             at: 0,
             held: None,
+            memory_held: false,
         })
     }
 

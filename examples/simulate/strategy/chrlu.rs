@@ -42,20 +42,23 @@
 //! - **After the chain.** When every chain member is overloaded, the call goes to the least
 //!   loaded manager of the fleet in this frontend's view, which then adds a random increment
 //!   to it (`leastLoad` and `incrementLoad` in `RLULFSharding`).
-//! - **Memory slots.** The controller keeps each manager's memory slots itself and takes a
-//!   chain member only if it is under the bound *and* has a slot free for the call
-//!   (`schedulePop`/`scheduleUnpop`: `tryAcquireConcurrent` after the load check), so a full
-//!   member costs no round trip; the least-loaded pick after the chain is forced, slot or not
-//!   (`forceAcquireConcurrent`). A slot is free where the fleet could start the call now
-//!   (running calls hold memory, idle environments can be evicted: [`Fleet::has_room`]): the
-//!   manager's true fullness, where each controller owns only its share of a manager's
-//!   memory. A forced call that the manager cannot start is throttled; the frontend then
-//!   chooses again among the managers not yet tried, under the retry bound every router has,
-//!   and gives up once every manager was tried.
+//! - **Memory slots.** The controller keeps memory slots for each manager itself and takes
+//!   a chain member only if it is under the bound *and* its slots there have room for the
+//!   call (`schedulePop`/`scheduleUnpop`: `tryAcquireConcurrent` after the load check), so a
+//!   member it counts as full costs no round trip; the least-loaded pick after the chain is
+//!   forced, room or not (`forceAcquireConcurrent`). The slots are OpenWhisk's, the
+//!   controller's share of each manager's memory ([`super::Slots`]: the memory over the
+//!   number of controllers, as stock OpenWhisk divides it; the authors' balancer divides by
+//!   a constant 4 in one version and by the number of invokers in another). A call the
+//!   manager cannot start is throttled; the frontend then chooses again among the managers
+//!   not yet tried, under the retry bound every router has, and gives up once every manager
+//!   was tried. `ch-rlu-oracle` checks each manager's true fullness instead
+//!   ([`Fleet::has_room`]), which no controller knows.
 //!
-//! Not modelled: the authors' OpenWhisk balancer's rule that a function whose warm time is
-//! under a second runs at home whenever home has a slot (`shortWarmTime`; in neither the
-//! paper nor Ilúvatar), SHARDS sampling (the paper samples arrivals to estimate popularity cheaply;
+//! Not modelled: a rule of one version of the authors' OpenWhisk balancer (commit
+//! 0c0ef24) that runs a function with a warm time under a second at home whenever home has
+//! a slot (`shortWarmTime`; unused in later versions, and in neither the paper nor
+//! Ilúvatar), SHARDS sampling (the paper samples arrivals to estimate popularity cheaply;
 //! counting every arrival estimates the same thing exactly), GPUs, and the controller
 //! waking invokers.
 
@@ -65,7 +68,7 @@ use arcroute::{Ring, RingConfig};
 
 use std::num::NonZeroU32;
 
-use super::{along, fleet_ids, index, manager_slots, Setup, Strategy, Ticket};
+use super::{along, fleet_ids, index, manager_slots, MemoryView, Setup, Slots, Strategy, Ticket};
 use crate::fleet::Fleet;
 use crate::rng::{self, SimRng};
 
@@ -117,10 +120,11 @@ pub(super) struct ChRlu {
     rng: SimRng,
     /// Reserved environments one manager holds for one function.
     reserved_per_manager: NonZeroU32,
+    slots: Slots,
 }
 
 impl ChRlu {
-    pub(super) fn new(s: &Setup<'_>) -> Result<Self, arcroute::Error> {
+    pub(super) fn new(s: &Setup<'_>, memory: MemoryView) -> Result<Self, arcroute::Error> {
         let seed = s.sim.seed;
         let ring = Ring::new(RingConfig::default().with_seed(seed), fleet_ids(s.fleet))?;
         let starts: Vec<u64> = s
@@ -154,6 +158,7 @@ impl ChRlu {
             views: (0..s.sim.frontends).map(|_| view()).collect(),
             rng: rng::stream(seed, 11),
             reserved_per_manager: s.reserved_per_manager,
+            slots: Slots::new(s, memory),
         };
         chrlu.chain_all();
         Ok(chrlu)
@@ -170,8 +175,8 @@ impl ChRlu {
     }
 
     /// Where `frontend` sends a call of `f`, among the managers `open` lets it try: the
-    /// first chain member under the bound with a memory slot free, else the least loaded
-    /// (forced, slot or not). The chosen manager's load in its view takes the random
+    /// first chain member under the bound where it sees room, else the least loaded
+    /// (forced, room or not). The chosen manager's load in its view takes the random
     /// increment drawn for it.
     fn choose(
         &mut self,
@@ -188,7 +193,7 @@ impl ChRlu {
                 (true, Some(noise)) => noise.sample(&mut self.rng),
                 _ => 0.0,
             };
-            if view.load[m] + noise <= bound && fleet.has_room(m, f, true) {
+            if view.load[m] + noise <= bound && self.slots.room(frontend, m, f, fleet) {
                 view.load[m] += noise;
                 return Some(m);
             }
@@ -263,6 +268,7 @@ impl Strategy for ChRlu {
         let m = self.choose(frontend, f, fleet, |_| true)?;
         let mut ticket = Ticket::first(m);
         ticket.frontend = frontend;
+        self.slots.point(&mut ticket, m, f, fleet);
         Some(ticket)
     }
 
@@ -271,7 +277,7 @@ impl Strategy for ChRlu {
         let next = self.choose(ticket.frontend, f, fleet, |m| !tried.contains(m));
         ticket.tried = tried;
         let Some(next) = next else { return false };
-        ticket.move_to(next);
+        self.slots.point(ticket, next, f, fleet);
         true
     }
 
@@ -455,7 +461,7 @@ mod tests {
     fn popular_functions_add_random_load_to_the_managers_they_pick() {
         // Function 0 arrives every 10 ms, function 1 every second: 0 is popular.
         let t = Tiny::new(8, 1, &[1000.0, 1000.0]);
-        let mut s = ChRlu::new(&t.setup()).unwrap();
+        let mut s = ChRlu::new(&t.setup(), MemoryView::Shares).unwrap();
         for k in 0..100u64 {
             s.views[0].arrival(0, k * 10);
             s.views[0].arrival(1, k * 1000);

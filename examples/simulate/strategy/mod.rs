@@ -1,4 +1,4 @@
-//! The routers compared: arcroute and seven rivals, each from its public description, one file
+//! The routers compared: arcroute and nine rivals, each from its public description, one file
 //! per family, and the pooled floor (`pooled.rs`). Each rival sees what its real counterpart
 //! sees: a proxy instance its own calls in flight, a controller the load reports its managers
 //! send it; a view no real router has is named an oracle.
@@ -49,15 +49,17 @@ pub enum StrategyKind {
     /// Consistent hashing with bounded loads on the fleet's true load (an oracle).
     BoundedLoadOracle,
     /// CH-RLU (Fuerst & Sharma, HPDC 2022): home, a chain of 3, stale load reports with
-    /// random load updates.
+    /// random load updates; each controller on its share of each manager's memory.
     ChRlu,
+    /// The same, each controller seeing every manager's true fullness (an oracle).
+    ChRluOracle,
     /// The fleet's memory and cores as one pool, without placement: the floor.
     Pooled,
 }
 
 impl StrategyKind {
     /// Every strategy, in report order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Arcroute,
         Self::Random,
         Self::RoundRobin,
@@ -67,6 +69,7 @@ impl StrategyKind {
         Self::BoundedLoad,
         Self::BoundedLoadOracle,
         Self::ChRlu,
+        Self::ChRluOracle,
         Self::Pooled,
     ];
 
@@ -82,6 +85,7 @@ impl StrategyKind {
             Self::BoundedLoad => "bounded-load",
             Self::BoundedLoadOracle => "bounded-load-oracle",
             Self::ChRlu => "ch-rlu",
+            Self::ChRluOracle => "ch-rlu-oracle",
             Self::Pooled => "pooled",
         }
     }
@@ -129,11 +133,10 @@ pub fn build(kind: StrategyKind, s: &Setup<'_>) -> Result<Box<dyn Strategy>, ::a
         StrategyKind::BoundedLoadOracle => {
             Box::new(hashing::HashRing::new(s, hashing::Bound::Oracle)?)
         }
-        StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s)?),
-        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s, openwhisk::View::Shares)),
-        StrategyKind::OpenwhiskOracle => {
-            Box::new(openwhisk::OpenWhisk::new(s, openwhisk::View::Oracle))
-        }
+        StrategyKind::ChRlu => Box::new(chrlu::ChRlu::new(s, MemoryView::Shares)?),
+        StrategyKind::ChRluOracle => Box::new(chrlu::ChRlu::new(s, MemoryView::Oracle)?),
+        StrategyKind::Openwhisk => Box::new(openwhisk::OpenWhisk::new(s, MemoryView::Shares)),
+        StrategyKind::OpenwhiskOracle => Box::new(openwhisk::OpenWhisk::new(s, MemoryView::Oracle)),
         StrategyKind::Pooled => Box::new(pooled::Pooled),
     })
 }
@@ -234,6 +237,9 @@ pub struct Ticket {
     at: usize,
     /// The call in the frontend's own count of its calls per manager, while it holds one.
     held: Option<Held>,
+    /// Whether `held` charges the call's memory to its controller's share (see [`Slots`]),
+    /// which a call on an idle pinned environment does not take.
+    memory_held: bool,
 }
 
 impl Ticket {
@@ -246,6 +252,7 @@ impl Ticket {
             tried: Tried::of(manager),
             at: 0,
             held: None,
+            memory_held: false,
         }
     }
 
@@ -263,6 +270,15 @@ impl Ticket {
         self.route.is_none() || self.reserved()
     }
 
+    /// The call started on an idle pinned environment: it takes no memory from its
+    /// controller's share.
+    pub fn started_pinned(&mut self) {
+        if self.memory_held {
+            self.held = None;
+            self.memory_held = false;
+        }
+    }
+
     /// Offers the call to `m` next.
     fn move_to(&mut self, m: usize) {
         self.manager = m;
@@ -272,8 +288,8 @@ impl Ticket {
 
 /// Each frontend's own count of its calls in flight, per manager and in all: what one proxy
 /// instance knows of the load (Envoy's and HAProxy's bounded loads count only the requests
-/// that instance has outstanding), or what one OpenWhisk controller knows of an invoker's
-/// memory (the memory of the calls it sent there and that still run).
+/// that instance has outstanding), or, weighted by memory, what one OpenWhisk controller
+/// knows of an invoker's memory ([`Slots`]).
 #[derive(Debug)]
 struct OwnCounts {
     /// `frontends × stride` counters: frontend `i`'s calls on manager `m` at `i·stride + m`.
@@ -335,6 +351,76 @@ impl Drop for Held {
     fn drop(&mut self) {
         self.per_manager[self.slot].fetch_sub(self.weight, Relaxed);
         self.total[self.frontend].fetch_sub(self.weight, Relaxed);
+    }
+}
+
+/// The smallest share of an invoker's memory an OpenWhisk controller keeps
+/// (`MemoryLimit.MIN_MEMORY`, which `getInvokerSlot` falls back to).
+const MIN_MEMORY_MB: u64 = 128;
+
+/// What a controller of an OpenWhisk-based balancer knows of an invoker's memory before it
+/// sends a call there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MemoryView {
+    /// Its own share of the invoker's memory, taken by its own calls (OpenWhisk's
+    /// `invokerSlots`).
+    Shares,
+    /// The invoker's true fullness (an oracle).
+    Oracle,
+}
+
+/// Each controller's memory slots on each invoker, as OpenWhisk's controllers keep them
+/// (`ShardingContainerPoolBalancerState.invokerSlots`): a controller's share of an invoker
+/// is the invoker's memory over the number of controllers (`getInvokerSlot`, at least
+/// [`MIN_MEMORY_MB`]), taken by the calls the controller sent there while they run
+/// (`tryAcquireConcurrent` on sending, released when the call ends). Each frontend is a
+/// controller. OpenWhisk knows no reservations: here an invoker offers the controllers the
+/// memory its pinned environments leave, as a platform that pins environments on it would
+/// configure it, and a call that will run on an idle pinned environment needs no slot and,
+/// once it starts there, takes none (the most a controller could know of them).
+#[derive(Debug)]
+pub(super) struct Slots {
+    view: MemoryView,
+    own: OwnCounts,
+    controllers: u64,
+}
+
+impl Slots {
+    pub(super) fn new(s: &Setup<'_>, view: MemoryView) -> Self {
+        Self {
+            view,
+            own: OwnCounts::new(s.sim.frontends, manager_slots(s)),
+            controllers: s.sim.frontends.max(1) as u64,
+        }
+    }
+
+    /// Whether `controller` sees room on manager `m` for a call of `f`.
+    pub(super) fn room(&self, controller: usize, m: usize, f: u32, fleet: &Fleet) -> bool {
+        if self.view == MemoryView::Oracle {
+            return fleet.has_room(m, f, true);
+        }
+        if !fleet.managers[m].alive {
+            return false;
+        }
+        let (pinned, busy) = fleet.pinned(m, f);
+        if busy < pinned {
+            return true;
+        }
+        let share = (fleet.unpinned_mb(m) / self.controllers).max(MIN_MEMORY_MB);
+        u64::from(self.own.on(controller, m)) + fleet.memory_mb(f) <= share
+    }
+
+    /// Points `ticket` at `m`, its memory taken from its controller's share there (with
+    /// shares) until the call ends, moves on, or starts on an idle pinned environment.
+    pub(super) fn point(&self, ticket: &mut Ticket, m: usize, f: u32, fleet: &Fleet) {
+        ticket.held = None;
+        ticket.memory_held = false;
+        ticket.move_to(m);
+        if self.view == MemoryView::Shares {
+            let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
+            ticket.held = Some(self.own.hold(ticket.frontend, m, mb));
+            ticket.memory_held = true;
+        }
     }
 }
 
@@ -435,6 +521,7 @@ fn manager_slots(s: &Setup<'_>) -> usize {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::fleet::Start;
     use crate::scenario::{Options, SimConfig};
 
     /// A platform of `managers` managers of 32 GB and `frontends` frontends; functions of
@@ -479,7 +566,8 @@ pub(super) mod tests {
             build(kind, &self.setup()).expect("a valid fleet")
         }
 
-        /// Routes a call of `f` at `frontend` and starts it where its ticket points.
+        /// Routes a call of `f` at `frontend` and starts it where its ticket points, as the
+        /// engine does.
         pub(crate) fn call(
             &mut self,
             s: &mut dyn Strategy,
@@ -487,8 +575,10 @@ pub(super) mod tests {
             f: u32,
             now: u64,
         ) -> Ticket {
-            let ticket = s.route(frontend, f, now, &self.fleet).expect("a manager");
-            self.fleet.start(ticket.manager, f, now, true);
+            let mut ticket = s.route(frontend, f, now, &self.fleet).expect("a manager");
+            if self.fleet.start(ticket.manager, f, now, true) == (Start::Warm { pinned: true }) {
+                ticket.started_pinned();
+            }
             ticket
         }
     }

@@ -4,82 +4,76 @@ use std::num::NonZeroU32;
 
 use rand::Rng;
 
-use super::{along, manager_slots, OwnCounts, Setup, Strategy, Ticket, Tried};
+use super::{along, MemoryView, Setup, Slots, Strategy, Ticket, Tried};
 use crate::fleet::Fleet;
 use crate::rng::{self, SimRng};
 
 /// `openwhisk` (Apache OpenWhisk's `ShardingContainerPoolBalancer`): home invoker
 /// `hash mod n`, then steps of a size co-prime with `n` (chosen by the hash) until every
-/// invoker was visited. Each frontend is a controller, and a controller keeps memory slots
-/// for each invoker itself: its share of the invoker's user memory (`getInvokerSlot`: the
-/// invoker's memory over the number of controllers, at least [`MIN_MEMORY_MB`]), taken by
-/// the calls it sent there while they run. OpenWhisk knows no reservations; here the
-/// invoker offers the controllers the memory its pinned environments leave, as a platform
-/// that pins environments on it would configure it, and a call that will run on an idle
-/// pinned environment takes no memory from the share (the most a controller could know of
-/// them). It sends a call to the first invoker on the walk
-/// where its share has room (`tryAcquireConcurrent`), so an invoker it counts as full costs
-/// no round trip; when none has room, it forces the call onto a random healthy invoker
+/// invoker was visited. Each frontend is a controller with its own memory slots on each
+/// invoker ([`Slots`]); it sends a call to the first healthy invoker on the walk where its
+/// share has room (`tryAcquireConcurrent`), so an invoker it counts as full costs no round
+/// trip, and when none has room it forces the call onto a random healthy invoker
 /// (`forceAcquireConcurrent`). The invoker starts the call if its memory allows (idle
-/// environments are evicted, as OpenWhisk's invoker does); a forced call it cannot start is
-/// throttled, and the controller schedules it again, skipping the invokers already tried,
-/// under the retry bound every router has.
+/// environments are evicted, as OpenWhisk's invoker does); one it cannot start is
+/// throttled (other controllers' forced calls, or shares at their 128 MB floor, can fill
+/// it), and the controller schedules it again, skipping the invokers already tried, under
+/// the retry bound every router has. A removed invoker stays in the numbering, offline, as
+/// OpenWhisk keeps it (`updateInvokers` never shrinks the list), so the homes of the
+/// others do not move; an added one joins at the end.
 ///
-/// One simplification, not a handicap: every step size co-prime with `n` is a candidate
-/// (OpenWhisk keeps a pairwise co-prime subset).
+/// Where the model differs: OpenWhisk's invoker queues a forced call until memory frees,
+/// where here it is throttled and retried (the fleet model has no queue; a handicap where
+/// memory is short everywhere); and, in OpenWhisk's favour, a throttled call is scheduled
+/// again (OpenWhisk has no controller-side retry), every step size co-prime with `n` is a
+/// candidate (OpenWhisk keeps a pairwise co-prime subset), and every invoker takes every
+/// function (OpenWhisk reserves a tenth of them for blackbox actions by default).
 ///
 /// `openwhisk-oracle`: the same walk and force, but a controller takes an invoker wherever
 /// the invoker could start the call now ([`Fleet::has_room`]): every invoker's true
 /// fullness, all its memory, and every other controller's calls, which no OpenWhisk
 /// controller knows.
-pub(super) const MIN_MEMORY_MB: u64 = 128;
-
-/// What a controller knows of an invoker's memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum View {
-    /// Its own share, taken by its own calls (OpenWhisk).
-    Shares,
-    /// The invoker's true fullness (an oracle).
-    Oracle,
-}
-
-/// See [`MIN_MEMORY_MB`].
 pub(super) struct OpenWhisk {
+    /// Every invoker ever in the fleet, in the order they joined; removed ones stay.
     managers: Vec<usize>,
     hashes: Vec<u64>,
     steps: Vec<usize>,
     /// Reserved environments one manager holds for one function.
     reserved_per_manager: NonZeroU32,
-    /// Each controller's memory in use on each invoker, by the calls it sent there.
-    own: OwnCounts,
-    /// Controllers sharing each invoker's memory.
-    controllers: u64,
-    view: View,
+    slots: Slots,
     rng: SimRng,
 }
 
 impl OpenWhisk {
-    pub(super) fn new(s: &Setup<'_>, view: View) -> Self {
+    pub(super) fn new(s: &Setup<'_>, view: MemoryView) -> Self {
         let hashes = s.tasks.iter().map(|t| t.get() as u64).collect();
         let mut ow = Self {
             managers: Vec::new(),
             hashes,
             steps: Vec::new(),
             reserved_per_manager: s.reserved_per_manager,
-            own: OwnCounts::new(s.sim.frontends, manager_slots(s)),
-            controllers: s.sim.frontends.max(1) as u64,
-            view,
+            slots: Slots::new(s, view),
             rng: rng::stream(s.sim.seed, 13),
         };
         ow.renumber(s.fleet);
         ow
     }
 
-    /// Numbers the invokers of `fleet` and finds the step sizes co-prime with their count.
+    /// Numbers the invokers of `fleet` that joined since, after the others, and finds the
+    /// step sizes co-prime with their count.
     fn renumber(&mut self, fleet: &Fleet) {
-        self.managers = fleet.alive().to_vec();
-        let n = self.managers.len().max(1);
-        self.steps = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+        let known = self.managers.len();
+        let joined: Vec<usize> = fleet
+            .alive()
+            .iter()
+            .copied()
+            .filter(|m| !self.managers.contains(m))
+            .collect();
+        self.managers.extend(joined);
+        if self.managers.len() != known || self.steps.is_empty() {
+            let n = self.managers.len().max(1);
+            self.steps = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+        }
     }
 
     fn home_and_step(&self, f: u32) -> (usize, usize) {
@@ -91,29 +85,22 @@ impl OpenWhisk {
         )
     }
 
-    /// `f`'s invokers in walk order.
-    fn walk(&self, f: u32) -> impl Iterator<Item = usize> + '_ {
+    /// `f`'s healthy invokers in walk order.
+    fn walk<'a>(&'a self, f: u32, fleet: &'a Fleet) -> impl Iterator<Item = usize> + 'a {
         let n = self.managers.len();
         let (home, step) = if n == 0 {
             (0, 1)
         } else {
             self.home_and_step(f)
         };
-        (0..n).map(move |k| self.managers[(home + step * k) % n])
+        (0..n)
+            .map(move |k| self.managers[(home + step * k) % n])
+            .filter(|&m| fleet.managers[m].alive)
     }
 
-    /// Whether `controller` sees room on invoker `m` for a call of `f`.
-    fn slot_free(&self, controller: usize, m: usize, f: u32, fleet: &Fleet) -> bool {
-        if self.view == View::Oracle {
-            return fleet.has_room(m, f, true);
-        }
-        let share = (fleet.unpinned_mb(m) / self.controllers).max(MIN_MEMORY_MB);
-        u64::from(self.own.on(controller, m)) + fleet.memory_mb(f) <= share
-    }
-
-    /// `controller`'s choice for a call of `f`, among the invokers not `tried`: the first on
-    /// the walk where its share has room, else a random one (forced). `None` once every
-    /// invoker was tried.
+    /// `controller`'s choice for a call of `f`, among the healthy invokers not `tried`: the
+    /// first on the walk where it sees room, else a random one (forced). `None` once every
+    /// healthy invoker was tried.
     fn schedule(
         &mut self,
         controller: usize,
@@ -123,34 +110,13 @@ impl OpenWhisk {
     ) -> Option<usize> {
         let open = |m: usize| tried.is_none_or(|t| !t.contains(m));
         if let Some(m) = self
-            .walk(f)
-            .find(|&m| open(m) && self.slot_free(controller, m, f, fleet))
+            .walk(f, fleet)
+            .find(|&m| open(m) && self.slots.room(controller, m, f, fleet))
         {
             return Some(m);
         }
-        let untried = self.managers.iter().filter(|&&m| open(m)).count();
-        if untried == 0 {
-            return None;
-        }
-        let pick = self.rng.random_range(0..untried);
-        self.managers.iter().copied().filter(|&m| open(m)).nth(pick)
-    }
-
-    /// Points `ticket` at `m`, its memory taken from its controller's share there unless an
-    /// idle pinned environment will take the call.
-    fn point(&self, ticket: &mut Ticket, m: usize, f: u32, fleet: &Fleet) {
-        ticket.held = None;
-        ticket.move_to(m);
-        if self.view == View::Oracle {
-            return;
-        }
-        let (pinned, busy) = fleet.pinned(m, f);
-        let mb = if busy < pinned { 0 } else { fleet.memory_mb(f) };
-        ticket.held = Some(self.own.hold(
-            ticket.frontend,
-            m,
-            u32::try_from(mb).unwrap_or(u32::MAX),
-        ));
+        let untried: Vec<usize> = fleet.alive().iter().copied().filter(|&m| open(m)).collect();
+        (!untried.is_empty()).then(|| untried[self.rng.random_range(0..untried.len())])
     }
 }
 
@@ -167,7 +133,7 @@ impl Strategy for OpenWhisk {
         let m = self.schedule(frontend, f, fleet, None)?;
         let mut ticket = Ticket::first(m);
         ticket.frontend = frontend;
-        self.point(&mut ticket, m, f, fleet);
+        self.slots.point(&mut ticket, m, f, fleet);
         Some(ticket)
     }
 
@@ -175,7 +141,7 @@ impl Strategy for OpenWhisk {
         let Some(next) = self.schedule(ticket.frontend, f, fleet, Some(&ticket.tried)) else {
             return false;
         };
-        self.point(ticket, next, f, fleet);
+        self.slots.point(ticket, next, f, fleet);
         true
     }
 
@@ -184,15 +150,12 @@ impl Strategy for OpenWhisk {
         Ok(())
     }
 
-    fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
-        along(self.walk(f), envs, self.reserved_per_manager)
+    fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
+        along(self.walk(f, fleet), envs, self.reserved_per_manager)
     }
 
-    fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
-        if self.managers.is_empty() {
-            return Vec::new();
-        }
-        vec![self.managers[self.home_and_step(f).0]]
+    fn placement(&self, f: u32, fleet: &Fleet) -> Vec<usize> {
+        self.walk(f, fleet).take(1).collect()
     }
 }
 
@@ -270,22 +233,25 @@ mod tests {
 
     #[test]
     fn a_call_on_an_idle_pinned_environment_takes_nothing_from_the_share() {
-        // One controller, an invoker of 1 GB with 3 pinned environments of 256 MB: the share
-        // is the 256 MB left; calls on the pinned ones leave it free for one more.
-        let mut t = Tiny::new(1, 1, &[1000.0]);
-        t.fleet.resize(0, 1024);
-        assert_eq!(t.fleet.pin(0, 0, 3, 0), 3);
+        // One controller; home has 1 GB with 3 pinned environments of 256 MB, so its share
+        // is the 256 MB left. Calls on the pinned ones leave the share free for one more
+        // call there; the call after that goes on along the walk.
+        let mut t = Tiny::new(2, 1, &[1000.0]);
         let mut s = t.build(StrategyKind::Openwhisk);
+        let walk = s.reserved_placement(0, 2, &t.fleet);
+        let (home, next) = (walk[0].0, walk[1].0);
+        t.fleet.resize(home, 1024);
+        assert_eq!(t.fleet.pin(home, 0, 3, 0), 3);
         let calls: Vec<_> = (0..4).map(|i| t.call(s.as_mut(), 0, 0, i)).collect();
+        assert!(calls.iter().all(|c| c.manager == home));
         assert_eq!(
-            t.fleet.managers[0].busy, 4,
+            t.fleet.managers[home].busy, 4,
             "three pinned, one in the share"
         );
-        let mut forced = s.route(0, 0, 5, &t.fleet).expect("forced");
-        assert!(
-            !s.throttled(&mut forced, 0, &t.fleet),
-            "the only invoker was tried"
+        assert_eq!(
+            t.call(s.as_mut(), 0, 0, 4).manager,
+            next,
+            "the share is full"
         );
-        drop(calls);
     }
 }
