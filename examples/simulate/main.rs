@@ -1,4 +1,4 @@
-//! Replays serverless traffic through arcroute, eight rival routers and the pooled floor on a
+//! Replays serverless traffic through arcroute, nine rival routers and the pooled floor on a
 //! simulated fleet (or several fleet sizes), and reports cold starts, slowdown, throttling,
 //! load balance and memory for each.
 //!
