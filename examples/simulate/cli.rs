@@ -19,7 +19,9 @@ pub const MAX_MANAGERS: u64 = 100_000;
 /// Most frontends (each runs its own router).
 pub const MAX_FRONTENDS: u64 = 1_024;
 /// Most managers times routers (frontends, plus the provisioning side's): every router holds
-/// its own ring, about 160 points a manager.
+/// its own ring, about 160 points a manager. Also the most managers in all (at the start and
+/// every one added, as removed ones keep their index) times routers: the routers' state per
+/// manager.
 pub const MAX_ROUTER_MANAGERS: u64 = 1_000_000;
 /// Most memory of one manager, in GB (1 PiB).
 pub const MAX_MEMORY_GB: u64 = 1 << 20;
@@ -345,7 +347,13 @@ impl Args {
             .collect();
         changes.sort_by_key(|&(m, at, _, _)| (m, at));
         let mut now = largest;
+        // Every manager index a replay uses: removed managers keep theirs, and an added one
+        // takes a new one. The routers' per-manager state is sized by it.
+        let mut slots = largest;
         for (minute, _, sign, count) in changes {
+            if sign > 0 {
+                slots = slots.saturating_add(count);
+            }
             now = if sign > 0 {
                 now.checked_add(count)
                     .filter(|&n| n <= MAX_MANAGERS)
@@ -370,6 +378,16 @@ impl Args {
             return Err(overflow(&format!(
                 "{peak} managers × {routers} routers (--frontends + 1) exceed \
                  {MAX_ROUTER_MANAGERS}: each router holds a ring of every manager"
+            )));
+        }
+        if slots
+            .checked_mul(routers)
+            .is_none_or(|n| n > MAX_ROUTER_MANAGERS)
+        {
+            return Err(overflow(&format!(
+                "{slots} managers in all (at the start and added) × {routers} routers \
+                 (--frontends + 1) exceed {MAX_ROUTER_MANAGERS}: each router keeps state \
+                 for every manager it has seen"
             )));
         }
         let memory_mb = self
@@ -517,6 +535,11 @@ mod tests {
             (
                 "--managers 50000 --add-managers 1:40000 --add-managers 2:40000",
                 "exceed",
+            ),
+            (
+                "--managers 100000 --remove-managers 1:99999 --add-managers 2:99999 \
+                 --remove-managers 3:99999 --add-managers 4:99999",
+                "in all",
             ),
         ] {
             let e = refused(line);
