@@ -253,7 +253,7 @@ impl<'a> Engine<'a> {
         };
         // At most half a manager's memory of the largest reserved function's environments on
         // one manager, as a platform would configure it: arcroute's reserved arcs are sized
-        // by it, and every other router places reservations under the same cap.
+        // by it, and the host pins every router's reservations under the same cap.
         let largest = reservations
             .iter()
             .map(|&(f, _)| u64::from(w.functions[f as usize].memory_mb))
@@ -286,7 +286,13 @@ impl<'a> Engine<'a> {
         for &(f, n) in reservations {
             reserved_envs[f as usize] = n;
         }
-        let mut host = Host::new(reservations);
+        // The pooled floor's one manager is the whole fleet: no cap of one manager's.
+        let cap = if pool_of.is_some() {
+            u32::MAX
+        } else {
+            reserved_per_manager.get()
+        };
+        let mut host = Host::new(reservations, cap);
         let reserved_envs_placed = host.provision(&mut fleet, strat.as_mut(), 0);
         let end_ms = u64::from(w.minutes) * 60_000;
         let mut engine = Self {
@@ -800,6 +806,28 @@ mod tests {
             &Progress::new("test", 0),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn every_router_pins_at_most_the_cap_of_a_reservation_on_one_manager() {
+        // 2 GB managers, a function of 256 MB: at most 2048 / 2 / 256 = 4 pinned on one.
+        let w = one_function(&[0, MIN], 1000);
+        let sim = SimConfig {
+            memory_mb: 2048,
+            ..config(20, 2)
+        };
+        let tasks = [TaskId::from_name("f")];
+        let progress = Progress::new("test", 0);
+        for name in StrategyKind::ALL {
+            let e = Engine::new(name, &w, &tasks, &[(0, 10)], &sim, &progress).unwrap();
+            let pinned: Vec<u32> = (0..e.fleet.managers.len())
+                .map(|m| e.fleet.pinned(m, 0).0)
+                .collect();
+            assert_eq!(pinned.iter().sum::<u32>(), 10, "{name}: {pinned:?}");
+            if name != StrategyKind::Pooled {
+                assert!(pinned.iter().all(|&n| n <= 4), "{name}: {pinned:?}");
+            }
+        }
     }
 
     /// Every strategy in `kinds` on the same workload and platform.

@@ -19,14 +19,18 @@ pub struct Host {
     limits: Vec<(u32, u32)>,
     /// Function → `(manager, environments)` where its pinned environments are.
     pinned: HashMap<u32, Vec<(usize, u32)>>,
+    /// Most pinned environments of one function on one manager, for every strategy.
+    per_manager: u32,
 }
 
 impl Host {
-    /// A host holding `reservations` (`(function, environments)`), none placed yet.
-    pub fn new(reservations: &[(u32, u32)]) -> Self {
+    /// A host holding `reservations` (`(function, environments)`), none placed yet, that
+    /// pins at most `per_manager` of one function's environments on one manager.
+    pub fn new(reservations: &[(u32, u32)], per_manager: u32) -> Self {
         Self {
             limits: reservations.to_vec(),
             pinned: HashMap::new(),
+            per_manager,
         }
     }
 
@@ -59,7 +63,8 @@ impl Host {
     }
 
     /// Places each reservation's pinned environments where the strategy says, as far as
-    /// memory allows, continuing along its list with what does not fit; unpins what is no
+    /// memory and the cap per manager allow, continuing along its list with what does not
+    /// fit; unpins what is no
     /// longer wanted, and tells the strategy how many were placed. Returns how many were
     /// placed in all.
     pub fn provision(&mut self, fleet: &mut Fleet, strat: &mut dyn Strategy, now: u64) -> u64 {
@@ -71,7 +76,7 @@ impl Host {
                 if left == 0 {
                     break;
                 }
-                let want = target.min(left);
+                let want = target.min(left).min(self.per_manager);
                 let got = fleet.pin(m, f, want, now);
                 if got > 0 {
                     placed.push((m, got));
@@ -168,7 +173,10 @@ impl Host {
                 break;
             }
             let kept = keep.entry(m).or_default();
-            let more = target.min(left).min(fleet.pinned(m, f).0 - *kept);
+            let more = target
+                .min(left)
+                .min(self.per_manager)
+                .min(fleet.pinned(m, f).0 - *kept);
             *kept += more;
             left -= more;
         }

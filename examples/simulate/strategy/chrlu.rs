@@ -66,9 +66,7 @@ use rand_distr::{Distribution, Normal};
 
 use arcroute::{Ring, RingConfig};
 
-use std::num::NonZeroU32;
-
-use super::{along, fleet_ids, index, manager_slots, MemoryView, Setup, Slots, Strategy, Ticket};
+use super::{fleet_ids, index, manager_slots, MemoryView, Setup, Slots, Strategy, Ticket};
 use crate::fleet::Fleet;
 use crate::rng::{self, SimRng};
 
@@ -118,8 +116,6 @@ pub(super) struct ChRlu {
     reported_at: Option<u64>,
     views: Vec<View>,
     rng: SimRng,
-    /// Reserved environments one manager holds for one function.
-    reserved_per_manager: NonZeroU32,
     slots: Slots,
 }
 
@@ -157,7 +153,6 @@ impl ChRlu {
             reported_at: None,
             views: (0..s.sim.frontends).map(|_| view()).collect(),
             rng: rng::stream(seed, 11),
-            reserved_per_manager: s.reserved_per_manager,
             slots: Slots::new(s, memory),
         };
         chrlu.chain_all();
@@ -176,8 +171,9 @@ impl ChRlu {
 
     /// Where `frontend` sends a call of `f`, among the managers `open` lets it try: the
     /// first chain member under the bound where it sees room, else the least loaded
-    /// (forced, room or not). The chosen manager's load in its view takes the random
-    /// increment drawn for it.
+    /// (forced, room or not, in either memory view). The chosen manager's load in its view
+    /// takes the random increment drawn for it: a chain member for a popular function, the
+    /// least loaded for any.
     fn choose(
         &mut self,
         frontend: usize,
@@ -306,7 +302,7 @@ impl Strategy for ChRlu {
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
         // At home and the managers after it on the ring, as for consistent hashing.
         let walk = self.ring.arc(self.starts[f as usize], u32::MAX).map(index);
-        along(walk, envs, self.reserved_per_manager)
+        walk.map(|m| (m, envs)).collect()
     }
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {
@@ -409,13 +405,12 @@ mod tests {
             t.fleet.resize(m, 0);
         }
         assert_eq!(route(s.as_mut(), &t, 600_000), rest[1]);
-        // Reserved environments: home and the managers after it, one a manager here.
+        // Reserved environments: home and the managers after it.
         let placed = s.reserved_placement(0, 3, &t.fleet);
         assert_eq!(
             placed[..3].iter().map(|p| p.0).collect::<Vec<_>>(),
             chain[..3]
         );
-        assert!(placed.iter().all(|&(_, n)| n == 1));
     }
 
     #[test]

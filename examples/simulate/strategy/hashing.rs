@@ -2,9 +2,7 @@
 
 use arcroute::{Ring, RingConfig};
 
-use std::num::NonZeroU32;
-
-use super::{along, fleet_ids, index, manager_slots, OwnCounts, Setup, Strategy, Ticket};
+use super::{fleet_ids, index, manager_slots, OwnCounts, Setup, Strategy, Ticket};
 use crate::fleet::Fleet;
 
 /// Bounded loads' balance factor `c = 1 + ε`: no manager takes more than `c` times the mean
@@ -51,8 +49,6 @@ pub(super) struct HashRing {
     /// Each frontend's own counts (per-frontend bounds only).
     own: Option<OwnCounts>,
     seed: u64,
-    /// Reserved environments one manager holds for one function.
-    reserved_per_manager: NonZeroU32,
 }
 
 impl HashRing {
@@ -72,7 +68,6 @@ impl HashRing {
             own: (bound == Bound::PerFrontend)
                 .then(|| OwnCounts::new(s.sim.frontends, manager_slots(s))),
             seed,
-            reserved_per_manager: s.reserved_per_manager,
         })
     }
 
@@ -165,9 +160,9 @@ impl Strategy for HashRing {
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, _: &Fleet) -> Vec<(usize, u32)> {
-        // At home and the managers after it; the fleet model places what fits, and the
-        // caller continues along the walk with the rest.
-        along(self.walk(f), envs, self.reserved_per_manager)
+        // At home and the managers after it; the host places what fits, and continues along
+        // the walk with the rest.
+        self.walk(f).map(|m| (m, envs)).collect()
     }
 
     fn placement(&self, f: u32, _: &Fleet) -> Vec<usize> {

@@ -156,8 +156,9 @@ pub trait Strategy: Send {
         Ok(())
     }
     /// Where `envs` pinned environments of `f` go: `(manager, count)`, in order; the host
-    /// places what fits and continues along the list with the rest. By default, for routers
-    /// without a home: spread evenly over every manager from one picked by `f`.
+    /// places what fits, at most its cap per manager (the same for every strategy), and
+    /// continues along the list with the rest. By default, for routers without a home:
+    /// spread evenly over every manager from one picked by `f`.
     fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
         even(fleet, f, envs)
     }
@@ -380,25 +381,26 @@ pub(super) enum MemoryView {
 /// once it starts there, takes none (the most a controller could know of them).
 #[derive(Debug)]
 pub(super) struct Slots {
-    view: MemoryView,
-    own: OwnCounts,
+    /// Each controller's memory in use on each manager; `None` for the oracle, which reads
+    /// the fleet.
+    own: Option<OwnCounts>,
     controllers: u64,
 }
 
 impl Slots {
     pub(super) fn new(s: &Setup<'_>, view: MemoryView) -> Self {
         Self {
-            view,
-            own: OwnCounts::new(s.sim.frontends, manager_slots(s)),
+            own: (view == MemoryView::Shares)
+                .then(|| OwnCounts::new(s.sim.frontends, manager_slots(s))),
             controllers: s.sim.frontends.max(1) as u64,
         }
     }
 
     /// Whether `controller` sees room on manager `m` for a call of `f`.
     pub(super) fn room(&self, controller: usize, m: usize, f: u32, fleet: &Fleet) -> bool {
-        if self.view == MemoryView::Oracle {
+        let Some(own) = &self.own else {
             return fleet.has_room(m, f, true);
-        }
+        };
         if !fleet.managers[m].alive {
             return false;
         }
@@ -407,7 +409,7 @@ impl Slots {
             return true;
         }
         let share = (fleet.unpinned_mb(m) / self.controllers).max(MIN_MEMORY_MB);
-        u64::from(self.own.on(controller, m)) + fleet.memory_mb(f) <= share
+        u64::from(own.on(controller, m)) + fleet.memory_mb(f) <= share
     }
 
     /// Points `ticket` at `m`, its memory taken from its controller's share there (with
@@ -416,9 +418,9 @@ impl Slots {
         ticket.held = None;
         ticket.memory_held = false;
         ticket.move_to(m);
-        if self.view == MemoryView::Shares {
+        if let Some(own) = &self.own {
             let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
-            ticket.held = Some(self.own.hold(ticket.frontend, m, mb));
+            ticket.held = Some(own.hold(ticket.frontend, m, mb));
             ticket.memory_held = true;
         }
     }
@@ -452,18 +454,6 @@ impl Tried {
             .get(m / 64)
             .is_some_and(|w| w & (1 << (m % 64)) != 0)
     }
-}
-
-/// Places `envs` pinned environments along `walk`, at most `per_manager` on each manager:
-/// a router with a home keeps its reservation at home and on the managers after it, each
-/// holding no more than a platform lets one function pin there (the cap arcroute's reserved
-/// arcs are sized by, so that every router is measured under the same configuration).
-fn along(
-    walk: impl Iterator<Item = usize>,
-    envs: u32,
-    per_manager: NonZeroU32,
-) -> Vec<(usize, u32)> {
-    walk.map(|m| (m, envs.min(per_manager.get()))).collect()
 }
 
 /// Spreads `envs` over the fleet's managers in turn, starting at one picked by `f`.

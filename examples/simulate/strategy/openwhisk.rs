@@ -1,10 +1,8 @@
 //! Apache OpenWhisk's sharding balancer.
 
-use std::num::NonZeroU32;
-
 use rand::Rng;
 
-use super::{along, MemoryView, Setup, Slots, Strategy, Ticket, Tried};
+use super::{MemoryView, Setup, Slots, Strategy, Ticket, Tried};
 use crate::fleet::Fleet;
 use crate::rng::{self, SimRng};
 
@@ -38,8 +36,6 @@ pub(super) struct OpenWhisk {
     managers: Vec<usize>,
     hashes: Vec<u64>,
     steps: Vec<usize>,
-    /// Reserved environments one manager holds for one function.
-    reserved_per_manager: NonZeroU32,
     slots: Slots,
     rng: SimRng,
 }
@@ -51,7 +47,6 @@ impl OpenWhisk {
             managers: Vec::new(),
             hashes,
             steps: Vec::new(),
-            reserved_per_manager: s.reserved_per_manager,
             slots: Slots::new(s, view),
             rng: rng::stream(s.sim.seed, 13),
         };
@@ -60,16 +55,11 @@ impl OpenWhisk {
     }
 
     /// Numbers the invokers of `fleet` that joined since, after the others, and finds the
-    /// step sizes co-prime with their count.
+    /// step sizes co-prime with their count. The fleet gives each added manager the next
+    /// index and never reuses one, so the numbering is the fleet's indices in order.
     fn renumber(&mut self, fleet: &Fleet) {
         let known = self.managers.len();
-        let joined: Vec<usize> = fleet
-            .alive()
-            .iter()
-            .copied()
-            .filter(|m| !self.managers.contains(m))
-            .collect();
-        self.managers.extend(joined);
+        self.managers.extend(known..fleet.managers.len());
         if self.managers.len() != known || self.steps.is_empty() {
             let n = self.managers.len().max(1);
             self.steps = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
@@ -151,7 +141,7 @@ impl Strategy for OpenWhisk {
     }
 
     fn reserved_placement(&self, f: u32, envs: u32, fleet: &Fleet) -> Vec<(usize, u32)> {
-        along(self.walk(f, fleet), envs, self.reserved_per_manager)
+        self.walk(f, fleet).map(|m| (m, envs)).collect()
     }
 
     fn placement(&self, f: u32, fleet: &Fleet) -> Vec<usize> {
@@ -174,9 +164,8 @@ mod tests {
         // sends the call straight to the next invoker on the walk, where it starts (no
         // throttle, no retry).
         t.fleet.resize(home, 0);
-        // Reserved environments follow the same walk, one a manager here (the setup's cap).
+        // Reserved environments follow the same walk.
         let placed = s.reserved_placement(0, 5, &t.fleet);
-        assert!(placed.iter().all(|&(_, n)| n == 1));
         let walk: Vec<usize> = placed.iter().map(|p| p.0).collect();
         assert_eq!(walk[0], home);
         let ticket = t.call(s.as_mut(), 0, 0, 0);
