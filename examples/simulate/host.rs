@@ -64,9 +64,8 @@ impl Host {
 
     /// Places each reservation's pinned environments where the strategy says, as far as
     /// memory and the cap per manager allow, continuing along its list with what does not
-    /// fit; unpins what is no
-    /// longer wanted, and tells the strategy how many were placed. Returns how many were
-    /// placed in all.
+    /// fit; unpins what is no longer wanted, and tells the strategy how many were placed.
+    /// Returns how many were placed in all.
     pub fn provision(&mut self, fleet: &mut Fleet, strat: &mut dyn Strategy, now: u64) -> u64 {
         let mut total = 0;
         for &(f, envs) in &self.limits {

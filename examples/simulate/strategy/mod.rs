@@ -378,7 +378,8 @@ pub(super) enum MemoryView {
 /// controller. OpenWhisk knows no reservations: here an invoker offers the controllers the
 /// memory its pinned environments leave, as a platform that pins environments on it would
 /// configure it, and a call that will run on an idle pinned environment needs no slot and,
-/// once it starts there, takes none (the most a controller could know of them).
+/// once it starts there, takes none: the controller sees at once which pinned environments
+/// are idle, more than an OpenWhisk controller knows (a generosity of the model).
 #[derive(Debug)]
 pub(super) struct Slots {
     /// Each controller's memory in use on each manager; `None` for the oracle, which reads

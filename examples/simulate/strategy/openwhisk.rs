@@ -24,8 +24,9 @@ use crate::rng::{self, SimRng};
 /// where here it is throttled and retried (the fleet model has no queue; a handicap where
 /// memory is short everywhere); and, in OpenWhisk's favour, a throttled call is scheduled
 /// again (OpenWhisk has no controller-side retry), every step size co-prime with `n` is a
-/// candidate (OpenWhisk keeps a pairwise co-prime subset), and every invoker takes every
-/// function (OpenWhisk reserves a tenth of them for blackbox actions by default).
+/// candidate (OpenWhisk keeps a pairwise co-prime subset), every invoker takes every
+/// function (OpenWhisk reserves a tenth of them for blackbox actions by default), and a
+/// controller sees which pinned environments are idle ([`Slots`]).
 ///
 /// `openwhisk-oracle`: the same walk and force, but a controller takes an invoker wherever
 /// the invoker could start the call now ([`Fleet::has_room`]): every invoker's true
