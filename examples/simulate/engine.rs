@@ -588,11 +588,13 @@ impl<'a> Engine<'a> {
         } else {
             self.fleet.start(ticket.manager, f, now, ticket.pinned_ok())
         };
-        if start == (Start::Warm { pinned: true }) {
-            ticket.started_pinned();
-        }
         let (pinned, cold) = match start {
-            Start::Warm { pinned } => (pinned, false),
+            Start::Warm { pinned } => {
+                if pinned {
+                    ticket.started_pinned();
+                }
+                (pinned, false)
+            }
             Start::Cold => (false, true),
             Start::Full => {
                 if call.retries >= self.sim.max_retries

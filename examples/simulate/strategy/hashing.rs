@@ -125,9 +125,7 @@ impl HashRing {
 
     /// Points `ticket` at `m`, counting it in its frontend's own counts.
     fn point(&self, ticket: &mut Ticket, m: usize) {
-        ticket.held = None;
-        ticket.move_to(m);
-        ticket.held = self.own.as_ref().map(|own| own.hold(ticket.frontend, m, 1));
+        ticket.point(m, self.own.as_ref(), 1, false);
     }
 }
 
@@ -138,7 +136,7 @@ impl Strategy for HashRing {
         let first = self.pick(frontend, fleet, order.iter().copied())?;
         let mut ticket = Ticket::first(first);
         ticket.frontend = frontend;
-        ticket.held = self.own.as_ref().map(|own| own.hold(frontend, first, 1));
+        self.point(&mut ticket, first);
         Some(ticket)
     }
 

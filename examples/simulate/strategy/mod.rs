@@ -280,6 +280,16 @@ impl Ticket {
         }
     }
 
+    /// Offers the call to `m` next, counted in `own` (if any) as `weight` there until it
+    /// ends or moves on; `memory` says the weight is the call's memory in a controller's
+    /// share (see [`Slots`]).
+    fn point(&mut self, m: usize, own: Option<&OwnCounts>, weight: u32, memory: bool) {
+        self.held = None;
+        self.move_to(m);
+        self.held = own.map(|own| own.hold(self.frontend, m, weight));
+        self.memory_held = memory && self.held.is_some();
+    }
+
     /// Offers the call to `m` next.
     fn move_to(&mut self, m: usize) {
         self.manager = m;
@@ -416,14 +426,8 @@ impl Slots {
     /// Points `ticket` at `m`, its memory taken from its controller's share there (with
     /// shares) until the call ends, moves on, or starts on an idle pinned environment.
     pub(super) fn point(&self, ticket: &mut Ticket, m: usize, f: u32, fleet: &Fleet) {
-        ticket.held = None;
-        ticket.memory_held = false;
-        ticket.move_to(m);
-        if let Some(own) = &self.own {
-            let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
-            ticket.held = Some(own.hold(ticket.frontend, m, mb));
-            ticket.memory_held = true;
-        }
+        let mb = u32::try_from(fleet.memory_mb(f)).unwrap_or(u32::MAX);
+        ticket.point(m, self.own.as_ref(), mb, true);
     }
 }
 

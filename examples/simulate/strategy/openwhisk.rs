@@ -33,8 +33,10 @@ use crate::rng::{self, SimRng};
 /// fullness, all its memory, and every other controller's calls, which no OpenWhisk
 /// controller knows.
 pub(super) struct OpenWhisk {
-    /// Every invoker ever in the fleet, in the order they joined; removed ones stay.
-    managers: Vec<usize>,
+    /// Invokers numbered: every manager ever in the fleet, removed ones included. The fleet
+    /// gives each added manager the next index and never reuses one, so invoker `k` is
+    /// manager `k`.
+    invokers: usize,
     hashes: Vec<u64>,
     steps: Vec<usize>,
     slots: Slots,
@@ -45,7 +47,7 @@ impl OpenWhisk {
     pub(super) fn new(s: &Setup<'_>, view: MemoryView) -> Self {
         let hashes = s.tasks.iter().map(|t| t.get() as u64).collect();
         let mut ow = Self {
-            managers: Vec::new(),
+            invokers: 0,
             hashes,
             steps: Vec::new(),
             slots: Slots::new(s, view),
@@ -56,19 +58,18 @@ impl OpenWhisk {
     }
 
     /// Numbers the invokers of `fleet` that joined since, after the others, and finds the
-    /// step sizes co-prime with their count. The fleet gives each added manager the next
-    /// index and never reuses one, so the numbering is the fleet's indices in order.
+    /// step sizes co-prime with their count.
     fn renumber(&mut self, fleet: &Fleet) {
-        let known = self.managers.len();
-        self.managers.extend(known..fleet.managers.len());
-        if self.managers.len() != known || self.steps.is_empty() {
-            let n = self.managers.len().max(1);
+        let known = self.invokers;
+        self.invokers = fleet.managers.len();
+        if self.invokers != known || self.steps.is_empty() {
+            let n = self.invokers.max(1);
             self.steps = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
         }
     }
 
     fn home_and_step(&self, f: u32) -> (usize, usize) {
-        let n = self.managers.len();
+        let n = self.invokers;
         let h = self.hashes[f as usize];
         (
             (h % n as u64) as usize,
@@ -78,14 +79,14 @@ impl OpenWhisk {
 
     /// `f`'s healthy invokers in walk order.
     fn walk<'a>(&'a self, f: u32, fleet: &'a Fleet) -> impl Iterator<Item = usize> + 'a {
-        let n = self.managers.len();
+        let n = self.invokers;
         let (home, step) = if n == 0 {
             (0, 1)
         } else {
             self.home_and_step(f)
         };
         (0..n)
-            .map(move |k| self.managers[(home + step * k) % n])
+            .map(move |k| (home + step * k) % n)
             .filter(|&m| fleet.managers[m].alive)
     }
 
