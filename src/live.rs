@@ -1,5 +1,5 @@
 //! Per-task live state (in-flight counts, cursors, arc lengths) in a sharded map, with idle
-//! eviction and striped event tallies.
+//! eviction.
 
 #[cfg(arcroute_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
@@ -19,7 +19,6 @@ use self::loom_lock::RwLock;
 use crate::assign::ArcState;
 use crate::hash;
 use crate::id::{GroupId, TaskId};
-use crate::stats::Tallies;
 
 /// Stripes of the live map and of the reservation table (2 under the interleaving checker,
 /// so that a few tasks share a shard).
@@ -674,19 +673,20 @@ impl ShardMap {
     }
 }
 
-/// One stripe: its map and event tallies on their own cache lines, away from other stripes.
+/// One stripe: its map, and the evictions its sweeps counted (under its write lock), on cache
+/// lines of their own, away from other stripes.
 #[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct Shard {
     map: RwLock<ShardMap>,
-    pub(crate) tallies: Tallies,
+    evictions: AtomicU64,
 }
 
 impl Shard {
     fn new(keyed: Keyed) -> Self {
         Self {
             map: RwLock::new(ShardMap::new(keyed)),
-            tallies: Tallies::default(),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -744,7 +744,7 @@ impl Shard {
                 guard.hand = 0;
                 guard.shrink_if_sparse();
             }
-            self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
+            self.evictions.fetch_add(evicted as u64, Relaxed);
         }
         let live = Arc::new(Live::new(key, fresh, now));
         guard.insert(key, h, Arc::clone(&live));
@@ -780,7 +780,7 @@ impl Shard {
             at = next;
             evicted += gone;
         }
-        self.tallies.evictions.fetch_add(evicted as u64, Relaxed);
+        self.evictions.fetch_add(evicted as u64, Relaxed);
         evicted
     }
 }
@@ -789,6 +789,7 @@ impl Shard {
 #[derive(Debug, Default)]
 pub(crate) struct LiveTotals {
     pub(crate) entries: usize,
+    pub(crate) evictions: u64,
     pub(crate) reserved: u64,
     pub(crate) unreserved: u64,
 }
@@ -850,6 +851,7 @@ impl LiveMap {
         &self.shards[h.stripe()]
     }
 
+    #[cfg(test)]
     pub(crate) fn shard(&self, key: u128) -> &Shard {
         self.shard_at(self.keyed.hash(key))
     }
@@ -870,13 +872,10 @@ impl LiveMap {
             .sum()
     }
 
-    pub(crate) fn shards(&self) -> &[Shard] {
-        &self.shards
-    }
-
     pub(crate) fn totals(&self) -> LiveTotals {
         let mut totals = LiveTotals::default();
         for shard in self.shards.iter() {
+            totals.evictions += shard.evictions.load(Relaxed);
             let guard = shard.map.read();
             totals.entries += guard.table.len();
             for (_, live) in guard.table.iter() {
@@ -1234,7 +1233,7 @@ mod tests {
             );
         }
         assert_eq!(shard.map.read().table.len(), new.len());
-        assert_eq!(shard.tallies.evictions.load(Relaxed), FIRST_SWEEP as u64);
+        assert_eq!(shard.evictions.load(Relaxed), FIRST_SWEEP as u64);
         assert!(old.iter().all(|&k| map.get(k).is_none()));
         assert!(new.iter().all(|&k| map.get(k).is_some()));
     }

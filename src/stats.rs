@@ -219,7 +219,7 @@ stats! {
 }
 
 impl Stats {
-    /// Adds one shard's tallies.
+    /// Adds one stripe's tallies.
     pub(crate) fn add(&mut self, t: &Tallies) {
         self.routes_reserved += t.reserved.load(Relaxed);
         self.routes_unreserved += t.unreserved.load(Relaxed);
@@ -229,13 +229,14 @@ impl Stats {
         self.throttles_exhausted += t.throttles_exhausted.load(Relaxed);
         self.arc_grows += t.grows.load(Relaxed);
         self.arc_shrinks += t.shrinks.load(Relaxed);
-        self.evictions += t.evictions.load(Relaxed);
         self.no_manager += t.no_manager.load(Relaxed);
     }
 }
 
-/// Monotonic event tallies of one live-map shard; summed into [`Stats`].
+/// Monotonic event tallies of one stripe of [`Striped`]; summed into [`Stats`]. On cache lines
+/// of its own, so that threads counting on two stripes write no line in common.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct Tallies {
     pub(crate) reserved: AtomicU64,
     pub(crate) unreserved: AtomicU64,
@@ -245,11 +246,69 @@ pub(crate) struct Tallies {
     pub(crate) throttles_exhausted: AtomicU64,
     pub(crate) grows: AtomicU64,
     pub(crate) shrinks: AtomicU64,
-    pub(crate) evictions: AtomicU64,
     pub(crate) no_manager: AtomicU64,
 }
 
+/// Stripes of [`Striped`], a power of two: threads past this many share stripes (still
+/// correct, only less apart).
+#[cfg(not(arcroute_loom))]
+const THREAD_STRIPES: usize = 64;
+#[cfg(arcroute_loom)]
+const THREAD_STRIPES: usize = 1;
+
+/// A router's event tallies, striped by thread: each thread counts its routes on a stripe of
+/// its own (as long as there are no more threads than stripes), so that routes of distinct
+/// tasks on two threads write no cache line in common. A read sums every stripe.
+#[derive(Debug)]
+pub(crate) struct Striped(Box<[Tallies; THREAD_STRIPES]>);
+
+impl Striped {
+    pub(crate) fn new() -> Self {
+        Self(Box::new(std::array::from_fn(|_| Tallies::default())))
+    }
+
+    /// The calling thread's stripe.
+    #[inline]
+    pub(crate) fn here(&self) -> &Tallies {
+        &self.0[thread_stripe() & (THREAD_STRIPES - 1)]
+    }
+
+    /// Adds every stripe's tallies to `stats`.
+    pub(crate) fn sum_into(&self, stats: &mut Stats) {
+        for tallies in self.0.iter() {
+            stats.add(tallies);
+        }
+    }
+}
+
+/// The calling thread's stripe number: taken in turn when the thread first counts, then
+/// kept (a thread-local read after that).
+#[inline]
+fn thread_stripe() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Not yet taken.
+    const UNSET: usize = usize::MAX;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(UNSET) };
+    }
+    // The local has no destructor, so it is never gone; were it, stripe 0 would do.
+    STRIPE
+        .try_with(|stripe| match stripe.get() {
+            UNSET => {
+                let taken = NEXT.fetch_add(1, Relaxed) & (THREAD_STRIPES - 1);
+                stripe.set(taken);
+                taken
+            }
+            taken => taken,
+        })
+        .unwrap_or(0)
+}
+
 /// Counts one event.
+#[inline]
 pub(crate) fn bump(tally: &AtomicU64) {
     tally.fetch_add(1, Relaxed);
 }

@@ -14,6 +14,7 @@ use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
 use crate::live::{Keyed, LiveMap};
+use crate::stats::Striped;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{check_count, Ring};
 use crate::Error;
@@ -197,6 +198,7 @@ impl<C: Clock> RouterBuilder<C> {
             snapshot: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(()),
             live: LiveMap::new(keyed),
+            tallies: Striped::new(),
             origin: self.clock.now(),
             clock: self.clock,
         })

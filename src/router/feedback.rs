@@ -84,7 +84,7 @@ impl<C: Clock> Router<C> {
     }
 
     pub(crate) fn throttle_on(&self, snap: &Snapshot, route: &mut Route) -> bool {
-        let tallies = &self.live.shard(route.task.get()).tallies;
+        let tallies = self.tallies.here();
         bump(&tallies.throttles);
         let healthy = snap.healthy();
         if route.tries.saturating_add(1) >= healthy {

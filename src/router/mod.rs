@@ -22,7 +22,7 @@ use crate::local::Recent;
 use crate::permit::Permit;
 use crate::reservation::Reservation;
 use crate::route::{Route, RouteKind};
-use crate::stats::{bump, Tallies};
+use crate::stats::{bump, Striped, Tallies};
 
 mod builder;
 mod config;
@@ -44,6 +44,8 @@ pub struct Router<C: Clock = MonotonicClock> {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     writer: Mutex<()>,
     live: LiveMap,
+    /// Route events, counted on the routing thread's stripe.
+    tallies: Striped,
     clock: C,
     /// The clock's reading when the router was built: host reports keep their time from it,
     /// so a clock counted from any origin (the UNIX epoch, say) fits their 34 years.
@@ -134,8 +136,7 @@ impl<C: Clock> Router<C> {
     ) -> Option<Route> {
         // One hash of the task, under the router's key, finds it in every table.
         let hashed = self.live.keyed().hash(task.get());
-        let shard = self.live.shard_at(hashed);
-        let tallies = &shard.tallies;
+        let tallies = self.tallies.here();
         if snap.healthy() == 0 {
             bump(&tallies.no_manager);
             return None;

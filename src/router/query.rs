@@ -114,10 +114,9 @@ impl<C: Clock> Router<C> {
             reserved_tasks: snap.reservations.len() as u64,
             ..Stats::default()
         };
-        for shard in self.live.shards() {
-            s.add(&shard.tallies);
-        }
+        self.tallies.sum_into(&mut s);
         let totals = self.live.totals();
+        s.evictions = totals.evictions;
         s.in_flight_reserved = totals.reserved;
         s.in_flight_unreserved = totals.unreserved;
         s.live_entries = totals.entries as u64;

@@ -538,6 +538,30 @@ fn idle_state_is_evicted_after_ttl_only_without_permits() {
 }
 
 #[test]
+fn stats_sum_the_events_of_every_thread() {
+    let (r, _clock) = router(5);
+    let reserved = TaskId::new(1_000);
+    r.put_reservation(reserved, Reservation::new(100, 100));
+    std::thread::scope(|s| {
+        for t in 0..8u128 {
+            let r = &r;
+            s.spawn(move || {
+                for k in 0..100 {
+                    drop(r.route(TaskId::new(t * 100 + k)).unwrap());
+                    drop(r.route(reserved).unwrap());
+                }
+                let mut route = r.route(TaskId::new(t)).unwrap();
+                assert!(r.on_throttle(&mut route));
+            });
+        }
+    });
+    let stats = r.stats();
+    assert_eq!(stats.routes_unreserved, 808);
+    assert_eq!(stats.routes_reserved, 800);
+    assert_eq!(stats.throttles, 8);
+}
+
+#[test]
 fn a_call_in_flight_keeps_its_state_through_every_sweep() {
     let (r, clock) = router(5);
     let held = r.route(TaskId::new(1)).unwrap();
