@@ -90,7 +90,7 @@ pub(crate) struct ArcStart<'a> {
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
 ///
-/// 80 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
+/// 88 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
 /// the first reserved route or host report that needs it.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -105,6 +105,11 @@ pub(crate) struct Live {
     /// The ring index where the unreserved arc starts, as last found: a hint that spares the
     /// ring's search while the ring stays the same (checked on every use).
     pub(crate) unreserved_origin: AtomicU32,
+    /// The unreserved arc's first member (a ring index, low [`FIRST_BITS`] bits) as found
+    /// under the snapshot whose [`FirstTag`] the high bits hold: a route under the same
+    /// snapshot takes it without finding the arc's start on the ring. A snapshot of another
+    /// ring or health has another generation, so another tag.
+    first: AtomicU64,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
     /// When this state was made, or the latest sweep that found it used (never earlier than
@@ -168,6 +173,28 @@ pub(crate) struct ReservedLive {
     hint: AtomicU64,
 }
 
+/// Bits of [`Live::first`] that hold a ring index: every ring index fits.
+const FIRST_BITS: u32 = 24;
+const _: () = assert!(crate::ring::MAX_MANAGERS <= 1 << FIRST_BITS);
+const FIRST_MASK: u64 = (1 << FIRST_BITS) - 1;
+
+/// [`Live::first`] before any route kept a member: a tag no snapshot before generation 2⁴⁰
+/// has, and past 2²⁴ managers.
+const NO_FIRST: u64 = u64::MAX;
+
+/// What [`Live::first`] keeps a first member under: a snapshot's generation, its low 40 bits
+/// (generations a router publishes 2⁴⁰ apart share a tag, so a route checks the member it
+/// takes from there against the ring's size and health as well).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FirstTag(u64);
+
+impl FirstTag {
+    #[inline]
+    pub(crate) fn of(generation: u64) -> Self {
+        Self(generation << FIRST_BITS)
+    }
+}
+
 /// The "used since the last sweep" mark in `last_seen`; stamps stay below it.
 const USED: u64 = 1 << 63;
 
@@ -203,6 +230,7 @@ impl Live {
             unreserved_start: hash::unreserved_start(fresh.seed, GroupId::new(key)),
             unreserved: AtomicU64::new(0),
             unreserved_origin: AtomicU32::new(0),
+            first: AtomicU64::new(NO_FIRST),
             arc_len: AtomicU32::new(fresh.arc_len),
             below_since: AtomicU64::new(NONE),
             last_seen: AtomicU64::new(seen(now)),
@@ -318,6 +346,21 @@ impl Live {
             at: self.unreserved_start,
             hint: Some(&self.unreserved_origin),
         }
+    }
+
+    /// The unreserved arc's first member, if it was found under a snapshot tagged `tag`.
+    #[inline]
+    pub(crate) fn first_member(&self, tag: FirstTag) -> Option<u32> {
+        let kept = self.first.load(Relaxed);
+        (kept & !FIRST_MASK == tag.0).then_some((kept & FIRST_MASK) as u32)
+    }
+
+    /// Keeps ring index `first` as the unreserved arc's first member under the snapshot
+    /// tagged `tag`.
+    #[inline]
+    pub(crate) fn keep_first_member(&self, tag: FirstTag, first: u32) {
+        self.first
+            .store(tag.0 | u64::from(first) & FIRST_MASK, Relaxed);
     }
 
     /// Counts one more call on the unreserved arc: `(calls in flight with it, its cursor)`.
@@ -1329,12 +1372,13 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 40 bytes of
-        // the unreserved count, cursor, arc state and use mark, 16 of per-slot unreserved
-        // counts, 8 of full marks and 16 for the reserved half; a reserved task's half is 304
-        // more (48 of counts, cursor, reports and hint, 256 of page pointers), and 64 a page
-        // of slot counts it reaches.
-        assert_eq!(std::mem::size_of::<Live>(), 80);
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 48 bytes of
+        // the unreserved count, cursor, arc state, first member and use mark, 16 of per-slot
+        // unreserved counts, 8 of full marks and 16 for the reserved half; a reserved task's
+        // half is 304 more (48 of counts, cursor, reports and hint, 256 of page pointers),
+        // and 64 a page of slot counts it reaches. With its `Arc`, 104 bytes: the allocator's
+        // 112-byte size, as at 80.
+        assert_eq!(std::mem::size_of::<Live>(), 88);
         assert_eq!(std::mem::size_of::<ReservedLive>(), 304);
     }
 

@@ -59,7 +59,10 @@
 //! - **Packing.** [`Pick::Pack`](crate::Pick::Pack) (the default) looks at up to the first 8
 //!   members of an arc (and, past them, the member whose turn it is and up to 8 after it),
 //!   one relaxed load of a count and of a reported load each, and moves one per-slot count
-//!   per call; its counts add 16 bytes to each live task's state. Feed
+//!   per call; its counts add 16 bytes to each live task's state. The arc's first member,
+//!   once found under the snapshot in use, is kept in the task's state with that snapshot's
+//!   generation (8 more bytes), so that a route taking it reads nothing of the ring but the
+//!   manager's id, until a publish changes the generation. Feed
 //!   [`Router::report_load`](crate::Router::report_load) periodically (calls running plus
 //!   idle reserved environments) to bound load inside arcs, with
 //!   [`RouterConfig::load_floor`](crate::RouterConfig::load_floor) at the managers' cores;
@@ -70,7 +73,7 @@
 //!   slot is full) per slot looked at, from a hint past the slots found full before (O(1)
 //!   while the free places are where it points; at most every counted slot, up to 1,024),
 //!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
-//!   Live state is 80 bytes a task (96 with its `Arc`); a task that holds a reservation adds
+//!   Live state is 88 bytes a task (104 with its `Arc`); a task that holds a reservation adds
 //!   a reserved half of 304 bytes, made on its first reserved route or host report, and 64
 //!   bytes a page of 64 slot counts its range reaches (at most 16 pages: 1,024 slots), each
 //!   made by the first call counted in it: the one allocation a warm reserved route can

@@ -14,9 +14,9 @@ use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
 use crate::live::{Keyed, LiveMap};
-use crate::stats::Striped;
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{check_count, Ring};
+use crate::stats::Striped;
 use crate::Error;
 
 #[cfg(doc)]

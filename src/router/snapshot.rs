@@ -9,7 +9,7 @@ use crate::assign::ArcAssigner;
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::{ArcStart, Fresh, Live, ReservedLive, RESERVED_TRACKED, TRACKED};
+use crate::live::{ArcStart, FirstTag, Fresh, Live, ReservedLive, RESERVED_TRACKED, TRACKED};
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{Ring, Walk};
 use crate::route::Seat;
@@ -567,9 +567,8 @@ impl Snapshot {
     pub(crate) fn pack(&self, live: &Live, len: u32, cursor: u32) -> Option<(u32, u32)> {
         let fit = self.fit();
         let full = self.full_marks(live, cursor, fit);
-        let origin = self.origin(live.unreserved_arc_start());
         // The arc's first member, while it has room (the usual case), without a walk.
-        if let Some(first) = self.first_member(origin).filter(|_| len > 0) {
+        if let Some(first) = self.kept_first_member(live).filter(|_| len > 0) {
             if !marked(full, 0)
                 && self.under_cap(fit, first)
                 && u32::from(live.slot_load(0)) < fit.quota
@@ -577,7 +576,28 @@ impl Snapshot {
                 return Some((0, first));
             }
         }
+        let origin = self.origin(live.unreserved_arc_start());
         self.pack_walk(live, len, cursor, (fit, full), origin)
+    }
+
+    /// The first member of `live`'s unreserved arc: as `live` kept it under this snapshot,
+    /// else found from the arc's start (and kept). `None` when the arc's first point is a
+    /// down manager's (the walk finds the first member then).
+    #[inline(always)]
+    fn kept_first_member(&self, live: &Live) -> Option<u32> {
+        let tag = FirstTag::of(self.generation);
+        match live.first_member(tag) {
+            // Checked, for a member kept under a generation 2⁴⁰ publishes earlier.
+            Some(first) => Some(first)
+                .filter(|&first| (first as usize) < self.ring.len() && self.health.is_up(first)),
+            None => {
+                let first = self.first_member(self.origin(live.unreserved_arc_start()));
+                if let Some(first) = first {
+                    live.keep_first_member(tag, first);
+                }
+                first
+            }
+        }
     }
 
     /// [`Snapshot::pack`] past the first member, on a walk of the arc from point `origin`:
