@@ -789,7 +789,8 @@ fn pack_with_the_first_member_down_fills_the_next_healthy_one() {
     r.set_health(first, true).unwrap();
     assert_eq!(seats(1).0, [(0, first)]);
     // Out of the fleet, the next is: the member the state kept is kept for one ring only.
-    r.set_managers(fleet(50).filter(|&(m, _)| m != first)).unwrap();
+    r.set_managers(fleet(50).filter(|&(m, _)| m != first))
+        .unwrap();
     assert_eq!(seats(1).0, [(0, second)]);
     assert_eq!(r.unreserved_arc(t.into())[0], second);
     // Back in, first again.
