@@ -178,8 +178,8 @@ const FIRST_BITS: u32 = 24;
 const _: () = assert!(crate::ring::MAX_MANAGERS <= 1 << FIRST_BITS);
 const FIRST_MASK: u64 = (1 << FIRST_BITS) - 1;
 
-/// [`Live::first`] before any route kept a member: a tag no snapshot before generation 2⁴⁰
-/// has, and past 2²⁴ managers.
+/// [`Live::first`] before any route kept a member: a tag that none of a router's first
+/// 2⁴⁰ − 1 generations has (a later one takes it as any kept member, checked).
 const NO_FIRST: u64 = u64::MAX;
 
 /// What [`Live::first`] keeps a first member under: a snapshot's generation, its low 40 bits
