@@ -6,10 +6,11 @@ pub(crate) use loom::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::atomic::Ordering::{Relaxed, Release};
 #[cfg(not(arcroute_loom))]
 pub(crate) use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hashbrown::HashTable;
+use once_cell::race::OnceBox;
 #[cfg(not(arcroute_loom))]
 use parking_lot::RwLock;
 
@@ -90,7 +91,7 @@ pub(crate) struct ArcStart<'a> {
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
 ///
-/// 88 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
+/// 80 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
 /// the first reserved route or host report that needs it.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -131,12 +132,13 @@ pub(crate) struct Live {
     /// next calls go where there is room instead of each paying a throttle there.
     full: AtomicU64,
     /// The reserved half, for a task that has needed one: made once, kept until the state is
-    /// evicted.
-    reserved: OnceLock<Box<ReservedLive>>,
+    /// evicted (one pointer: routes that race to make it each build one, the first kept is
+    /// every route's, the others are dropped unused).
+    reserved: OnceBox<ReservedLive>,
 }
 
 /// The live state only a reserved task needs: its reserved arc's start, its Reserved calls
-/// in flight, and the host's reports about them. 304 bytes, and 64 a page of slot counts its
+/// in flight, and the host's reports about them. 176 bytes, and 64 a page of slot counts its
 /// range reaches, made once per reserved task.
 #[derive(Debug)]
 pub(crate) struct ReservedLive {
@@ -163,7 +165,9 @@ pub(crate) struct ReservedLive {
     /// on each slot and by [`RESERVED_ROOM`] (a slot holding more of this frontend's
     /// environments counts as full there). Each permit takes back exactly what it added, so
     /// the counts return to 0 with the last permit.
-    slots: [OnceLock<Box<Page>>; (RESERVED_TRACKED / PAGE) as usize],
+    /// A page is made by the first call counted on one of its slots (as the reserved half is:
+    /// a racing call's page is dropped unused).
+    slots: [OnceBox<Page>; (RESERVED_TRACKED / PAGE) as usize],
     /// The lowest slot of `slots` that may have a place free (low 32 bits), for the range
     /// whose [`ReservedLive::hint`] key is in the high 32 bits: a search of that range starts
     /// there. Lowered by every call that ends below it, raised by the search that found the
@@ -236,7 +240,7 @@ impl Live {
             last_seen: AtomicU64::new(seen(now)),
             slots: Default::default(),
             full: AtomicU64::new(0),
-            reserved: OnceLock::new(),
+            reserved: OnceBox::new(),
         }
     }
 
@@ -262,7 +266,7 @@ impl Live {
     /// The reserved half, if it was made.
     #[inline]
     pub(crate) fn reserved_if_made(&self) -> Option<&ReservedLive> {
-        self.reserved.get().map(|r| &**r)
+        self.reserved.get()
     }
 
     /// Reserved calls in flight (0 if the reserved half was never made).
@@ -1374,12 +1378,11 @@ mod tests {
     fn live_state_stays_small() {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 48 bytes of
         // the unreserved count, cursor, arc state, first member and use mark, 16 of per-slot
-        // unreserved counts, 8 of full marks and 16 for the reserved half; a reserved task's
-        // half is 304 more (48 of counts, cursor, reports and hint, 256 of page pointers),
-        // and 64 a page of slot counts it reaches. With its `Arc`, 104 bytes: the allocator's
-        // 112-byte size, as at 80.
-        assert_eq!(std::mem::size_of::<Live>(), 88);
-        assert_eq!(std::mem::size_of::<ReservedLive>(), 304);
+        // unreserved counts, 8 of full marks and 8 for the reserved half; a reserved task's
+        // half is 176 more (48 of counts, cursor, reports and hint, 128 of page pointers),
+        // and 64 a page of slot counts it reaches. With its `Arc`, 96 bytes.
+        assert_eq!(std::mem::size_of::<Live>(), 80);
+        assert_eq!(std::mem::size_of::<ReservedLive>(), 176);
     }
 
     #[test]

@@ -77,8 +77,8 @@ static GLOBAL: Counting = Counting;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Peak live-state bytes per live task: the state in its `Arc` (96 bytes: 80 of state, 16
-/// of them per-slot counts and 8 full marks, and 16 of reference counts; an unreserved task
-/// has no reserved half) and its map slot (32 bytes and a control byte) at a load factor of
+/// of them per-slot counts, 8 full marks and 8 the arc's first member, and 16 of reference
+/// counts; an unreserved task has no reserved half) and its map slot (32 bytes and a control byte) at a load factor of
 /// 7/16 to 7/8 (38 to 76 bytes a task, so 134 to 172 in all at the extremes; this test's
 /// counts fill the tables to about 3/4: 139.3 measured at 200,000), with room for one
 /// shard's table to be mid-resize.
