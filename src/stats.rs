@@ -1,5 +1,5 @@
-//! What a platform exports: [`Stats`], summed from per-shard event tallies, and [`Metric`],
-//! each of its fields as an exporter sees it.
+//! What a platform exports: [`Stats`], summed from per-thread event tallies and the live
+//! map's shards, and [`Metric`], each of its fields as an exporter sees it.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;

@@ -87,7 +87,8 @@ impl<C: Clock> Router<C> {
         snap.ring.arc_with(start, len, &snap.health).collect()
     }
 
-    /// Counters and gauges, summed over shards. O(shards + live entries).
+    /// Counters and gauges, summed over the routing threads' tallies (64 stripes) and the live
+    /// map's shards. O(stripes + shards + live entries).
     ///
     /// # Examples
     /// ```
