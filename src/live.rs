@@ -354,7 +354,7 @@ impl Live {
 
     /// The unreserved arc's first member, if it was found under a snapshot tagged `tag`.
     #[inline]
-    pub(crate) fn first_member(&self, tag: FirstTag) -> Option<u32> {
+    pub(crate) fn kept_first(&self, tag: FirstTag) -> Option<u32> {
         let kept = self.first.load(Relaxed);
         (kept & !FIRST_MASK == tag.0).then_some((kept & FIRST_MASK) as u32)
     }
@@ -362,7 +362,7 @@ impl Live {
     /// Keeps ring index `first` as the unreserved arc's first member under the snapshot
     /// tagged `tag`.
     #[inline]
-    pub(crate) fn keep_first_member(&self, tag: FirstTag, first: u32) {
+    pub(crate) fn keep_first(&self, tag: FirstTag, first: u32) {
         self.first
             .store(tag.0 | u64::from(first) & FIRST_MASK, Relaxed);
     }

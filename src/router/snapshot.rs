@@ -586,14 +586,14 @@ impl Snapshot {
     #[inline(always)]
     fn kept_first_member(&self, live: &Live) -> Option<u32> {
         let tag = FirstTag::of(self.generation);
-        match live.first_member(tag) {
+        match live.kept_first(tag) {
             // Checked, for a member kept under a generation 2⁴⁰ publishes earlier.
             Some(first) => Some(first)
                 .filter(|&first| (first as usize) < self.ring.len() && self.health.is_up(first)),
             None => {
                 let first = self.first_member(self.origin(live.unreserved_arc_start()));
                 if let Some(first) = first {
-                    live.keep_first_member(tag, first);
+                    live.keep_first(tag, first);
                 }
                 first
             }

@@ -332,6 +332,16 @@ mod tests {
         }
     }
 
+    /// 8 managers, one frontend and two functions of 1 s warm, CH-RLU on them with a first load
+    /// report taken, and function 0's chain (home first).
+    fn reported() -> (Tiny, Box<dyn Strategy>, Vec<usize>) {
+        let t = Tiny::new(8, 1, &[1000.0, 1000.0]);
+        let mut s = t.build(StrategyKind::ChRlu);
+        s.load_report(&t.fleet, 0).unwrap();
+        let chain = s.placement(0, &t.fleet);
+        (t, s, chain)
+    }
+
     fn route(s: &mut dyn Strategy, t: &Tiny, now: u64) -> usize {
         s.route(0, 0, now, &t.fleet).unwrap().manager
     }
@@ -349,10 +359,7 @@ mod tests {
     #[test]
     fn calls_go_home_then_along_the_chain_then_to_the_least_loaded() {
         // Function 0 runs 1 s warm, 1.5 s cold: overloaded past a load of 1.8 per core.
-        let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
-        let mut s = t.build(StrategyKind::ChRlu);
-        s.load_report(&t.fleet, 0).unwrap();
-        let chain = s.placement(0, &t.fleet);
+        let (mut t, mut s, chain) = reported();
         assert_eq!(chain.len(), 1 + CHAIN);
         assert_eq!(
             route(s.as_mut(), &t, 0),
@@ -383,10 +390,7 @@ mod tests {
 
     #[test]
     fn a_chain_member_without_a_slot_is_passed_over_in_process() {
-        let mut t = Tiny::new(8, 1, &[1000.0, 1000.0]);
-        let mut s = t.build(StrategyKind::ChRlu);
-        s.load_report(&t.fleet, 0).unwrap();
-        let chain = s.placement(0, &t.fleet);
+        let (mut t, mut s, chain) = reported();
         // Home and the next member have no memory slot: the call goes to the third member
         // at once, under the bound there, and starts (no throttle).
         t.fleet.resize(chain[0], 0);
