@@ -82,11 +82,38 @@ pub(crate) struct Fresh {
 }
 
 /// Where an arc starts on the ring, with the live state's remembered ring index of that
-/// position where it keeps one.
+/// position where it keeps one, and the arc's first member as it kept it.
 #[derive(Clone, Copy)]
 pub(crate) struct ArcStart<'a> {
     pub(crate) at: u64,
     pub(crate) hint: Option<&'a AtomicU32>,
+    pub(crate) first: &'a KeptFirst,
+}
+
+/// An arc's first member (a ring index, low [`FIRST_BITS`] bits) as found under the snapshot
+/// whose [`FirstTag`] the high bits hold: a route under the same snapshot takes it without
+/// finding the arc's start on the ring. A snapshot of another ring or health has another
+/// generation, so another tag.
+#[derive(Debug)]
+pub(crate) struct KeptFirst(AtomicU64);
+
+impl KeptFirst {
+    fn new() -> Self {
+        Self(AtomicU64::new(NO_FIRST))
+    }
+
+    /// The first member, if it was found under a snapshot tagged `tag`.
+    #[inline]
+    pub(crate) fn get(&self, tag: FirstTag) -> Option<u32> {
+        let kept = self.0.load(Relaxed);
+        (kept & !FIRST_MASK == tag.0).then_some((kept & FIRST_MASK) as u32)
+    }
+
+    /// Keeps ring index `first` as the first member under the snapshot tagged `tag`.
+    #[inline]
+    pub(crate) fn keep(&self, tag: FirstTag, first: u32) {
+        self.0.store(tag.0 | u64::from(first) & FIRST_MASK, Relaxed);
+    }
 }
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
@@ -106,11 +133,8 @@ pub(crate) struct Live {
     /// The ring index where the unreserved arc starts, as last found: a hint that spares the
     /// ring's search while the ring stays the same (checked on every use).
     pub(crate) unreserved_origin: AtomicU32,
-    /// The unreserved arc's first member (a ring index, low [`FIRST_BITS`] bits) as found
-    /// under the snapshot whose [`FirstTag`] the high bits hold: a route under the same
-    /// snapshot takes it without finding the arc's start on the ring. A snapshot of another
-    /// ring or health has another generation, so another tag.
-    first: AtomicU64,
+    /// The unreserved arc's first member, as last found.
+    first: KeptFirst,
     pub(crate) arc_len: AtomicU32,
     below_since: AtomicU64,
     /// When this state was made, or the latest sweep that found it used (never earlier than
@@ -138,7 +162,7 @@ pub(crate) struct Live {
 }
 
 /// The live state only a reserved task needs: its reserved arc's start, its Reserved calls
-/// in flight, and the host's reports about them. 176 bytes, and 64 a page of slot counts its
+/// in flight, and the host's reports about them. 184 bytes, and 64 a page of slot counts its
 /// range reaches, made once per reserved task.
 #[derive(Debug)]
 pub(crate) struct ReservedLive {
@@ -147,6 +171,9 @@ pub(crate) struct ReservedLive {
     /// The ring index where the reserved arc starts, as last found (a hint, as
     /// [`Live::unreserved_origin`]).
     origin: AtomicU32,
+    /// The reserved arc's first member, as last found: where a call goes while that
+    /// member has room for this frontend (as [`Live`]'s for the unreserved arc).
+    first: KeptFirst,
     /// Calls in flight on this task's reserved arc.
     pub(crate) count: AtomicU32,
     /// Round-robin cursor of the reserved arc, apart from the unreserved one so that
@@ -234,7 +261,7 @@ impl Live {
             unreserved_start: hash::unreserved_start(fresh.seed, GroupId::new(key)),
             unreserved: AtomicU64::new(0),
             unreserved_origin: AtomicU32::new(0),
-            first: AtomicU64::new(NO_FIRST),
+            first: KeptFirst::new(),
             arc_len: AtomicU32::new(fresh.arc_len),
             below_since: AtomicU64::new(NONE),
             last_seen: AtomicU64::new(seen(now)),
@@ -253,6 +280,7 @@ impl Live {
             Box::new(ReservedLive {
                 start: hash::reserved_start(seed, task),
                 origin: AtomicU32::new(0),
+                first: KeptFirst::new(),
                 count: AtomicU32::new(0),
                 cursor: AtomicU32::new(0),
                 busy: AtomicU64::new(0),
@@ -349,22 +377,8 @@ impl Live {
         ArcStart {
             at: self.unreserved_start,
             hint: Some(&self.unreserved_origin),
+            first: &self.first,
         }
-    }
-
-    /// The unreserved arc's first member, if it was found under a snapshot tagged `tag`.
-    #[inline]
-    pub(crate) fn kept_first(&self, tag: FirstTag) -> Option<u32> {
-        let kept = self.first.load(Relaxed);
-        (kept & !FIRST_MASK == tag.0).then_some((kept & FIRST_MASK) as u32)
-    }
-
-    /// Keeps ring index `first` as the unreserved arc's first member under the snapshot
-    /// tagged `tag`.
-    #[inline]
-    pub(crate) fn keep_first(&self, tag: FirstTag, first: u32) {
-        self.first
-            .store(tag.0 | u64::from(first) & FIRST_MASK, Relaxed);
     }
 
     /// Counts one more call on the unreserved arc: `(calls in flight with it, its cursor)`.
@@ -531,6 +545,7 @@ impl ReservedLive {
         ArcStart {
             at: self.start,
             hint: Some(&self.origin),
+            first: &self.first,
         }
     }
 
@@ -1379,10 +1394,10 @@ mod tests {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 48 bytes of
         // the unreserved count, cursor, arc state, first member and use mark, 16 of per-slot
         // unreserved counts, 8 of full marks and 8 for the reserved half; a reserved task's
-        // half is 176 more (48 of counts, cursor, reports and hint, 128 of page pointers),
-        // and 64 a page of slot counts it reaches. With its `Arc`, 96 bytes.
+        // half is 184 more (56 of counts, cursor, first member, reports and hint, 128 of
+        // page pointers), and 64 a page of slot counts it reaches. With its `Arc`, 96 bytes.
         assert_eq!(std::mem::size_of::<Live>(), 80);
-        assert_eq!(std::mem::size_of::<ReservedLive>(), 176);
+        assert_eq!(std::mem::size_of::<ReservedLive>(), 184);
     }
 
     #[test]

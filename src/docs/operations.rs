@@ -74,7 +74,7 @@
 //!   while the free places are where it points; at most every counted slot, up to 1,024),
 //!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
 //!   Live state is 80 bytes a task (96 with its `Arc`); a task that holds a reservation adds
-//!   a reserved half of 176 bytes, made on its first reserved route or host report, and 64
+//!   a reserved half of 184 bytes, made on its first reserved route or host report, and 64
 //!   bytes a page of 64 slot counts its range reaches (at most 16 pages: 1,024 slots), each
 //!   made by the first call counted in it: the one allocation a warm reserved route can
 //!   make, at most 16 times in a task's life.

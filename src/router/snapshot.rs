@@ -322,18 +322,24 @@ impl Snapshot {
         }))
     }
 
-    /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`.
+    /// The member at `slot` of arc `(start, len)`: `(slot, ring index)`. The first member
+    /// as the arc's live state kept it under this snapshot, without a walk; any other by a
+    /// walk from the arc's start.
+    #[inline]
     pub(crate) fn pick_slot(&self, start: ArcStart<'_>, len: u32, slot: u32) -> Option<(u32, u32)> {
-        let origin = self.origin(start);
         if slot == 0 && len > 0 {
-            if let Some(first) = self.first_member(origin) {
+            if let Some(first) = self.kept_first_member(start) {
                 return Some((0, first));
             }
         }
-        let index = self
-            .ring
-            .walk_at(origin, len, Some(&self.health))
-            .nth(slot as usize)?;
+        self.walk_to(start, len, slot)
+    }
+
+    /// [`Snapshot::pick_slot`] past the kept first member: out of line, as most picks are
+    /// the first member.
+    #[inline(never)]
+    fn walk_to(&self, start: ArcStart<'_>, len: u32, slot: u32) -> Option<(u32, u32)> {
+        let index = self.walk(start, len).nth(slot as usize)?;
         Some((slot, index))
     }
 
@@ -568,7 +574,10 @@ impl Snapshot {
         let fit = self.fit();
         let full = self.full_marks(live, cursor, fit);
         // The arc's first member, while it has room (the usual case), without a walk.
-        if let Some(first) = self.kept_first_member(live).filter(|_| len > 0) {
+        if let Some(first) = self
+            .kept_first_member(live.unreserved_arc_start())
+            .filter(|_| len > 0)
+        {
             if !marked(full, 0)
                 && self.under_cap(fit, first)
                 && u32::from(live.slot_load(0)) < fit.quota
@@ -580,20 +589,20 @@ impl Snapshot {
         self.pack_walk(live, len, cursor, (fit, full), origin)
     }
 
-    /// The first member of `live`'s unreserved arc: as `live` kept it under this snapshot,
-    /// else found from the arc's start (and kept). `None` when the arc's first point is a
-    /// down manager's (the walk finds the first member then).
+    /// The first member of the arc from `start`: as its live state kept it under this
+    /// snapshot, else found from the arc's start (and kept). `None` when the arc's first
+    /// point is a down manager's (the walk finds the first member then).
     #[inline(always)]
-    fn kept_first_member(&self, live: &Live) -> Option<u32> {
+    fn kept_first_member(&self, start: ArcStart<'_>) -> Option<u32> {
         let tag = FirstTag::of(self.generation);
-        match live.kept_first(tag) {
+        match start.first.get(tag) {
             // Checked, for a member kept under a generation 2⁴⁰ publishes earlier.
             Some(first) => Some(first)
                 .filter(|&first| (first as usize) < self.ring.len() && self.health.is_up(first)),
             None => {
-                let first = self.first_member(self.origin(live.unreserved_arc_start()));
+                let first = self.first_member(self.origin(start));
                 if let Some(first) = first {
-                    live.keep_first(tag, first);
+                    start.first.keep(tag, first);
                 }
                 first
             }

@@ -340,6 +340,35 @@ fn throttle_never_moves_a_reserved_call_to_a_slot_without_environments() {
 }
 
 #[test]
+fn a_reserved_call_takes_its_arcs_first_member_on_the_ring_and_health_it_routes_on() {
+    // The reserved half keeps the arc's first member for one snapshot: a health change or a
+    // new membership finds it afresh.
+    let (r, _) = router(20);
+    let t = TaskId::from_name("f");
+    r.put_reservation(t, Reservation::new(2, 2));
+    let seat = || {
+        let route = r.route(t).unwrap();
+        assert_eq!(route.kind(), RouteKind::Reserved);
+        (route.slot(), route.manager())
+    };
+    let first = r.reserved_arc(t)[0].manager;
+    assert_eq!([seat(), seat()], [(0, first); 2]);
+    r.set_health(first, false).unwrap();
+    let second = r.reserved_arc(t)[0].manager;
+    assert_ne!(second, first);
+    assert_eq!(seat(), (0, second));
+    r.set_health(first, true).unwrap();
+    assert_eq!(seat(), (0, first));
+    // Out of the fleet, the next one is first: its ring index now names another manager.
+    r.set_managers(fleet(20).filter(|&(m, _)| m != first))
+        .unwrap();
+    assert_eq!(r.reserved_arc(t)[0].manager, second);
+    assert_eq!(seat(), (0, second));
+    r.set_managers(fleet(20)).unwrap();
+    assert_eq!(seat(), (0, first));
+}
+
+#[test]
 fn a_reserved_call_never_moves_back_to_the_manager_that_threw_it_back() {
     // A health change moves the reserved arc's slots under a call: the slot after the
     // call's now names the manager that threw it back. The call spills instead.
