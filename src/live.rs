@@ -118,10 +118,13 @@ impl KeptFirst {
 
 /// Live state of one key: a task (reserved counts) and/or a group (unreserved arc).
 ///
-/// 80 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
+/// 96 bytes (asserted); a task that holds a reservation adds its [`ReservedLive`], made on
 /// the first reserved route or host report that needs it.
 #[derive(Debug)]
 pub(crate) struct Live {
+    /// The key this state is filed under in the live map (a task's or a group's id): kept
+    /// here, so that the map's buckets hold a hash and a pointer, 16 bytes, not 32.
+    key: u128,
     /// The unreserved arc's start under the router's seed, computed once when the state is
     /// made.
     pub(crate) unreserved_start: u64,
@@ -258,6 +261,7 @@ impl Report {
 impl Live {
     fn new(key: u128, fresh: Fresh, now: Duration) -> Self {
         Self {
+            key,
             unreserved_start: hash::unreserved_start(fresh.seed, GroupId::new(key)),
             unreserved: AtomicU64::new(0),
             unreserved_origin: AtomicU32::new(0),
@@ -648,12 +652,14 @@ impl Hashed {
     }
 }
 
-/// One shard's entries: `(key, state)` in a table whose buckets a sweep walks a slice at a
-/// time, hashed under the map's key.
+/// One shard's entries: each state (which holds its key) with the hash it is filed under, in
+/// a table whose buckets a sweep walks a slice at a time. A bucket is 16 bytes (a key's 16
+/// would take it to 32 with the pointer), so a probe reads fewer cache lines; the hash spares
+/// a look at the state for an entry of another key, and a rehash any look at the states; the
+/// key a probe compares is in the state the route reads next.
 #[derive(Debug)]
 struct ShardMap {
-    table: HashTable<(u128, Arc<Live>)>,
-    keyed: Keyed,
+    table: HashTable<(u64, Arc<Live>)>,
     /// The bucket where the sweep driven by inserts goes on.
     hand: usize,
     /// Bumped whenever entries may have moved between buckets (a resize, an in-place rehash
@@ -662,10 +668,9 @@ struct ShardMap {
 }
 
 impl ShardMap {
-    fn new(keyed: Keyed) -> Self {
+    fn new() -> Self {
         Self {
             table: HashTable::new(),
-            keyed,
             hand: 0,
             moved: 0,
         }
@@ -674,21 +679,21 @@ impl ShardMap {
     /// The state of `key`, hashed `h`.
     #[inline]
     fn get(&self, key: u128, h: Hashed) -> Option<&Arc<Live>> {
+        let hash = h.bucket();
         self.table
-            .find(h.bucket(), |&(k, _)| k == key)
+            .find(hash, |(filed, live)| *filed == hash && live.key == key)
             .map(|(_, live)| live)
     }
 
-    /// Adds `key`, hashed `h`, which is absent.
-    fn insert(&mut self, key: u128, h: Hashed, live: Arc<Live>) {
+    /// Adds `live`, whose key is absent, hashed `h`.
+    fn insert(&mut self, h: Hashed, live: Arc<Live>) {
         // With no room left the table rehashes (in place or into a larger one), which moves
         // entries; with room it only fills a slot.
         if self.table.capacity() == self.table.len() {
             self.moved += 1;
         }
-        let keyed = &self.keyed;
         self.table
-            .insert_unique(h.bucket(), (key, live), |&(k, _)| keyed.hash(k).bucket());
+            .insert_unique(h.bucket(), (h.bucket(), live), |&(hash, _)| hash);
     }
 
     /// Looks at the buckets `from..from + budget` (those that exist) and evicts their idle
@@ -728,9 +733,8 @@ impl ShardMap {
     fn shrink_if_sparse(&mut self) {
         if self.table.capacity() > 4 * self.table.len() {
             self.moved += 1;
-            let keyed = &self.keyed;
             self.table
-                .shrink_to(2 * self.table.len(), |&(k, _)| keyed.hash(k).bucket());
+                .shrink_to(2 * self.table.len(), |&(hash, _)| hash);
         }
     }
 }
@@ -745,9 +749,9 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    fn new(keyed: Keyed) -> Self {
+    fn new() -> Self {
         Self {
-            map: RwLock::new(ShardMap::new(keyed)),
+            map: RwLock::new(ShardMap::new()),
             evictions: AtomicU64::new(0),
         }
     }
@@ -809,7 +813,7 @@ impl Shard {
             self.evictions.fetch_add(evicted as u64, Relaxed);
         }
         let live = Arc::new(Live::new(key, fresh, now));
-        guard.insert(key, h, Arc::clone(&live));
+        guard.insert(h, Arc::clone(&live));
         live
     }
 
@@ -891,7 +895,7 @@ impl LiveMap {
     /// An empty map keyed by `keyed`.
     pub(crate) fn new(keyed: Keyed) -> Self {
         Self {
-            shards: (0..STRIPES).map(|_| Shard::new(keyed.clone())).collect(),
+            shards: (0..STRIPES).map(|_| Shard::new()).collect(),
             keyed,
         }
     }
@@ -1391,12 +1395,13 @@ mod tests {
 
     #[test]
     fn live_state_stays_small() {
-        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 48 bytes of
-        // the unreserved count, cursor, arc state, first member and use mark, 16 of per-slot
-        // unreserved counts, 8 of full marks and 8 for the reserved half; a reserved task's
-        // half is 184 more (56 of counts, cursor, first member, reports and hint, 128 of
-        // page pointers), and 64 a page of slot counts it reaches. With its `Arc`, 96 bytes.
-        assert_eq!(std::mem::size_of::<Live>(), 80);
+        // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 16 bytes of
+        // key, 48 of the unreserved count, cursor, arc state, first member and use mark, 16
+        // of per-slot unreserved counts, 8 of full marks and 8 for the reserved half; a
+        // reserved task's half is 184 more (56 of counts, cursor, first member, reports and
+        // hint, 128 of page pointers), and 64 a page of slot counts it reaches. With its
+        // `Arc`, 112 bytes; the map's bucket is 16 (the key's hash and the pointer).
+        assert_eq!(std::mem::size_of::<Live>(), 96);
         assert_eq!(std::mem::size_of::<ReservedLive>(), 184);
     }
 

@@ -76,12 +76,12 @@ static GLOBAL: Counting = Counting;
 /// The counters are process-wide: tests of this file run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Peak live-state bytes per live task: the state in its `Arc` (96 bytes: 80 of state, 16
-/// of them per-slot counts, 8 full marks and 8 the arc's first member, and 16 of reference
-/// counts; an unreserved task has no reserved half) and its map slot (32 bytes and a control byte) at a load factor of
-/// 7/16 to 7/8 (38 to 76 bytes a task, so 134 to 172 in all at the extremes; this test's
-/// counts fill the tables to about 3/4: 139.3 measured at 200,000), with room for one
-/// shard's table to be mid-resize.
+/// Peak live-state bytes per live task: the state in its `Arc` (112 bytes: 96 of state, 16
+/// of them its key, 16 per-slot counts, 8 full marks and 8 the arc's first member, and 16 of
+/// reference counts; an unreserved task has no reserved half) and its map slot (16 bytes of
+/// hash and pointer and a control byte) at a load factor of 7/16 to 7/8 (19 to 39 bytes a
+/// task, so 131 to 151 in all at the extremes; 134.3 measured at 200,000 and 140.5 at 10
+/// million), with room for one shard's table to be mid-resize.
 const PEAK_BYTES_PER_TASK: usize = 152;
 /// What may stay allocated after the sweep has evicted everything.
 const AFTER_SWEEP_BYTES: usize = 16 * 1024;

@@ -72,12 +72,13 @@
 //!   its environments free: one relaxed load and at most one atomic add (undone when the
 //!   slot is full) per slot looked at, from a hint past the slots found full before (O(1)
 //!   while the free places are where it points; at most every counted slot, up to 1,024),
-//!   plus the walk to the chosen slot from a remembered ring index, as unreserved arcs do.
-//!   Live state is 80 bytes a task (96 with its `Arc`); a task that holds a reservation adds
-//!   a reserved half of 184 bytes, made on its first reserved route or host report, and 64
-//!   bytes a page of 64 slot counts its range reaches (at most 16 pages: 1,024 slots), each
-//!   made by the first call counted in it: the one allocation a warm reserved route can
-//!   make, at most 16 times in a task's life.
+//!   plus the chosen slot's manager: the first slot's as the task's state kept it under the
+//!   current snapshot, any other's by a walk from a remembered ring index, as unreserved
+//!   arcs do. Live state is 96 bytes a task (112 with its `Arc`, and its bucket in the map
+//!   17); a task that holds a reservation adds a reserved half of 184 bytes, made on its
+//!   first reserved route or host report, and 64 bytes a page of 64 slot counts its range
+//!   reaches (at most 16 pages: 1,024 slots), each made by the first call counted in it: the
+//!   one allocation a warm reserved route can make, at most 16 times in a task's life.
 //! - **Throttles** move a call to the next member Pack would fill (marking the one it left
 //!   full), else to the first manager past the arc when it reports less load than the full
 //!   one, else (and under the other picks) to the manager after its slot, and never widen
