@@ -8,10 +8,11 @@
 //! `--ketama` looks the same keys up in a pingora-ketama ring of as many managers instead;
 //! `--local` routes them through one [`arcroute::LocalRouter`] instead of the shared router.
 //!
-//! The setup does not depend on `N` (every key set is prepared at its full size first), so
-//! two runs under `valgrind --tool=callgrind` with different `N` differ by exactly `N`'s
-//! calls: instructions per call are the difference of the totals over the difference of the
-//! `N`s. Run without arguments (as `cargo bench` does) it prints this usage and exits.
+//! The setup does not depend on `N` (every key set is prepared at its full size first), and
+//! the router is left to the process's exit rather than dropped (dropping it would free the
+//! states that `N` first routes made: teardown that grows with `N`), so two runs under
+//! `valgrind --tool=callgrind` with different `N` differ by exactly `N`'s calls:
+//! instructions per call are the difference of the totals over the difference of the `N`s. Run without arguments (as `cargo bench` does) it prints this usage and exits.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -78,9 +79,11 @@ fn main() -> ExitCode {
             route_all(&router, local, calls, || keys.ids[next()]);
             drop(held);
             // Left to the process's exit: dropping the router would free every state the
-            // calls made, work that grows with `N` (first routes make one each) and that no
-            // route does (a sweep frees evicted state; the timed benchmark evicts them outside
-            // its timing).
+            // calls made, about 225 instructions a state, which would count as part of each
+            // first route. A state is freed by whatever evicts it once idle (`evict_idle`, or
+            // a later first route's sweep of a few buckets); this clock stands still, so the
+            // routes here evict none, and the timed benchmark evicts its new tasks outside its
+            // timing. BENCHMARKS.md gives the count with the freeing too.
             std::mem::forget(router);
         }
         _ => {

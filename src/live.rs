@@ -81,13 +81,36 @@ pub(crate) struct Fresh {
     pub(crate) arc_len: u32,
 }
 
-/// Where an arc starts on the ring, with the live state's remembered ring index of that
-/// position where it keeps one, and the arc's first member as it kept it.
+/// Where an arc starts on the ring, with what its live state remembers of it: the ring index
+/// of that position as last found, and the arc's first member as kept. Made only by the
+/// live state that holds the arc ([`Live::unreserved_arc_start`],
+/// [`ReservedLive::arc_start`]), so that a start and what is remembered of it go together.
 #[derive(Clone, Copy)]
 pub(crate) struct ArcStart<'a> {
-    pub(crate) at: u64,
-    pub(crate) hint: Option<&'a AtomicU32>,
-    pub(crate) first: &'a KeptFirst,
+    at: u64,
+    hint: &'a AtomicU32,
+    first: &'a KeptFirst,
+}
+
+impl<'a> ArcStart<'a> {
+    /// Where the arc starts on the ring.
+    #[inline]
+    pub(crate) fn at(self) -> u64 {
+        self.at
+    }
+
+    /// The ring index of the first point at or after the start, as last found: a hint,
+    /// checked against the ring on every use.
+    #[inline]
+    pub(crate) fn hint(self) -> &'a AtomicU32 {
+        self.hint
+    }
+
+    /// The arc's first member, as last found.
+    #[inline]
+    pub(crate) fn first(self) -> &'a KeptFirst {
+        self.first
+    }
 }
 
 /// An arc's first member (a ring index, low [`FIRST_BITS`] bits) as found under the snapshot
@@ -207,25 +230,33 @@ pub(crate) struct ReservedLive {
     hint: AtomicU64,
 }
 
-/// Bits of [`Live::first`] that hold a ring index: every ring index fits.
+/// Bits of a [`KeptFirst`] that hold a ring index: every ring index fits.
 const FIRST_BITS: u32 = 24;
 const _: () = assert!(crate::ring::MAX_MANAGERS <= 1 << FIRST_BITS);
 const FIRST_MASK: u64 = (1 << FIRST_BITS) - 1;
 
-/// [`Live::first`] before any route kept a member: a tag that none of a router's first
-/// 2⁴⁰ − 1 generations has (a later one takes it as any kept member, checked).
+/// A [`KeptFirst`] before any route kept a member: a tag that one generation in 2⁴⁰ has
+/// (under it, this reads as a kept member, checked as any).
 const NO_FIRST: u64 = u64::MAX;
 
-/// What [`Live::first`] keeps a first member under: a snapshot's generation, its low 40 bits
-/// (generations a router publishes 2⁴⁰ apart share a tag, so a route checks the member it
-/// takes from there against the ring's size and health as well).
-#[derive(Clone, Copy, Debug)]
+/// What a [`KeptFirst`] keeps a first member under: a snapshot's generation plus its
+/// router's salt, the low 40 bits. The salt is random per router, so that a state read
+/// under another router's snapshot (a route thrown back to a router that did not make it)
+/// is not likely to share a tag, though every router's generations start at 1. Generations
+/// a router publishes 2⁴⁰ apart share a tag, so a route checks the member it takes from
+/// there against the ring's size and health as well.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FirstTag(u64);
 
 impl FirstTag {
-    #[inline]
-    pub(crate) fn of(generation: u64) -> Self {
-        Self(generation << FIRST_BITS)
+    /// The tag of `generation` under a router's `salt`.
+    pub(crate) fn new(generation: u64, salt: u64) -> Self {
+        Self(generation.wrapping_add(salt) << FIRST_BITS)
+    }
+
+    /// The tag of the next generation.
+    pub(crate) fn next(self) -> Self {
+        Self(self.0.wrapping_add(1 << FIRST_BITS))
     }
 }
 
@@ -380,7 +411,7 @@ impl Live {
     pub(crate) fn unreserved_arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.unreserved_start,
-            hint: Some(&self.unreserved_origin),
+            hint: &self.unreserved_origin,
             first: &self.first,
         }
     }
@@ -548,7 +579,7 @@ impl ReservedLive {
     pub(crate) fn arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.start,
-            hint: Some(&self.origin),
+            hint: &self.origin,
             first: &self.first,
         }
     }
@@ -621,6 +652,12 @@ impl Keyed {
     #[inline]
     pub(crate) fn hash(&self, key: u128) -> Hashed {
         Hashed(self.0.hash_one(key))
+    }
+
+    /// A random number drawn with the key (fixed under the interleaving checker), for the
+    /// router's [`FirstTag`]s.
+    pub(crate) fn salt(&self) -> u64 {
+        self.0.hash_one(u128::MAX)
     }
 }
 
@@ -1399,8 +1436,8 @@ mod tests {
         // Part of the per-task memory bound stated in `RELIABILITY.md` (Memory): 16 bytes of
         // key, 48 of the unreserved count, cursor, arc state, first member and use mark, 16
         // of per-slot unreserved counts, 8 of full marks and 8 for the reserved half; a
-        // reserved task's half is 184 more (56 of counts, cursor, first member, reports and
-        // hint, 128 of page pointers), and 64 a page of slot counts it reaches. With its
+        // reserved task's half is 184 more (56 of arc start, counts, cursor, first member,
+        // reports and hint, 128 of page pointers), and 64 a page of slot counts it reaches. With its
         // `Arc`, 112 bytes; the map's bucket is 16 (the key's hash and the pointer).
         assert_eq!(std::mem::size_of::<Live>(), 96);
         assert_eq!(std::mem::size_of::<ReservedLive>(), 184);

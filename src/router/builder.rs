@@ -13,7 +13,7 @@ use crate::clock::{Clock, MonotonicClock};
 use crate::fleet::FleetConfig;
 use crate::health::HealthMask;
 use crate::id::{ManagerId, TaskId};
-use crate::live::{Keyed, LiveMap};
+use crate::live::{FirstTag, Keyed, LiveMap};
 use crate::reservation::{Reservation, ReservationTable};
 use crate::ring::{check_count, Ring};
 use crate::stats::Striped;
@@ -182,6 +182,7 @@ impl<C: Clock> RouterBuilder<C> {
             .unwrap_or(empty);
         let snapshot = Snapshot {
             generation: 1,
+            first_tag: FirstTag::new(1, keyed.salt()),
             health,
             loads: Arc::new(Loads::new(
                 ring.len() as u32,

@@ -20,6 +20,9 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {
     pub(crate) generation: u64,
+    /// What live state keeps arcs' first members under in this snapshot: its generation
+    /// under the router's salt ([`FirstTag`]).
+    pub(crate) first_tag: FirstTag,
     pub(crate) ring: Arc<Ring>,
     pub(crate) health: HealthMask,
     /// Host-reported load per ring index; shared by snapshots of the same ring.
@@ -432,17 +435,13 @@ impl Snapshot {
     /// it has one: where a walk of the arc begins.
     #[inline]
     fn origin(&self, start: ArcStart<'_>) -> usize {
-        match start.hint {
-            Some(hint) => {
-                let was = hint.load(Relaxed);
-                let origin = self.ring.successor_near(start.at, was);
-                if origin as u32 != was {
-                    hint.store(origin as u32, Relaxed);
-                }
-                origin
-            }
-            None => self.ring.successor(start.at),
+        let hint = start.hint();
+        let was = hint.load(Relaxed);
+        let origin = self.ring.successor_near(start.at(), was);
+        if origin as u32 != was {
+            hint.store(origin as u32, Relaxed);
         }
+        origin
     }
 
     /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
@@ -594,15 +593,15 @@ impl Snapshot {
     /// point is a down manager's (the walk finds the first member then).
     #[inline(always)]
     fn kept_first_member(&self, start: ArcStart<'_>) -> Option<u32> {
-        let tag = FirstTag::of(self.generation);
-        match start.first.get(tag) {
+        let tag = self.first_tag;
+        match start.first().get(tag) {
             // Checked, for a member kept under a generation 2⁴⁰ publishes earlier.
             Some(first) => Some(first)
                 .filter(|&first| (first as usize) < self.ring.len() && self.health.is_up(first)),
             None => {
                 let first = self.first_member(self.origin(start));
                 if let Some(first) = first {
-                    start.first.keep(tag, first);
+                    start.first().keep(tag, first);
                 }
                 first
             }

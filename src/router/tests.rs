@@ -368,6 +368,84 @@ fn a_reserved_call_takes_its_arcs_first_member_on_the_ring_and_health_it_routes_
     assert_eq!(seat(), (0, first));
 }
 
+/// A manager id past every one of `fleet(20)` (so that adding it moves no other's ring
+/// index) whose points put it first on the arc `arc` names, once it joins a router where
+/// `t` holds a reservation of 2 environments.
+fn newcomer_first_on(t: TaskId, arc: impl Fn(&Router<ManualClock>) -> ManagerId) -> ManagerId {
+    (1000..)
+        .map(ManagerId::new)
+        .find(|&m| {
+            let (r, _) = router(20);
+            r.put_reservation(t, Reservation::new(2, 2));
+            r.set_managers(fleet(20).chain([(m, 1)])).unwrap();
+            arc(&r) == m
+        })
+        .expect("some id lands first")
+}
+
+#[test]
+fn a_manager_that_joins_first_on_an_arc_takes_its_next_call() {
+    // A manager that joins with the highest id leaves every other's ring index as it was,
+    // so the first member a task's state kept under the old ring is still a healthy
+    // manager of the new one: only the snapshot's tag says it is stale.
+    let t = TaskId::from_name("f");
+    let reserved = |r: &Router<ManualClock>| r.reserved_arc(t)[0].manager;
+    let unreserved = |r: &Router<ManualClock>| r.unreserved_arc(t.into())[0];
+    let m = newcomer_first_on(t, reserved);
+    let (r, _) = router(20);
+    r.put_reservation(t, Reservation::new(2, 2));
+    let before = r.route(t).unwrap();
+    assert_eq!(before.kind(), RouteKind::Reserved);
+    assert_ne!(before.manager(), m);
+    drop(before);
+    r.set_managers(fleet(20).chain([(m, 1)])).unwrap();
+    let after = r.route(t).unwrap();
+    assert_eq!((after.kind(), after.manager()), (RouteKind::Reserved, m));
+
+    let m = newcomer_first_on(t, unreserved);
+    for pick in [Pick::Pack, Pick::RoundRobin, Pick::LeastLoadedOfTwo] {
+        let config = RouterConfig {
+            pick,
+            ..RouterConfig::default()
+        };
+        let r = router_with(20, config, &ManualClock::new());
+        assert_ne!(r.route(t).unwrap().manager(), m, "{pick:?}");
+        r.set_managers(fleet(20).chain([(m, 1)])).unwrap();
+        assert_eq!(r.route(t).unwrap().manager(), m, "{pick:?}");
+    }
+}
+
+#[test]
+fn reserved_and_spilled_calls_of_a_task_keep_each_arcs_own_first_member() {
+    // A task whose reserved and unreserved arcs start on different managers.
+    let (t, r) = (0..)
+        .map(|i| {
+            let t = TaskId::from_name(&format!("f{i}"));
+            let (r, _) = router(20);
+            r.put_reservation(t, Reservation::new(1, 1));
+            (t, r)
+        })
+        .find(|(t, r)| r.reserved_arc(*t)[0].manager != r.unreserved_arc((*t).into())[0])
+        .expect("some task's arcs start apart");
+    let (home, spill) = (r.reserved_arc(t)[0].manager, r.unreserved_arc(t.into())[0]);
+    for _ in 0..2 {
+        let held = r.route(t).unwrap();
+        assert_eq!((held.kind(), held.manager()), (RouteKind::Reserved, home));
+        let over = r.route(t).unwrap();
+        assert_eq!((over.kind(), over.manager()), (RouteKind::Spillover, spill));
+    }
+}
+
+#[test]
+fn routers_keep_first_members_under_tags_of_their_own() {
+    // Generations start at 1 in every router; the tags a state keeps members under do not.
+    let (a, b) = (router(20).0, router(20).0);
+    let (ta, tb) = (a.snapshot.load().first_tag, b.snapshot.load().first_tag);
+    assert_ne!(ta, tb);
+    a.set_health(ManagerId::new(0), false).unwrap();
+    assert_eq!(a.snapshot.load().first_tag, ta.next());
+}
+
 #[test]
 fn a_reserved_call_never_moves_back_to_the_manager_that_threw_it_back() {
     // A health change moves the reserved arc's slots under a call: the slot after the

@@ -421,6 +421,7 @@ impl<C: Clock> Router<C> {
             return Ok(false);
         };
         next.generation = current.generation + 1;
+        next.first_tag = current.first_tag.next();
         #[cfg(feature = "tracing")]
         crate::trace::published(&current, &next);
         self.snapshot.store(Arc::new(next));
