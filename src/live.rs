@@ -88,7 +88,7 @@ pub(crate) struct Fresh {
 #[derive(Clone, Copy)]
 pub(crate) struct ArcStart<'a> {
     at: u64,
-    hint: &'a AtomicU32,
+    hint: Option<&'a AtomicU32>,
     first: &'a KeptFirst,
 }
 
@@ -99,10 +99,11 @@ impl<'a> ArcStart<'a> {
         self.at
     }
 
-    /// The ring index of the first point at or after the start, as last found: a hint,
-    /// checked against the ring on every use.
+    /// The ring index of the first point at or after the start, as last found, where the
+    /// start keeps one (every live state's does): a hint, checked against the ring on every
+    /// use. Without one, the ring is searched.
     #[inline]
-    pub(crate) fn hint(self) -> &'a AtomicU32 {
+    pub(crate) fn hint(self) -> Option<&'a AtomicU32> {
         self.hint
     }
 
@@ -411,7 +412,7 @@ impl Live {
     pub(crate) fn unreserved_arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.unreserved_start,
-            hint: &self.unreserved_origin,
+            hint: Some(&self.unreserved_origin),
             first: &self.first,
         }
     }
@@ -579,7 +580,7 @@ impl ReservedLive {
     pub(crate) fn arc_start(&self) -> ArcStart<'_> {
         ArcStart {
             at: self.start,
-            hint: &self.origin,
+            hint: Some(&self.origin),
             first: &self.first,
         }
     }

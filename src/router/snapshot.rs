@@ -435,13 +435,17 @@ impl Snapshot {
     /// it has one: where a walk of the arc begins.
     #[inline]
     fn origin(&self, start: ArcStart<'_>) -> usize {
-        let hint = start.hint();
-        let was = hint.load(Relaxed);
-        let origin = self.ring.successor_near(start.at(), was);
-        if origin as u32 != was {
-            hint.store(origin as u32, Relaxed);
+        match start.hint() {
+            Some(hint) => {
+                let was = hint.load(Relaxed);
+                let origin = self.ring.successor_near(start.at(), was);
+                if origin as u32 != was {
+                    hint.store(origin as u32, Relaxed);
+                }
+                origin
+            }
+            None => self.ring.successor(start.at()),
         }
-        origin
     }
 
     /// Chooses a member of arc `(start, len)` for the `cursor`-th call: `(slot, ring index)`.
