@@ -100,8 +100,10 @@ impl<'a> ArcStart<'a> {
     }
 
     /// The ring index of the first point at or after the start, as last found, where the
-    /// start keeps one (every live state's does): a hint, checked against the ring on every
-    /// use. Without one, the ring is searched.
+    /// start keeps one: a hint, checked against the ring on every use. Without one, the ring
+    /// is searched. Every start made today keeps one, so that arm is never taken; the
+    /// `Option` stays because the hot path timed 10 ns slower on a warm reserved route
+    /// without it, for the same instructions (code layout, measured in alternating runs).
     #[inline]
     pub(crate) fn hint(self) -> Option<&'a AtomicU32> {
         self.hint
