@@ -1,17 +1,20 @@
-//! Two threads against one on many distinct tasks, measured in alternating rounds: each round
-//! times one thread, then two, of each function for a fixed wall time, and the figure is the
-//! median over the rounds of each round's two-thread rate over its one-thread rate. On a
-//! shared machine, whose speed drifts from one second to the next, a ratio of two timings
-//! taken a moment apart is steadier than one of two criterion benchmarks taken minutes apart.
+//! Threads against one thread on many tasks, measured in alternating rounds: each round times
+//! one thread, then N, of each function for a fixed wall time, and the figure is the median
+//! over the rounds of each round's N-thread rate over its one-thread rate. On a shared
+//! machine, whose speed drifts from one second to the next, a ratio of two timings taken a
+//! moment apart is steadier than one of two criterion benchmarks taken minutes apart.
 //!
-//! Usage: `cargo bench --bench scaling -- [ROUNDS] [--ms MS]` (default 15 rounds of 200 ms a
-//! timing, about a minute in all). Thread `t` calls its own 1,000 tasks in turn on a router of
-//! 1,000 managers (the two threads share no task) through the shared `Router` (`route`), or
+//! Usage: `cargo bench --bench scaling -- [ROUNDS] [--ms MS] [--threads N]` (default 15 rounds
+//! of 200 ms a timing and N = 2, about a minute and a half in all). Each thread calls 1,000
+//! tasks in turn on a router of 1,000 managers through the shared `Router` (`route`), or
 //! looks the same keys up in a pingora-ketama ring (`pingora-ketama-lookup`). The router's
-//! 2,000 tasks were first routed in order, so their live states sit in memory in that order;
-//! two ways to deal them to the threads: the first 1,000 to one thread and the rest to the
-//! other (`apart`), or alternately (`interleaved`: the two threads' states side by side, as
-//! they are when a frontend meets its functions in whatever order their calls come).
+//! N × 1,000 tasks were first routed in order, so their live states sit in memory in that
+//! order; three ways to deal them to the threads: thread `t` takes the `t`-th block of 1,000
+//! (`apart`: no task, and few cache lines, in common), or every N-th task from the `t`-th
+//! (`interleaved`: the threads' states side by side, as they are when a frontend meets its
+//! functions in whatever order their calls come), or every thread calls the same first 1,000,
+//! each from its own place in the turn (`shared`: as when a runtime's worker threads each
+//! route calls of every function).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -27,6 +30,9 @@ use keys::Keys;
 
 /// Tasks each thread calls.
 const PER_THREAD: usize = 1_000;
+
+/// The most threads `--threads` takes (each adds 1,000 tasks to the router).
+const MAX_THREADS: usize = 256;
 
 /// Managers of the router and of the ketama ring.
 const MANAGERS: u64 = 1_000;
@@ -71,6 +77,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut rounds = 15;
     let mut wall = Duration::from_millis(200);
+    let mut threads = 2;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -84,12 +91,22 @@ fn main() {
                     }
                 }
             }
+            "--threads" => {
+                i += 1;
+                match args.get(i).and_then(|n| n.parse().ok()) {
+                    Some(n) if (2..=MAX_THREADS).contains(&n) => threads = n,
+                    _ => {
+                        eprintln!("--threads takes a count from 2 to {MAX_THREADS}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             // `cargo bench` passes `--bench`; other flags are criterion's, not ours.
             flag if flag.starts_with("--") => {}
             n => match n.parse() {
                 Ok(n) if n > 0 => rounds = n,
                 _ => {
-                    eprintln!("usage: scaling [ROUNDS] [--ms MS]");
+                    eprintln!("usage: scaling [ROUNDS] [--ms MS] [--threads N]");
                     std::process::exit(2);
                 }
             },
@@ -97,34 +114,37 @@ fn main() {
         i += 1;
     }
 
-    let keys = Keys::round_robin(0, (2 * PER_THREAD) as u32);
+    let keys = Keys::round_robin(0, (threads * PER_THREAD) as u32);
     let ketama = keys::ketama(MANAGERS);
     // Key `k` of thread `t`, in each layout.
     let apart = |t: usize, k: u64| t * PER_THREAD + (k % PER_THREAD as u64) as usize;
-    let interleaved = |t: usize, k: u64| 2 * (k % PER_THREAD as u64) as usize + t;
+    let interleaved = |t: usize, k: u64| threads * (k % PER_THREAD as u64) as usize + t;
+    let shared = |t: usize, k: u64| (t * PER_THREAD / threads + k as usize) % PER_THREAD;
     let router = support::router(MANAGERS);
     keys::warm(&router, &keys);
 
     println!(
-        "{rounds} rounds of {} ms a timing; thread t calls its own {PER_THREAD} tasks, {MANAGERS} managers\n",
+        "{rounds} rounds of {} ms a timing; each thread calls {PER_THREAD} tasks, {MANAGERS} managers\n",
         wall.as_millis()
     );
-    println!("| function | layout | 1 thread | 2 threads | 2 threads / 1 (median, min–max) |");
+    println!(
+        "| function | layout | 1 thread | {threads} threads | {threads} threads / 1 (median, min–max) |"
+    );
     println!("|---|---|---|---|---|");
     let report = |name: &str, layout: &str, call: &(dyn Fn(usize, u64) + Sync)| {
-        let (mut one, mut two, mut ratio) = (vec![], vec![], vec![]);
+        let (mut one, mut many, mut ratio) = (vec![], vec![], vec![]);
         for _ in 0..rounds {
             let r1 = rate(1, wall, &call);
-            let r2 = rate(2, wall, &call);
+            let r2 = rate(threads, wall, &call);
             one.push(r1);
-            two.push(r2);
+            many.push(r2);
             ratio.push(r2 / r1);
         }
         let mid = median(&mut ratio);
         println!(
             "| {name} | {layout} | {:.1} M/s | {:.1} M/s | {mid:.2}× ({:.2}–{:.2}) |",
             median(&mut one),
-            median(&mut two),
+            median(&mut many),
             ratio[0],
             ratio[ratio.len() - 1],
         );
@@ -132,6 +152,7 @@ fn main() {
     for (layout, key) in [
         ("apart", &apart as &(dyn Fn(usize, u64) -> usize + Sync)),
         ("interleaved", &interleaved),
+        ("shared", &shared),
     ] {
         report("route", layout, &|t, k| {
             black_box(router.route(black_box(keys.ids[key(t, k)])));
