@@ -14,7 +14,9 @@
 //! (`interleaved`: the threads' states side by side, as they are when a frontend meets its
 //! functions in whatever order their calls come), or every thread calls the same first 1,000,
 //! each from its own place in the turn (`shared`: as when a runtime's worker threads each
-//! route calls of every function).
+//! route calls of every function). A last row makes the `shared` calls with each thread on a
+//! router of its own (`route, a router per thread`), as a host would run one router a thread,
+//! each a frontend of its own.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -31,8 +33,9 @@ use keys::Keys;
 /// Tasks each thread calls.
 const PER_THREAD: usize = 1_000;
 
-/// The most threads `--threads` takes (each adds 1,000 tasks to the router).
-const MAX_THREADS: usize = 256;
+/// The most threads `--threads` takes (each adds 1,000 tasks to the router, and a router of
+/// its own to the last row).
+const MAX_THREADS: usize = 64;
 
 /// Managers of the router and of the ketama ring.
 const MANAGERS: u64 = 1_000;
@@ -161,4 +164,16 @@ fn main() {
             black_box(ketama.node_idx(black_box(keys.name(key(t, k)))));
         });
     }
+    // The `shared` calls again, each thread on a router of its own, as frontends of their own
+    // would be: nothing a route writes is then common to two threads.
+    let routers: Vec<_> = (0..threads)
+        .map(|_| {
+            let router = support::router(MANAGERS);
+            keys::warm(&router, &keys);
+            router
+        })
+        .collect();
+    report("route, a router per thread", "shared", &|t, k| {
+        black_box(routers[t].route(black_box(keys.ids[shared(t, k)])));
+    });
 }

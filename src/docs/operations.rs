@@ -37,14 +37,15 @@
 //! Threads share what routes write. Every route writes its task's state (the call's count,
 //! its member's count, the state's reference count) and its shard's lock word, so threads
 //! that route the same tasks through one router hand those cache lines to each other on every
-//! call: on a 2-core machine two threads calling the same 1,000 tasks did 0.8 to 0.9 times the
+//! call: on a 2-core machine two threads calling the same 1,000 tasks did 0.6 to 0.9 times the
 //! routes a second of one thread, and two threads on tasks of their own 1.2 to 1.4 times
 //! (one thread: about 24 million a second; `cargo bench --bench scaling`, `BENCHMARKS.md`).
 //! The counts are the design (an arc grows with its task's calls in flight), not a layout to
 //! pad away. A host that needs more routes a second than one core makes runs several routers,
 //! each counted as a frontend of its own ([many frontends](super::frontends)): they write
-//! nothing in common, and share the reserved environments as frontends do (a smaller share
-//! each, or the counts the host reports between them).
+//! nothing in common (the same calls on a router per thread: 1.9 times one thread's rate),
+//! and share the reserved environments as frontends do (a smaller share each, or the counts
+//! the host reports between them).
 //!
 //! # Memory
 //!
