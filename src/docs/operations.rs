@@ -45,7 +45,8 @@
 //! each counted as a frontend of its own ([many frontends](super::frontends)): they write
 //! nothing in common (the same calls on a router per thread: 1.9 times one thread's rate),
 //! and share the reserved environments as frontends do (a smaller share each, or the counts
-//! the host reports between them).
+//! the host reports between them); the simulator's `--frontends N` shows what more frontends
+//! cost in cold starts.
 //!
 //! # Memory
 //!
