@@ -139,8 +139,10 @@ fn on_threads(threads: usize, iters: u64, call: impl Fn(usize, u64) + Sync) -> D
                 })
             })
             .collect();
-        barrier.wait();
+        // Before the threads are let go, so that none runs outside the timing while this one
+        // waits to be scheduled again.
         let start = Instant::now();
+        barrier.wait();
         for h in handles {
             h.join().expect("a calling thread panicked");
         }

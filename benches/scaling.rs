@@ -5,7 +5,7 @@
 //! moment apart is steadier than one of two criterion benchmarks taken minutes apart.
 //!
 //! Usage: `cargo bench --bench scaling -- [ROUNDS] [--ms MS] [--threads N]` (default 15 rounds
-//! of 200 ms a timing and N = 2, about a minute and a half in all). Each thread calls 1,000
+//! of 200 ms a timing and N = 2, under a minute in all). Each thread calls 1,000
 //! tasks in turn on a router of 1,000 managers through the shared `Router` (`route`), or
 //! looks the same keys up in a pingora-ketama ring (`pingora-ketama-lookup`). The router's
 //! N × 1,000 tasks were first routed in order, so their live states sit in memory in that
@@ -15,13 +15,15 @@
 //! functions in whatever order their calls come), or every thread calls the same first 1,000,
 //! each from its own place in the turn (`shared`: as when a runtime's worker threads each
 //! route calls of every function). A last row makes the `shared` calls with each thread on a
-//! router of its own (`route, a router per thread`), as a host would run one router a thread,
-//! each a frontend of its own.
+//! router of its own (`route, a router per thread`), each told it is one of N frontends. In
+//! `interleaved` the one-thread rate is thread 0's tasks, every N-th, so it moves with N.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+use arcroute::Frontends;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -61,8 +63,10 @@ fn rate(threads: usize, wall: Duration, call: &(impl Fn(usize, u64) + Sync)) -> 
                 calls.fetch_add(k, Relaxed);
             });
         }
-        barrier.wait();
+        // The clock starts before the threads are let go: a thread that starts counting
+        // while this one waits to be scheduled again would count outside the timing.
         let start = Instant::now();
+        barrier.wait();
         std::thread::sleep(wall);
         stop.store(true, Relaxed);
         start
@@ -104,6 +108,10 @@ fn main() {
                     }
                 }
             }
+            flag if flag.starts_with("--threads") || flag.starts_with("--ms") => {
+                eprintln!("{flag}: give the value apart (--threads N, --ms MS)");
+                std::process::exit(2);
+            }
             // `cargo bench` passes `--bench`; other flags are criterion's, not ours.
             flag if flag.starts_with("--") => {}
             n => match n.parse() {
@@ -127,9 +135,14 @@ fn main() {
     keys::warm(&router, &keys);
 
     println!(
-        "{rounds} rounds of {} ms a timing; each thread calls {PER_THREAD} tasks, {MANAGERS} managers\n",
+        "{rounds} rounds of {} ms a timing; each thread calls {PER_THREAD} tasks, {MANAGERS} managers",
         wall.as_millis()
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores {
+        println!("{threads} threads on {cores} cores take turns: the table measures no scaling");
+    }
+    println!();
     println!(
         "| function | layout | 1 thread | {threads} threads | {threads} threads / 1 (median, min–max) |"
     );
@@ -164,16 +177,19 @@ fn main() {
             black_box(ketama.node_idx(black_box(keys.name(key(t, k)))));
         });
     }
-    // The `shared` calls again, each thread on a router of its own, as frontends of their own
-    // would be: nothing a route writes is then common to two threads.
+    // The `shared` calls again, each thread on a router of its own, each told it is one of
+    // `threads` frontends: nothing a route writes is then common to two threads.
+    let first = Keys::round_robin(0, PER_THREAD as u32);
     let routers: Vec<_> = (0..threads)
-        .map(|_| {
+        .map(|t| {
             let router = support::router(MANAGERS);
-            keys::warm(&router, &keys);
+            let place = Frontends::new(t as u32, threads as u32).expect("t < threads");
+            router.set_frontends(place);
+            keys::warm(&router, &first);
             router
         })
         .collect();
     report("route, a router per thread", "shared", &|t, k| {
-        black_box(routers[t].route(black_box(keys.ids[shared(t, k)])));
+        black_box(routers[t].route(black_box(first.ids[shared(t, k)])));
     });
 }

@@ -91,9 +91,11 @@
 //!   route walks about a million points to it, milliseconds a call (76 ms measured on a
 //!   loaded 2-core machine); shrink the ring to the managers that are up when most are down
 //!   ([`docs::operations`], Costs that grow).
-//! - **One router routes about one core's worth**: threads routing the same functions through
-//!   it write the same counts, and take turns on them; past that, run a router per thread,
-//!   each a frontend of its own ([`docs::operations`], The read path).
+//! - **One router routes about one core's worth**: every route writes its task's counts and
+//!   its shard's lock word, so threads routing through one router take turns on them (on the
+//!   same functions, below one thread's rate). Past that, run several [`Router`]s, not
+//!   [`LocalRouter`] handles, each a frontend of its own, at every cost of more frontends
+//!   ([`docs::operations`], The read path).
 //! - **Load many reservations in one call**: [`Router::update_reservations`] publishes once;
 //!   one [`Router::put_reservation`] each copies a 64th of the table per call, quadratic in
 //!   all ([`docs::operations`]).

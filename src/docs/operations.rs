@@ -36,17 +36,31 @@
 //!
 //! Threads share what routes write. Every route writes its task's state (the call's count,
 //! its member's count, the state's reference count) and its shard's lock word, so threads
-//! that route the same tasks through one router hand those cache lines to each other on every
-//! call: on a 2-core machine two threads calling the same 1,000 tasks did 0.6 to 0.9 times the
-//! routes a second of one thread, and two threads on tasks of their own 1.2 to 1.4 times
-//! (one thread: about 24 million a second; `cargo bench --bench scaling`, `BENCHMARKS.md`).
-//! The counts are the design (an arc grows with its task's calls in flight), not a layout to
-//! pad away. A host that needs more routes a second than one core makes runs several routers,
-//! each counted as a frontend of its own ([many frontends](super::frontends)): they write
-//! nothing in common (the same calls on a router per thread: 1.9 times one thread's rate),
-//! and share the reserved environments as frontends do (a smaller share each, or the counts
-//! the host reports between them); the simulator's `--frontends N` shows what more frontends
-//! cost in cold starts.
+//! that route through one router hand those cache lines to each other: on a 2-core machine
+//! two threads calling the same 1,000 tasks did 0.6 to 0.9 times the routes a second of one
+//! thread, and two threads on tasks of their own 1.15 to 1.4 times (one thread: about 24
+//! million a second; `cargo bench --bench scaling`, `BENCHMARKS.md`). The counts are the
+//! design (an arc grows with its task's calls in flight), not a layout to pad away; and one
+//! core's worth of routes is more than a frontend's networking serves on one core.
+//!
+//! A host that needs more runs several [`Router`](crate::Router)s, each a frontend of its
+//! own ([many frontends](super::frontends)); not [`Router::local`](crate::Router::local)
+//! handles, which write their router's counts. Two threads each making the same calls on a
+//! router of its own did 1.7 to 1.9 times one thread's rate: they write nothing in common.
+//! They cost what more frontends cost:
+//!
+//! - each router must see about `1/F` of every function's calls, as on a work-stealing
+//!   runtime (threads that each serve their own functions make arcs `F` times too wide),
+//!   and `F` counts every router of every process, each with its own index;
+//! - each admits reserved calls against its share of `ready` (none where `F` exceeds it):
+//!   in the simulator, 16 frontends had 2 to 2.5 times the reserved cold starts of 4
+//!   (README, Many frontends); [`Counting::Global`](crate::Counting::Global), fed with the
+//!   sum of the routers' counts, narrows that;
+//! - every report, reservation and config goes to every router; each sweeps and holds its
+//!   own live state (memory `F` times) and keeps its own [`Stats`](crate::Stats);
+//! - a throttle goes back to the router that made the route
+//!   ([`Router::on_throttle`](crate::Router::on_throttle)), which the current thread's
+//!   router after an `.await` may not be.
 //!
 //! # Memory
 //!

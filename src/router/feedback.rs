@@ -23,7 +23,11 @@ impl<C: Clock> Router<C> {
     /// Reports that the manager of `route` had no capacity for it, and moves the route to the
     /// next manager to try. Returns `false`, leaving the route as it was, once a route has
     /// been moved as many times as one less than the number of healthy managers (so at most
-    /// as many attempts as healthy managers in all), or when none is healthy.
+    /// as many attempts as healthy managers in all), or when none is healthy. Pass a route
+    /// this router made: another router's route moves by this router's snapshot and share of
+    /// the reserved environments, while its counts stay with the router that made it (and
+    /// come back when it drops), so with routers that are different frontends it may land
+    /// outside its own share.
     ///
     /// A reserved call counted on a slot of this frontend's share moves, with its count, to
     /// the next slot of the share with a place free by this frontend's counts; with none (or
