@@ -40,8 +40,7 @@
 //! two threads calling the same 1,000 tasks did 0.6 to 0.9 times the routes a second of one
 //! thread, and two threads on tasks of their own 1.15 to 1.4 times (one thread: about 24
 //! million a second; `cargo bench --bench scaling`, `BENCHMARKS.md`). The counts are the
-//! design (an arc grows with its task's calls in flight), not a layout to pad away; and one
-//! core's worth of routes is more than a frontend's networking serves on one core.
+//! design (an arc grows with its task's calls in flight), not a layout to pad away.
 //!
 //! A host that needs more runs several [`Router`](crate::Router)s, each a frontend of its
 //! own ([many frontends](super::frontends)); not [`Router::local`](crate::Router::local)
@@ -52,10 +51,11 @@
 //! - each router must see about `1/F` of every function's calls, as on a work-stealing
 //!   runtime (threads that each serve their own functions make arcs `F` times too wide),
 //!   and `F` counts every router of every process, each with its own index;
-//! - each admits reserved calls against its share of `ready` (none where `F` exceeds it):
-//!   in the simulator, 16 frontends had 2 to 2.5 times the reserved cold starts of 4
-//!   (README, Many frontends); [`Counting::Global`](crate::Counting::Global), fed with the
-//!   sum of the routers' counts, narrows that;
+//! - each admits reserved calls against its share of `ready` (none where `F` exceeds it),
+//!   so reserved cold starts grow with `F`: on the simulator's trace, 156 with 4 frontends
+//!   and 433 with 16 counting locally, 68 and 140 under
+//!   [`Counting::Global`](crate::Counting::Global) fed with the sum of the routers' counts
+//!   (README, Many frontends);
 //! - every report, reservation and config goes to every router; each sweeps and holds its
 //!   own live state (memory `F` times) and keeps its own [`Stats`](crate::Stats);
 //! - a throttle goes back to the router that made the route
