@@ -108,7 +108,7 @@ fn main() {
                     }
                 }
             }
-            flag if flag.starts_with("--threads") || flag.starts_with("--ms") => {
+            flag if flag.starts_with("--thread") || flag.starts_with("--ms") => {
                 eprintln!("{flag}: give the value apart (--threads N, --ms MS)");
                 std::process::exit(2);
             }
