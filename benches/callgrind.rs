@@ -12,7 +12,8 @@
 //! the router is left to the process's exit rather than dropped (dropping it would free the
 //! states that `N` first routes made: teardown that grows with `N`), so two runs under
 //! `valgrind --tool=callgrind` with different `N` differ by exactly `N`'s calls:
-//! instructions per call are the difference of the totals over the difference of the `N`s. Run without arguments (as `cargo bench` does) it prints this usage and exits.
+//! instructions per call are the difference of the totals over the difference of the `N`s.
+//! Run without arguments (as `cargo bench` does) it prints this usage and exits.
 
 use std::hint::black_box;
 use std::process::ExitCode;
